@@ -1,0 +1,32 @@
+# The README's commands. Everything installs into .venv on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench bench-prepare clean
+
+$(STAMP): pyproject.toml requirements/lock.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install -q -c requirements/lock.txt -e ".[implicit,serve]" --group test --group dev
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tailor demo --out demo-output
+
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/prepare_split.py
+
+clean:
+	rm -rf $(VENV) demo-output .mypy_cache .ruff_cache

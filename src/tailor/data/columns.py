@@ -1,0 +1,41 @@
+"""Column names of tailor's frames. Use these constants instead of string literals."""
+
+from __future__ import annotations
+
+
+class Columns:
+    """Canonical column names of interactions, items, users and recommendation frames."""
+
+    USER_ID = "user_id"
+    ITEM_ID = "item_id"
+    TIMESTAMP = "timestamp"
+    EVENT_TYPE = "event_type"
+    VALUE = "value"
+    SESSION_ID = "session_id"
+    PRICE = "price"
+    WEIGHT = "weight"
+    SCORE = "score"
+    RANK = "rank"
+    SOURCE = "source"
+    RELEVANCE = "relevance"
+    USER_SEGMENT = "user_segment"
+    ITEM_SEGMENT = "item_segment"
+    # item catalog
+    TITLE = "title"
+    CATEGORY = "category"
+
+    INTERACTION_REQUIRED = (USER_ID, ITEM_ID, TIMESTAMP)
+    INTERACTION_OPTIONAL = (EVENT_TYPE, VALUE, SESSION_ID, PRICE)
+
+
+EVENT_TYPES = ("view", "click", "add_to_cart", "purchase", "rating")
+"""The built-in event types; a configuration may add others."""
+
+DEFAULT_EVENT_WEIGHTS = {
+    "view": 1.0,
+    "click": 2.0,
+    "add_to_cart": 3.0,
+    "purchase": 5.0,
+    "rating": 1.0,
+}
+"""Default weight of one event of each type when interactions are aggregated."""

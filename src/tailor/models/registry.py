@@ -1,0 +1,34 @@
+"""Model names used by the CLI, configs and manifests, mapped to their classes (imported lazily)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tailor.errors import ConfigError
+
+MODELS: dict[str, str] = {
+    "popularity": "tailor.models.popular:Popularity",
+}
+"""name -> "module:Class". Later models register here; nothing outside tailor.models is loaded."""
+
+
+def model_class(name: str) -> Any:
+    """The class registered under ``name``; a ConfigError lists the valid names otherwise."""
+    try:
+        module, cls = MODELS[name].split(":")
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+    return getattr(importlib.import_module(module), cls)
+
+
+def create_model(name: str, params: dict[str, Any] | None = None) -> Any:
+    """Instantiate model ``name`` with hyperparameters validated by its config class."""
+    from pydantic import ValidationError
+
+    cls = model_class(name)
+    try:
+        return cls(cls.config_class.model_validate(params or {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid parameters for model {name!r}: {problems}") from None
