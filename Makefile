@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-prepare clean
+.PHONY: demo test lint typecheck bench bench-data bench-eval bench-serving bench-accuracy clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP)
-	$(BIN)/python bench/prepare_split.py
+# Benchmarks write their results under bench/results/ and into docs/; none runs in `make test`.
+bench: bench-data bench-eval bench-serving bench-accuracy
+
+bench-data: $(STAMP)
+	$(BIN)/python bench/data_prepare_split.py
+
+bench-eval: $(STAMP)
+	$(BIN)/python bench/evaluate_speed.py
+
+bench-serving: $(STAMP)
+	$(BIN)/python bench/serving/run.py
+
+bench-accuracy: $(STAMP)
+	bash bench/accuracy/setup_peers.sh
+	bench/.venv-peers/bin/python bench/accuracy/run.py
 
 clean:
 	rm -rf $(VENV) demo-output .mypy_cache .ruff_cache
