@@ -17,8 +17,9 @@ step() { echo "[setup_peers] $*"; }
 if [[ ! -x "$PY" ]]; then
     step "creating $VENV"
     "$PYTHON" -m venv "$VENV"
-    "$PY" -m pip install -q --upgrade "pip>=25.1"
 fi
+# LightFM's setup.py only builds the legacy way (--no-use-pep517), which pip 25 removed.
+"$PY" -m pip install -q "pip>=24,<25"
 
 # torch first, pinned: any other version would download gigabytes (the CPU wheel lies on disk).
 have torch || { step "torch==2.13.0"; "$PY" -m pip install -q "torch==2.13.0"; }
@@ -31,6 +32,7 @@ have Cython || { step "build tools"; "${PIP[@]}" numpy scipy cython setuptools w
 have implicit || { step "implicit"; "${PIP[@]}" implicit; }
 
 have lightfm || {
+    # its setup.py sets a flag on __builtins__, which fails under the PEP 517 backend
     step "lightfm (from sdist)"
     "$PY" -m pip install -q --no-build-isolation --no-use-pep517 lightfm
 }

@@ -8,16 +8,30 @@ from tailor.models.base import (
     SupportsPartialFit,
     SupportsSimilarItems,
 )
+from tailor.models.ease import EASE, EASEConfig
+from tailor.models.implicit_models import ALS, BPR, ALSConfig, BPRConfig
+from tailor.models.knn import ItemKNN, ItemKNNConfig
+from tailor.models.mf_sgd import SGDMF, SGDMFConfig
 from tailor.models.popular import Popularity, PopularityConfig
 from tailor.models.registry import create_model, model_class
 
 __all__ = [
+    "ALS",
+    "BPR",
+    "EASE",
+    "ALSConfig",
+    "BPRConfig",
+    "EASEConfig",
+    "ItemKNN",
+    "ItemKNNConfig",
     "FitOptions",
     "ModelConfig",
     "Popularity",
     "PopularityConfig",
     "Recommender",
     "RecommenderBase",
+    "SGDMF",
+    "SGDMFConfig",
     "SupportsPartialFit",
     "SupportsSimilarItems",
     "create_model",

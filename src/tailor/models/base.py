@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict
 
+from tailor.data.columns import Columns
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.data.recs import Recs
 from tailor.data.vocab import Vocabulary
-from tailor.errors import ModelFitError, NotFittedError
+from tailor.errors import DataError, ModelFitError, NotFittedError
 from tailor.random import RNGLike
 
 SCORE_BATCH = 2048
@@ -240,6 +242,45 @@ class RecommenderBase(Generic[C]):
         ranks = np.tile(np.arange(1, width + 1, dtype=np.int32), len(rows) // max(width, 1))
         keep = np.isfinite(scores)
         return Recs(ids[rows[keep]], self.items.id_of(items[keep]), scores[keep], ranks[keep])
+
+    # ---- incremental updates ----------------------------------------------------------------
+    def _grow(self, frame: pd.DataFrame | Dataset) -> Interactions:
+        """Fold a batch's ids into the vocabularies and ``seen``; return it over the new numbers.
+
+        New users and items are appended (existing numbers never change) and the batch's pairs
+        are added to ``seen``. Weights and timestamps are read as ``Dataset.from_frame`` does.
+        Models call this at the start of ``partial_fit`` and then grow their own arrays to
+        ``len(self.users)`` x ``len(self.items)``.
+        """
+        self._require_fitted()
+        if isinstance(frame, Dataset):
+            frame = frame.to_frame()
+        for col in (Columns.USER_ID, Columns.ITEM_ID):
+            if col not in frame.columns:
+                raise DataError("required column is missing", column=col)
+        users = self.users.extend(frame[Columns.USER_ID])
+        items = self.items.extend(frame[Columns.ITEM_ID])
+        batch = Dataset.from_frame(frame, item_vocab=items)
+        inter = batch.interactions
+        grown = Interactions(
+            users.numbers(batch.users.id_of(inter.user_nums)),
+            inter.item_nums,
+            inter.weights,
+            inter.timestamps,
+        )
+        seen = self.seen.tocoo()
+        added = grown.matrix(len(users), len(items), weights=False).tocoo()
+        merged = sp.csr_array(
+            (
+                np.ones(seen.nnz + added.nnz, np.float32),
+                (np.concatenate([seen.row, added.row]), np.concatenate([seen.col, added.col])),
+            ),
+            shape=(len(users), len(items)),
+        )
+        merged.sum_duplicates()  # also sorts the indices
+        merged.data[:] = 1.0
+        self.users, self.items, self.seen = users, items, merged
+        return grown
 
     # ---- persistence ----------------------------------------------------------------------
     def _get_params(self) -> dict[str, np.ndarray]:

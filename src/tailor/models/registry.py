@@ -9,6 +9,11 @@ from tailor.errors import ConfigError
 
 MODELS: dict[str, str] = {
     "popularity": "tailor.models.popular:Popularity",
+    "mf-sgd": "tailor.models.mf_sgd:SGDMF",
+    "itemknn": "tailor.models.knn:ItemKNN",
+    "ease": "tailor.models.ease:EASE",
+    "als": "tailor.models.implicit_models:ALS",
+    "bpr": "tailor.models.implicit_models:BPR",
 }
 """name -> "module:Class". Later models register here; nothing outside tailor.models is loaded."""
 

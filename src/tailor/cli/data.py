@@ -1,0 +1,176 @@
+"""``tailor data``: profile and prepare interaction data (``split`` comes from cli/data_split)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tailor.data.cleaning import CleaningReport, StepCallback
+from tailor.data.prepare import prepare
+from tailor.data.prepared import REPORT_FILE
+from tailor.data.profile import profile
+from tailor.data.sources import SOURCES, read_source
+
+_SOURCE = click.argument("source", type=click.Choice(list(SOURCES)), metavar="SOURCE")
+_INPUT = click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    help="Input file or folder (online-retail: the CSV/Parquet, default the bundled copy; "
+    "movielens-100k: the ml-100k folder; generic: overrides [interactions] path).",
+)
+_CONFIG = click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="Source config TOML: column mapping and [cleaning] options (required for generic).",
+)
+
+
+@click.group("data")
+def data() -> None:
+    """Profile, prepare (clean) and split interaction data."""
+
+
+@data.command("profile")
+@_SOURCE
+@_INPUT
+@_CONFIG
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write as JSON.")
+def profile_command(
+    source: str, input_path: Path | None, config: Path | None, json_path: Path | None
+) -> None:
+    """Show what SOURCE holds, as read: rows, users, items, density, activity, event mix,
+    time span, missing values and duplicate rows."""
+    err = Console(stderr=True)
+    with err.status(f"reading {source}"):
+        raw = read_source(source, input_path, config)
+        stats = profile(raw)
+    _print_profile(Console(), stats)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(stats, indent=2, default=str) + "\n")
+        click.echo(f"profile written to {json_path}")
+
+
+@data.command("prepare")
+@_SOURCE
+@_INPUT
+@_CONFIG
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for interactions/items/users.parquet and report.json.",
+)
+def prepare_command(source: str, input_path: Path | None, config: Path | None, out: Path) -> None:
+    """Clean SOURCE into tailor's contract and write it to --out, with a report of every rule."""
+    with _progress() as on_step:
+        prepared, report = prepare(source, input_path, config, on_step=on_step)
+        on_step("writing Parquet")
+        prepared.save(out)
+        report.save(out / REPORT_FILE)
+    _print_report(Console(), report, out)
+
+
+@contextmanager
+def _progress() -> Iterator[StepCallback]:
+    """A transient progress display on stderr with one line per stage (terminals only, so
+    logs and error output stay clean)."""
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        current: list[Any] = []
+
+        def on_step(name: str) -> None:
+            if current:
+                progress.update(current[-1], completed=1, total=1)
+            current.append(progress.add_task(name, total=None))
+
+        yield on_step
+
+
+def _print_profile(console: Console, stats: dict[str, Any]) -> None:
+    overview = Table(title=f"Profile of {stats['source']} (as read, before cleaning)")
+    overview.add_column("measure")
+    overview.add_column("value", justify="right")
+    span = stats["time_span"]
+    for name, value in (
+        ("rows", f"{stats['rows']:,}"),
+        ("exact duplicate rows", f"{stats['duplicates']:,}"),
+        ("users", f"{stats['users']:,}"),
+        ("items", f"{stats['items']:,}"),
+        ("distinct (user, item) pairs", f"{stats['pairs']:,}"),
+        ("density", f"{stats['density']:.4%}"),
+        ("first event", str(span["start"])),
+        ("last event", str(span["end"])),
+        ("span (days)", f"{span['days']:.1f}"),
+    ):
+        overview.add_row(name, value)
+    console.print(overview)
+    activity = Table(title="Interactions per user and per item")
+    activity.add_column("")
+    keys = list(stats["interactions_per_user"])
+    for key in keys:
+        activity.add_column(key, justify="right")
+    for label, dist in (("per user", "interactions_per_user"), ("per item", "interactions_per_item")):
+        activity.add_row(label, *(f"{stats[dist].get(k, 0):,.1f}" for k in keys))
+    console.print(activity)
+    mix = Table(title="Event types")
+    mix.add_column("event type")
+    mix.add_column("rows", justify="right")
+    for name, n in stats["event_types"].items():
+        mix.add_row(name, f"{n:,}")
+    console.print(mix)
+    missing = Table(title="Missing values")
+    for col in ("table", "column", "missing"):
+        missing.add_column(col, justify="right" if col == "missing" else "left")
+    for table, cols in stats["missing"].items():
+        for col, n in cols.items():
+            if n:
+                missing.add_row(table, col, f"{n:,}")
+    console.print(missing if missing.row_count else "Missing values: none")
+
+
+def _print_report(console: Console, report: CleaningReport, out: Path) -> None:
+    table = Table(title=f"Cleaning {report.source}")
+    table.add_column("step")
+    table.add_column("rows", justify="right")
+    table.add_row("rows in", f"{report.rows_in:,}")
+    for rule, n in report.dropped.items():
+        table.add_row(f"  dropped: {rule.replace('_', ' ')}", f"-{n:,}" if n else "0")
+    table.add_row("rows out", f"{report.rows_out:,}", style="bold")
+    console.print(table)
+    if report.changed:
+        changed = Table(title="Changed without dropping rows")
+        changed.add_column("what")
+        changed.add_column("count", justify="right")
+        for what, n in report.changed.items():
+            changed.add_row(what, f"{n:,}")
+        console.print(changed)
+    console.print(
+        f"{report.items:,} items, {report.users:,} users. Wrote interactions.parquet, "
+        f"items.parquet, users.parquet and {REPORT_FILE} to {out}"
+    )
+
+
+try:
+    from tailor.cli.data_split import split  # noqa: E402
+
+    data.add_command(split)
+except ModuleNotFoundError as exc:  # the split command is built separately
+    if exc.name != "tailor.cli.data_split":
+        raise

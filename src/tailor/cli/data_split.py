@@ -1,0 +1,184 @@
+"""``tailor data split``: cut a prepared directory into train, validation and test parts."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from tailor.data.split import (
+    STRATEGIES,
+    Split,
+    random_split,
+    temporal_split,
+    user_temporal_split,
+    with_validation,
+)
+from tailor.errors import DataError
+
+INTERACTIONS_FILE = "interactions.parquet"
+COPIED_FILES = ("items.parquet", "users.parquet")
+DEFAULT_QUANTILE = 0.8
+DEFAULT_LAST_FRACTION = 0.2
+DEFAULT_TEST_FRACTION = 0.2
+
+# which options belong to which strategy, to reject a meaningless combination with one line
+_STRATEGY_OPTIONS = {
+    "cut": "temporal",
+    "quantile": "temporal",
+    "last_n": "user-temporal",
+    "last_fraction": "user-temporal",
+    "test_fraction": "random",
+}
+
+
+@click.command("split")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--strategy",
+    type=click.Choice(STRATEGIES),
+    required=True,
+    help="temporal: one global cut; user-temporal: each user's last rows; random: seeded rows.",
+)
+@click.option("--cut", help="temporal: first day/time of the test period, e.g. 2011-11-09.")
+@click.option(
+    "--quantile",
+    type=float,
+    help=f"temporal, without --cut: fraction of rows in train [default {DEFAULT_QUANTILE}].",
+)
+@click.option("--last-n", type=int, help="user-temporal: hold out each user's last N rows.")
+@click.option(
+    "--last-fraction",
+    type=float,
+    help="user-temporal: hold out each user's last fraction of rows "
+    f"[default {DEFAULT_LAST_FRACTION} when --last-n is not given].",
+)
+@click.option(
+    "--test-fraction",
+    type=float,
+    help=f"random: fraction of rows in test [default {DEFAULT_TEST_FRACTION}].",
+)
+@click.option(
+    "--validation-fraction",
+    type=float,
+    default=0.15,
+    show_default=True,
+    help="validation carved from train with the same strategy; 0 disables it.",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="random: the seed.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="output directory (created).",
+)
+def split(
+    directory: Path,
+    strategy: str,
+    cut: str | None,
+    quantile: float | None,
+    last_n: int | None,
+    last_fraction: float | None,
+    test_fraction: float | None,
+    validation_fraction: float,
+    seed: int,
+    out: Path,
+) -> None:
+    """Split the prepared interactions in DIRECTORY into train/validation/test Parquet files.
+
+    Writes OUT/train.parquet, OUT/validation.parquet (unless --validation-fraction 0),
+    OUT/test.parquet and OUT/split.json (strategy, parameters, per-segment counts); copies
+    items.parquet and users.parquet through. Validation and test rows carry user_segment and
+    item_segment ("warm"/"cold": the user or item is present/absent in the training data).
+    """
+    options = {
+        "cut": cut,
+        "quantile": quantile,
+        "last_n": last_n,
+        "last_fraction": last_fraction,
+        "test_fraction": test_fraction,
+    }
+    for name, value in options.items():
+        if value is not None and _STRATEGY_OPTIONS[name] != strategy:
+            flag = "--" + name.replace("_", "-")
+            raise click.UsageError(f"{flag} applies to --strategy {_STRATEGY_OPTIONS[name]} only")
+    if validation_fraction < 0 or validation_fraction >= 1:
+        raise click.UsageError("--validation-fraction must be in [0, 1)")
+    frame = _read_interactions(directory)
+    console = Console(highlight=False)
+    with console.status(f"splitting {len(frame):,} interactions ({strategy})"):
+        result = _split(frame, strategy, options, seed)
+        if validation_fraction > 0:
+            result = with_validation(result, fraction=validation_fraction)
+        result.save(out)
+        copied = _copy_through(directory, out)
+    console.print(split_table(result))
+    parts = ", ".join(f"{name} {stats['rows']:,}" for name, stats in result.info["parts"].items())
+    extra = f"; copied {', '.join(copied)}" if copied else ""
+    click.echo(f"wrote {out} ({parts} rows{extra})")
+
+
+def _split(frame: pd.DataFrame, strategy: str, options: dict[str, Any], seed: int) -> Split:
+    if strategy == "temporal":
+        if options["cut"] is None and options["quantile"] is None:
+            return temporal_split(frame, quantile=DEFAULT_QUANTILE)
+        return temporal_split(frame, cut=options["cut"], quantile=options["quantile"])
+    if strategy == "user-temporal":
+        if options["last_n"] is None and options["last_fraction"] is None:
+            return user_temporal_split(frame, last_fraction=DEFAULT_LAST_FRACTION)
+        return user_temporal_split(
+            frame, last_n=options["last_n"], last_fraction=options["last_fraction"]
+        )
+    fraction = options["test_fraction"]
+    return random_split(
+        frame, test_fraction=DEFAULT_TEST_FRACTION if fraction is None else fraction, seed=seed
+    )
+
+
+def _read_interactions(directory: Path) -> pd.DataFrame:
+    path = directory / INTERACTIONS_FILE
+    if not path.is_file():
+        raise DataError(
+            "no prepared interactions here (run `tailor data prepare ... --out DIR` first)",
+            file=str(path),
+        )
+    return pd.read_parquet(path)
+
+
+def _copy_through(directory: Path, out: Path) -> list[str]:
+    copied = []
+    for name in COPIED_FILES:
+        src, dst = directory / name, out / name
+        if src.is_file():
+            if src.resolve() != dst.resolve():
+                shutil.copyfile(src, dst)
+            copied.append(name)
+    return copied
+
+
+def split_table(result: Split) -> Table:
+    """A rich table of a split's per-part and per-segment rows, users, items and time range."""
+    table = Table(title=f"{result.strategy} split", title_justify="left")
+    for name in ("part", "segment", "rows", "users", "items", "from", "to"):
+        table.add_column(name, justify="right" if name in ("rows", "users", "items") else "left")
+    for part, stats in result.info["parts"].items():
+        table.add_row(
+            part, "all", *_counts(stats), _day(stats.get("start")), _day(stats.get("end"))
+        )
+        for kind, segs in stats.get("segments", {}).items():
+            for seg, counts in segs.items():
+                table.add_row("", f"{seg} {kind}s", *_counts(counts), "", "")
+    return table
+
+
+def _counts(stats: dict[str, Any]) -> list[str]:
+    return [f"{stats['rows']:,}", f"{stats['users']:,}", f"{stats['items']:,}"]
+
+
+def _day(value: str | None) -> str:
+    return "" if value is None else value[:10]

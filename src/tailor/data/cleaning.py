@@ -1,0 +1,380 @@
+"""Cleaning: raw data -> tailor's contract, every rule configurable and every row counted.
+
+Row rules run in this order; a row that several rules would drop is counted once, under the first:
+
+1. ``duplicates``: exact duplicate rows (every column, item/user attributes on the row included);
+   the first copy stays.
+2. ``missing_user_id``, ``missing_item_id``, ``missing_timestamp`` (always on: a row without them
+   cannot enter the contract).
+3. ``unknown_event_type``: event types (after normalisation) with no weight configured.
+4. ``cancellation``: ``session_id`` starts with ``cancellation_prefix`` (Online Retail: ``C``).
+5. ``nonpositive_quantity``: ``value <= 0`` on ``quantity_event_types`` (returns, corrections).
+6. ``nonpositive_price``: ``price <= 0`` (a missing price is kept).
+7. ``merged``: with ``aggregate = true``, the rows folded into their (user, item) pair.
+8. ``k_core``: rows of users with fewer than ``k_core_users`` or items with fewer than
+   ``k_core_items`` interactions, removed repeatedly until both hold.
+
+So ``rows_in - rows_out == sum(dropped.values())`` holds exactly, and :class:`CleaningReport`
+checks it. Weighting: ``weight = event_weights[event_type]``, or ``value`` for
+``value_weighted_events`` (ratings), as float32.
+
+Stability: stable.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tailor.data import _attributes
+from tailor.data.columns import Columns
+from tailor.data.prepared import Prepared
+from tailor.data.sources.config import format_validation_error
+from tailor.data.sources.raw import ITEM_PREFIX, USER_PREFIX, RawData
+from tailor.errors import ConfigError
+
+StepCallback = Callable[[str], None]
+
+
+class CleaningConfig(BaseModel):
+    """What cleaning does; the ``[cleaning]`` table of a source config file.
+
+    Stability: stable.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    drop_duplicates: bool = True
+    """Drop exact duplicate rows, keeping the first."""
+    normalise_labels: bool = True
+    """Trim and collapse whitespace of event types and text attributes, lower-case event types
+    and ``label_columns``, and merge case variants when choosing one value per id."""
+    label_columns: tuple[str, ...] = (Columns.CATEGORY,)
+    """Item/user text attributes that are labels (lower-cased when normalising)."""
+    drop_unknown_event_types: bool = True
+    """Drop rows whose event type has no weight; when false they get ``unknown_event_weight``."""
+    unknown_event_weight: float = 1.0
+    """Weight of a kept unknown event type."""
+    cancellation_prefix: str = ""
+    """Rows whose ``session_id`` starts with this are cancellations and dropped; "" = off."""
+    drop_nonpositive_quantities: bool = True
+    """Drop rows with ``value <= 0`` whose event type is in ``quantity_event_types``."""
+    quantity_event_types: tuple[str, ...] = ("purchase", "add_to_cart")
+    """Event types whose ``value`` is a quantity."""
+    drop_nonpositive_prices: bool = True
+    """Drop rows with ``price <= 0``; such catalog prices count as unknown."""
+    event_weights: dict[str, float] = Field(
+        default_factory=lambda: {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 5.0}
+    )
+    """Weight of one event of each type; these types and ``value_weighted_events`` are known."""
+    value_weighted_events: tuple[str, ...] = ("rating",)
+    """Event types whose weight is their ``value`` (e.g. the rating)."""
+    impute_categorical: _attributes.CategoricalStrategy = "unknown"
+    """Missing text attributes: ``unknown`` (the token), ``most_frequent`` or ``none``. Booleans
+    always take the most frequent value (unless ``none``)."""
+    unknown_token: str = "unknown"
+    """The token for missing text attributes."""
+    impute_numeric: _attributes.NumericStrategy = "median"
+    """Missing numbers and dates: ``median``, ``mean`` or ``none``."""
+    aggregate: bool = False
+    """Fold repeated (user, item) events into one row: summed weight and value, latest
+    timestamp; event type, session and price of the latest event."""
+    k_core_users: int = Field(0, ge=0)
+    """Keep users with at least this many interactions (0 = off); iterated with k_core_items."""
+    k_core_items: int = Field(0, ge=0)
+    """Keep items with at least this many interactions (0 = off)."""
+
+    @classmethod
+    def from_table(
+        cls, table: Mapping[str, Any], defaults: Mapping[str, Any] | None = None
+    ) -> CleaningConfig:
+        """Validate a ``[cleaning]`` table on top of a source's defaults.
+
+        Raises:
+            ConfigError: unknown or invalid options.
+        """
+        try:
+            return cls.model_validate({**(defaults or {}), **table})
+        except ValidationError as exc:
+            raise ConfigError(f"[cleaning]: {format_validation_error(exc)}") from None
+
+    @classmethod
+    def from_toml(
+        cls, path: Path | str, defaults: Mapping[str, Any] | None = None
+    ) -> CleaningConfig:
+        """Read the ``[cleaning]`` table of a TOML file (other tables are ignored)."""
+        try:
+            table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        return cls.from_table(table.get("cleaning", {}), defaults)
+
+    def known_event_types(self) -> set[str]:
+        """Event types that have a weight."""
+        return set(self.event_weights) | set(self.value_weighted_events)
+
+
+@dataclass
+class CleaningReport:
+    """What cleaning did, row by row.
+
+    Attributes:
+        source: the source name.
+        rows_in: rows read.
+        rows_out: interaction rows written.
+        dropped: rule -> rows it removed (every rule that ran, zeros included).
+        changed: what was modified without dropping rows (see :mod:`tailor.data._attributes`
+            and ``event_types_normalised``).
+        items: rows in the items table written.
+        users: rows in the users table written.
+        config: the CleaningConfig used.
+        provenance: where the data came from.
+
+    Stability: stable.
+    """
+
+    source: str
+    rows_in: int
+    rows_out: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
+    items: int = 0
+    users: int = 0
+    config: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        """Assert conservation: ``rows_in - rows_out == sum(dropped)``."""
+        if self.rows_in - self.rows_out != sum(self.dropped.values()):
+            raise RuntimeError(f"cleaning lost rows without a count: {self.to_dict()}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with stable keys."""
+        return {
+            "source": self.source,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "dropped": dict(self.dropped),
+            "changed": dict(self.changed),
+            "items": self.items,
+            "users": self.users,
+            "config": self.config,
+            "provenance": self.provenance,
+        }
+
+    def save(self, path: Path | str) -> None:
+        """Write as JSON (``report.json``)."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
+
+
+def clean(
+    raw: RawData, config: CleaningConfig | None = None, *, on_step: StepCallback | None = None
+) -> tuple[Prepared, CleaningReport]:
+    """Apply the cleaning rules (see the module docstring) and build the three tables.
+
+    Args:
+        raw: data as read.
+        config: the rules; defaults when None.
+        on_step: called with a short name before each stage (the CLI shows progress).
+
+    Returns:
+        The prepared tables and the report (already checked for row conservation).
+    """
+    config = config or CleaningConfig()
+    step = on_step or (lambda _name: None)
+    report = CleaningReport(
+        raw.name,
+        raw.raw_rows,
+        config=config.model_dump(mode="json"),
+        provenance=dict(raw.provenance),
+    )
+    frame = raw.interactions
+    step("removing duplicates and invalid rows")
+    if config.drop_duplicates:
+        frame = _drop(frame, frame.duplicated().to_numpy(), "duplicates", report)
+    frame = _normalise_event_types(frame, config, report)
+    keep = np.ones(len(frame), dtype=bool)
+    for rule, mask in _row_rules(frame, config):
+        hit = mask & keep
+        report.dropped[rule] = int(hit.sum())
+        keep &= ~mask
+    step("resolving item and user attributes")
+    items = _attribute_table(raw.items, frame, Columns.ITEM_ID, ITEM_PREFIX, "items", config, report)
+    users = _attribute_table(raw.users, frame, Columns.USER_ID, USER_PREFIX, "users", config, report)
+    frame = _contract_columns(frame[keep])
+    step("weighting events")
+    frame = frame.assign(**{Columns.WEIGHT: _weights(frame, config)})
+    if config.aggregate:
+        step("aggregating repeated (user, item) events")
+        before = len(frame)
+        frame = aggregate(frame)
+        report.dropped["merged"] = before - len(frame)
+    if config.k_core_users or config.k_core_items:
+        step("k-core filtering")
+        before = len(frame)
+        frame = k_core(frame, config.k_core_users, config.k_core_items)
+        report.dropped["k_core"] = before - len(frame)
+    items = _ids_only(frame, Columns.ITEM_ID) if items is None else items
+    users = _ids_only(frame, Columns.USER_ID) if users is None else users
+    report.rows_out = len(frame)
+    report.items, report.users = len(items), len(users)
+    report.check()
+    return Prepared(frame.reset_index(drop=True), items, users), report
+
+
+def _drop(frame: pd.DataFrame, mask: np.ndarray, rule: str, report: CleaningReport) -> pd.DataFrame:
+    report.dropped[rule] = int(mask.sum())
+    return frame[~mask] if mask.any() else frame
+
+
+def _normalise_event_types(
+    frame: pd.DataFrame, config: CleaningConfig, report: CleaningReport
+) -> pd.DataFrame:
+    """``" Add to cart"`` -> ``"add_to_cart"``: trim, lower-case, spaces and dashes to ``_``."""
+    if not config.normalise_labels:
+        return frame
+    raw = frame[Columns.EVENT_TYPE]
+    codes, uniques = pd.factorize(raw)
+    norm = (
+        pd.Series(uniques, dtype="str")
+        .str.strip()
+        .str.lower()
+        .str.replace(r"[\s\-]+", "_", regex=True)
+    )
+    changed = (norm != pd.Series(uniques, dtype="str")).to_numpy()
+    n_changed = int(changed[codes[codes >= 0]].sum())
+    if n_changed:
+        report.changed["event_types_normalised"] = n_changed
+    values = np.where(codes >= 0, norm.to_numpy(dtype=object)[codes], None)
+    return frame.assign(**{Columns.EVENT_TYPE: pd.Series(values, index=frame.index, dtype="str")})
+
+
+def _row_rules(frame: pd.DataFrame, config: CleaningConfig) -> list[tuple[str, np.ndarray]]:
+    """(rule, rows it rejects) in the order they are applied."""
+    rules = [
+        ("missing_user_id", frame[Columns.USER_ID].isna().to_numpy()),
+        ("missing_item_id", frame[Columns.ITEM_ID].isna().to_numpy()),
+        ("missing_timestamp", frame[Columns.TIMESTAMP].isna().to_numpy()),
+    ]
+    events = frame[Columns.EVENT_TYPE]
+    if config.drop_unknown_event_types:
+        known = sorted(config.known_event_types())
+        rules.append(("unknown_event_type", ~events.isin(known).to_numpy()))
+    if config.cancellation_prefix and Columns.SESSION_ID in frame:
+        sessions = frame[Columns.SESSION_ID].astype("str")
+        cancelled = sessions.str.startswith(config.cancellation_prefix).fillna(False)
+        rules.append(("cancellation", cancelled.to_numpy(dtype=bool)))
+    if config.drop_nonpositive_quantities:
+        quantity = events.isin(list(config.quantity_event_types)).to_numpy()
+        rules.append(("nonpositive_quantity", quantity & frame[Columns.VALUE].le(0).to_numpy()))
+    if config.drop_nonpositive_prices and Columns.PRICE in frame:
+        rules.append(("nonpositive_price", frame[Columns.PRICE].le(0).to_numpy()))
+    return rules
+
+
+def _attribute_table(
+    table: pd.DataFrame | None,
+    frame: pd.DataFrame,
+    key: str,
+    prefix: str,
+    name: str,
+    config: CleaningConfig,
+    report: CleaningReport,
+) -> pd.DataFrame | None:
+    """One row per id from the table as read plus the attributes carried on interaction rows.
+
+    Inline attributes are taken from every row that survived duplicate removal, so a product's
+    canonical title also counts the rows later dropped (e.g. cancellations).
+    """
+    inline = [c for c in frame.columns if str(c).startswith(prefix)]
+    parts = []
+    if table is not None:
+        parts.append(table)
+    if inline:
+        parts.append(
+            frame[[key, *inline]].rename(columns={c: c[len(prefix) :] for c in inline})
+        )
+    if not parts:
+        return None
+    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    resolved = _attributes.resolve_table(
+        rows,
+        key,
+        table=name,
+        normalise=config.normalise_labels,
+        label_columns=config.label_columns,
+        drop_nonpositive_prices=config.drop_nonpositive_prices,
+        changed=report.changed,
+    )
+    return _attributes.impute_table(
+        resolved,
+        key,
+        table=name,
+        categorical=config.impute_categorical,
+        numeric=config.impute_numeric,
+        unknown_token=config.unknown_token,
+        changed=report.changed,
+    )
+
+
+def _ids_only(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Without any attributes, the table lists the ids present in the clean interactions."""
+    return pd.DataFrame({key: pd.Series(pd.unique(frame[key]), dtype="str")})
+
+
+def _contract_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = [*Columns.INTERACTION_REQUIRED, Columns.EVENT_TYPE, Columns.VALUE]
+    cols += [c for c in (Columns.SESSION_ID, Columns.PRICE) if c in frame.columns]
+    return frame[cols]
+
+
+def _weights(frame: pd.DataFrame, config: CleaningConfig) -> np.ndarray:
+    """``event_weights[type]``, the value for value-weighted types, else the unknown weight."""
+    codes, types = pd.factorize(frame[Columns.EVENT_TYPE])
+    per_type = np.array(
+        [config.event_weights.get(t, config.unknown_event_weight) for t in types] + [np.nan]
+    )
+    weights = per_type[codes]  # code -1 (missing type) picks the trailing NaN
+    by_value = np.isin(codes, [i for i, t in enumerate(types) if t in config.value_weighted_events])
+    weights = np.where(by_value, frame[Columns.VALUE].to_numpy(dtype=np.float64), weights)
+    return np.nan_to_num(weights, nan=config.unknown_event_weight).astype(np.float32)
+
+
+def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (user, item): weight and value summed, the latest timestamp, and the event
+    type, session and price of the latest event. Rows keep the order of first appearance.
+    """
+    ordered = frame.sort_values(Columns.TIMESTAMP, kind="stable")
+    grouped = ordered.groupby([Columns.USER_ID, Columns.ITEM_ID], sort=False)
+    last = grouped.tail(1).set_index([Columns.USER_ID, Columns.ITEM_ID])
+    sums = grouped[[Columns.WEIGHT, Columns.VALUE]].sum()
+    out = last.assign(
+        **{Columns.WEIGHT: sums[Columns.WEIGHT].astype(np.float32), Columns.VALUE: sums[Columns.VALUE]}
+    )
+    order = frame[[Columns.USER_ID, Columns.ITEM_ID]].drop_duplicates()
+    out = out.reindex(pd.MultiIndex.from_frame(order)).reset_index()
+    return out[list(frame.columns)]
+
+
+def k_core(frame: pd.DataFrame, min_user: int, min_item: int) -> pd.DataFrame:
+    """Remove users with < ``min_user`` and items with < ``min_item`` rows, until stable.
+
+    Each pass can push other users or items under their threshold, so it repeats until a pass
+    removes nothing (at most as many passes as rows).
+    """
+    while len(frame):
+        users = frame[Columns.USER_ID].map(frame[Columns.USER_ID].value_counts())
+        items = frame[Columns.ITEM_ID].map(frame[Columns.ITEM_ID].value_counts())
+        keep = (users >= min_user).to_numpy() & (items >= min_item).to_numpy()
+        if keep.all():
+            break
+        frame = frame[keep]
+    return frame

@@ -1,0 +1,143 @@
+"""EASE: Embarrassingly Shallow Autoencoder (Steck 2019), a closed-form linear item-item model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from pydantic import Field
+from typing_extensions import override
+
+from tailor.data.dataset import Dataset
+from tailor.data.recs import Recs
+from tailor.errors import ConfigError
+from tailor.models._matrices import csr_from_params, csr_params, interaction_matrix
+from tailor.models._similar import similar_items_recs
+from tailor.models._sparse_kernels import csr_times_dense
+from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
+
+DENSE_COPIES = 3
+"""float32 n_items x n_items arrays alive at the peak of a fit (Gram/inverse, scratch, result)."""
+
+
+class EASEConfig(ModelConfig):
+    """Hyperparameters of :class:`EASE`."""
+
+    regularization: float = Field(500.0, gt=0.0)
+    """L2 penalty :math:`\\lambda` on the item-item weights."""
+    binary: bool = True
+    """Fit on 1 per (user, item) pair; False uses the summed interaction weights."""
+    recency_half_life_days: float | None = Field(None, gt=0.0)
+    """If set, a user's interaction ``d`` days older than the newest training interaction counts
+    ``0.5 ** (d / h)`` in that user's profile when scoring (helps on temporal splits)."""
+    memory_budget_gb: float | None = Field(None, gt=0.0)
+    """Memory the dense fit may use; None: half of the memory available when ``fit`` starts.
+    A catalogue needing more is refused with a ConfigError before anything is allocated."""
+
+
+class EASE(RecommenderBase[EASEConfig]):
+    r"""EASE: a dense item-item weight matrix learned in closed form.
+
+    Objective: :math:`\min_B \lVert X - XB\rVert_F^2 + \lambda\lVert B\rVert_F^2` subject to
+    :math:`\operatorname{diag}(B) = 0`, with :math:`X` the users x items matrix. Solution:
+    :math:`P = (X^\top X + \lambda I)^{-1}`, :math:`B_{ij} = -P_{ij}/P_{jj}` for :math:`i \ne j`,
+    :math:`B_{ii} = 0`. Prediction: :math:`\hat r_u = p_u B`, with :math:`p_u` the user's row of
+    :math:`X` (times an optional recency decay :math:`2^{-\Delta t/h}`).
+
+    The fit needs about :math:`3 n_{items}^2` float32 values; larger catalogues than the memory
+    budget allows raise :class:`~tailor.errors.ConfigError` up front (use ItemKNN or filter the
+    catalogue then). ``similar_items`` lists the largest weights :math:`B_{ij}` of row :math:`i`.
+
+    Stability: stable.
+    """
+
+    config_class: ClassVar = EASEConfig
+    name: ClassVar[str] = "ease"
+
+    weights: np.ndarray
+    """float32 items x items matrix :math:`B` with a zero diagonal."""
+    profiles: sp.csr_array
+    """users x items float32 profile matrix used to score."""
+
+    @override
+    def _fit(self, data: Dataset, options: FitOptions) -> None:
+        cfg = self.config
+        check_memory(data.n_items, cfg.memory_budget_gb)
+        x = interaction_matrix(data, binary=cfg.binary, half_life_days=None)
+        self.weights = ease_weights(x, cfg.regularization)
+        self.profiles = interaction_matrix(
+            data, binary=cfg.binary, half_life_days=cfg.recency_half_life_days
+        )
+
+    @override
+    def _score(self, user_nums: np.ndarray) -> np.ndarray:
+        rows = self.profiles[user_nums]
+        return csr_times_dense(rows.indptr, rows.indices, rows.data, self.weights)
+
+    def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
+        """Items with the largest weights :math:`B_{ij}` from each query item :math:`i`.
+
+        The result's ``user_id`` column holds the query item ids.
+        """
+        return similar_items_recs(self, item_ids, n, lambda nums: self.weights[nums])
+
+    @override
+    def _get_params(self) -> dict[str, np.ndarray]:
+        return {"weights": self.weights, **csr_params("profiles", self.profiles)}
+
+    @override
+    def _set_params(self, params: Mapping[str, np.ndarray]) -> None:
+        self.weights = params["weights"]
+        self.profiles = csr_from_params("profiles", params)
+
+
+def ease_weights(x: sp.csr_array, regularization: float) -> np.ndarray:
+    r"""The EASE weights :math:`B = I - P\,\mathrm{diag}(1/\mathrm{diag}\,P)` with zero diagonal.
+
+    :math:`P = (X^\top X + \lambda I)^{-1}` is computed in float32 from a Cholesky factorisation
+    (the Gram matrix is symmetric positive definite for :math:`\lambda > 0`), in place.
+    """
+    gram = (x.T @ x).toarray().astype(np.float32, copy=False)
+    gram[np.diag_indices_from(gram)] += regularization
+    chol, info = scipy.linalg.lapack.spotrf(gram, lower=True, overwrite_a=True)
+    if info == 0:
+        inv, info = scipy.linalg.lapack.spotri(chol, lower=True, overwrite_c=True)
+    if info != 0:
+        raise ConfigError(f"EASE: X'X + {regularization} I is not positive definite (LAPACK {info})")
+    # spotri fills the lower triangle only; mirror it
+    upper = np.triu_indices_from(inv, k=1)
+    inv[upper] = inv.T[upper]
+    diag = inv.diagonal().copy()
+    inv /= -diag[None, :]
+    inv[np.diag_indices_from(inv)] = 0.0
+    return np.ascontiguousarray(inv, dtype=np.float32)
+
+
+def check_memory(n_items: int, budget_gb: float | None) -> None:
+    """Raise ConfigError when ``n_items`` is too large for a dense fit within the budget."""
+    budget = budget_gb * 1e9 if budget_gb is not None else available_memory_bytes() / 2
+    need = DENSE_COPIES * 4.0 * n_items**2
+    if need > budget:
+        max_items = int(np.sqrt(budget / (DENSE_COPIES * 4.0)))
+        raise ConfigError(
+            f"EASE needs about {need / 1e9:.1f} GB for {n_items:,} items (3 dense float32 "
+            f"{n_items:,}x{n_items:,} matrices), over its memory budget of {budget / 1e9:.1f} GB "
+            f"(at most {max_items:,} items); raise memory_budget_gb, filter the catalogue, or use "
+            "itemknn"
+        )
+
+
+def available_memory_bytes() -> float:
+    """MemAvailable from /proc/meminfo, else total physical memory."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))

@@ -1,0 +1,123 @@
+"""``create_app(settings)``: the FastAPI application and its lifespan.
+
+The lifespan opens the cache, loads the active model version, builds the fallback lists, starts
+the background refreshers and stores everything on ``app.state``; shutdown closes them. No
+import-time singletons: every app has its own settings, cache, metrics and state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from tailor import __version__
+from tailor.logging import get_logger
+from tailor.serving import problems
+from tailor.serving.auth import RateLimiter
+from tailor.serving.cache import open_cache, redact_url
+from tailor.serving.deps import Services
+from tailor.serving.instruments import ServingMetrics
+from tailor.serving.keys import Keys
+from tailor.serving.lifecycle import Reloader
+from tailor.serving.middleware import BodyLimitMiddleware, LatencyMiddleware
+from tailor.serving.registry import ModelRegistry
+from tailor.serving.routes import admin, health, items, popular, recommendations
+from tailor.serving.routes import metrics as metrics_route
+from tailor.serving.schemas import Problem
+from tailor.serving.service import RecService
+from tailor.serving.settings import ServeSettings, load_settings
+from tailor.serving.state import StateHolder
+
+_log = get_logger(__name__)
+
+
+def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services:
+    """Cache, state holder, scoring service and rate limiter for ``settings``."""
+    keys = Keys(settings.key_prefix)
+    cache = open_cache(
+        settings.redis_url,
+        keys,
+        timeout_s=settings.redis_timeout_ms / 1000,
+        retries=settings.redis_retries,
+        cooldown_s=settings.breaker_cooldown_s,
+        ttl_s=settings.cache_ttl_s,
+    )
+    holder = StateHolder()
+    service = RecService(
+        holder,
+        cache,
+        metrics,
+        budget_s=settings.scoring_budget_ms / 1000,
+        threads=settings.scoring_threads,
+        precompute_n=settings.precompute_n,
+    )
+    registry = ModelRegistry(settings.model_dir) if settings.model_dir else None
+    limiter = RateLimiter(cache, settings.rate_limit_per_s)
+    return Services(settings, holder, cache, metrics, service, limiter, registry)
+
+
+def create_app(settings: ServeSettings | None = None) -> FastAPI:
+    """The serving application for ``settings`` (default: from the environment)."""
+    settings = settings or load_settings()
+    metrics = ServingMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings, metrics)
+        reloader = Reloader(services.registry, services.holder, services.cache, metrics, settings)
+        app.state.services = services
+        app.state.reloader = reloader
+        _log.info(
+            "serving_start",
+            cache=redact_url(settings.redis_url),
+            model_dir=str(settings.model_dir),
+            auth=settings.auth_enabled,
+        )
+        if services.registry is None:
+            _log.warning("no_model_dir")
+        await reloader.sync(force=True)  # also publishes the active version to the cache
+        reloader.start()
+        try:
+            yield
+        finally:
+            await reloader.stop()
+            services.service.close()
+            await services.cache.close()
+
+    app = FastAPI(
+        title="tailor serving API",
+        version=__version__,
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    for module in (recommendations, items, popular, health, metrics_route, admin):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated spec plus the Problem schema that problem+json responses refer to."""
+    if app.openapi_schema is None:
+        spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+        app.openapi_schema = spec
+    return app.openapi_schema
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (multi-worker): settings from the environment/file."""
+    file = os.environ.get("TAILOR_SETTINGS_FILE")
+    from pathlib import Path
+
+    return create_app(load_settings(Path(file) if file else None))

@@ -1,0 +1,237 @@
+"""Caches of precomputed recommendation lists: Redis in production, in-process by default.
+
+Both implement :class:`RecCache` and are chosen by URL scheme (``redis://`` or ``memory://``) in
+:func:`open_cache`. A list is stored as JSON ``[[item_id, score], ...]`` under a versioned key.
+Every Redis call runs under tight timeouts and a circuit breaker; a failure raises
+:class:`CacheUnavailable` at once, which the caller turns into a fallback answer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
+
+from tailor.errors import ConfigError
+from tailor.serving.breaker import CircuitBreaker
+from tailor.serving.keys import Keys
+
+ItemList = list[tuple[str, float]]
+"""A ranked list of (item_id, score), best first."""
+
+
+class CacheUnavailable(Exception):
+    """The cache could not answer within its budget (down, slow or circuit open)."""
+
+
+@runtime_checkable
+class RecCache(Protocol):
+    """Storage of precomputed lists, the active-version pointer and rate-limit counters."""
+
+    keys: Keys
+
+    async def get_recs(self, version: str, user_id: str) -> ItemList | None:
+        """The stored list, or None on a miss; raises CacheUnavailable on failure."""
+        ...
+
+    async def put_recs(self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]) -> None:
+        """Store many users' lists under ``version``."""
+        ...
+
+    async def get_active(self) -> str | None:
+        """The active version pointer, or None when unset."""
+        ...
+
+    async def set_active(self, version: str) -> None:
+        """Point readers at ``version`` (one atomic write)."""
+        ...
+
+    async def incr_window(self, key: str, ttl_s: int) -> int:
+        """Increment a counter that expires after ``ttl_s``; returns the new value."""
+        ...
+
+    async def ping(self) -> bool:
+        """Whether the cache answers now."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def encode_list(items: Sequence[tuple[str, float]]) -> str:
+    """JSON text of a ranked list; scores rounded to 6 significant digits to keep values small."""
+    return json.dumps([[i, float(f"{s:.6g}")] for i, s in items], separators=(",", ":"))
+
+
+def decode_list(raw: str | bytes) -> ItemList:
+    """Inverse of :func:`encode_list`."""
+    return [(str(i), float(s)) for i, s in json.loads(raw)]
+
+
+class MemoryRecCache:
+    """In-process cache for one worker (the default when no Redis is configured)."""
+
+    def __init__(self, keys: Keys, ttl_s: int = 7 * 86_400) -> None:
+        self.keys = keys
+        self.ttl_s = ttl_s
+        self._data: dict[str, tuple[float, Any]] = {}
+
+    def _get(self, key: str) -> Any:
+        entry = self._data.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def _set(self, key: str, value: Any, ttl_s: float) -> None:
+        self._data[key] = (time.monotonic() + ttl_s, value)
+
+    async def get_recs(self, version: str, user_id: str) -> ItemList | None:
+        value = self._get(self.keys.recs(version, user_id))
+        return None if value is None else list(value)
+
+    async def put_recs(self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]) -> None:
+        for user_id, items in lists.items():
+            self._set(self.keys.recs(version, user_id), tuple(items), self.ttl_s)
+
+    async def get_active(self) -> str | None:
+        value = self._get(self.keys.active_version())
+        return None if value is None else str(value)
+
+    async def set_active(self, version: str) -> None:
+        self._set(self.keys.active_version(), version, float("inf"))
+
+    async def incr_window(self, key: str, ttl_s: int) -> int:
+        value = int(self._get(key) or 0) + 1
+        self._set(key, value, ttl_s)
+        if len(self._data) > 100_000:  # drop expired counters now and then
+            now = time.monotonic()
+            self._data = {k: v for k, v in self._data.items() if v[0] >= now}
+        return value
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+class RedisRecCache:
+    """Redis-backed cache with per-call budgets and a circuit breaker.
+
+    Connect and read timeouts are ``timeout_s`` (default 50 ms) with at most ``retries`` retries,
+    so a dead or slow Redis costs a request at most about ``(1 + retries) * timeout_s`` once, and
+    nothing while the breaker is open.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        keys: Keys,
+        *,
+        timeout_s: float = 0.05,
+        retries: int = 1,
+        cooldown_s: float = 0.25,
+        ttl_s: int = 7 * 86_400,
+        client: Any = None,
+    ) -> None:
+        from redis.asyncio import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.keys = keys
+        self.ttl_s = ttl_s
+        self.breaker = CircuitBreaker(cooldown_s)
+        self._client = client or Redis.from_url(
+            url,
+            socket_connect_timeout=timeout_s,
+            socket_timeout=timeout_s,
+            retry=Retry(NoBackoff(), retries),
+            health_check_interval=0,
+            decode_responses=True,
+            max_connections=64,
+        )
+
+    async def _call(self, op: str, fn: Any, *args: Any) -> Any:
+        from redis.exceptions import RedisError
+
+        if not self.breaker.allow():
+            raise CacheUnavailable(f"redis circuit open ({op})")
+        try:
+            result = await fn(*args)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.breaker.failure()
+            raise CacheUnavailable(f"redis {op} failed: {type(exc).__name__}") from None
+        self.breaker.success()
+        return result
+
+    async def get_recs(self, version: str, user_id: str) -> ItemList | None:
+        raw = await self._call("get", self._client.get, self.keys.recs(version, user_id))
+        return None if raw is None else decode_list(raw)
+
+    async def put_recs(self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]) -> None:
+        async def write() -> None:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for user_id, items in lists.items():
+                    pipe.set(self.keys.recs(version, user_id), encode_list(items), ex=self.ttl_s)
+                await pipe.execute()
+
+        await self._call("put", write)
+
+    async def get_active(self) -> str | None:
+        value = await self._call("get", self._client.get, self.keys.active_version())
+        return None if value is None else str(value)
+
+    async def set_active(self, version: str) -> None:
+        await self._call("set", self._client.set, self.keys.active_version(), version)
+
+    async def incr_window(self, key: str, ttl_s: int) -> int:
+        async def incr() -> int:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, ttl_s)
+                count, _ = await pipe.execute()
+            return int(count)
+
+        return int(await self._call("incr", incr))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._call("ping", self._client.ping))
+        except CacheUnavailable:
+            return False
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def open_cache(
+    url: str,
+    keys: Keys,
+    *,
+    timeout_s: float = 0.05,
+    retries: int = 1,
+    cooldown_s: float = 0.25,
+    ttl_s: int = 7 * 86_400,
+) -> RecCache:
+    """The cache for ``url``: ``memory://`` or ``redis://`` / ``rediss://`` / ``unix://``."""
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
+        return MemoryRecCache(keys, ttl_s)
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisRecCache(
+            url, keys, timeout_s=timeout_s, retries=retries, cooldown_s=cooldown_s, ttl_s=ttl_s
+        )
+    raise ConfigError(f"unsupported cache URL scheme {scheme!r}; use redis:// or memory://")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, safe for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,84 @@
+"""The item catalog as the service needs it: categories and availability, by item id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tailor.data.columns import Columns
+from tailor.errors import ArtifactError
+
+AVAILABLE = "available"
+"""Catalog column: False marks an item that must not be recommended."""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Item attributes used by the business filters.
+
+    Attributes:
+        category_of: item_id -> category (items without a category are absent).
+        unavailable: ids of items marked unavailable.
+        known: every item id in the catalog (empty when there is no catalog).
+    """
+
+    category_of: Mapping[str, str] = field(default_factory=dict)
+    unavailable: frozenset[str] = frozenset()
+    known: frozenset[str] = frozenset()
+
+    @classmethod
+    def read(cls, path: Path) -> Catalog:
+        """Read ``items.parquet`` (item_id, optional category and available)."""
+        try:
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"cannot read catalog {path}: {exc}") from None
+        return cls.from_frame(frame)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Catalog:
+        """Build from a catalog frame with an ``item_id`` column."""
+        ids = frame[Columns.ITEM_ID].astype(str).to_numpy()
+        category_of: dict[str, str] = {}
+        if Columns.CATEGORY in frame.columns:
+            cats = frame[Columns.CATEGORY]
+            mask = cats.notna().to_numpy()
+            category_of = dict(zip(ids[mask], cats[mask].astype(str), strict=True))
+        unavailable: frozenset[str] = frozenset()
+        if AVAILABLE in frame.columns:
+            flags = frame[AVAILABLE].fillna(True).astype(bool).to_numpy()
+            unavailable = frozenset(ids[~flags])
+        return cls(category_of, unavailable, frozenset(ids))
+
+    @classmethod
+    def from_popularity(cls, popularity: Any) -> Catalog:
+        """Categories recorded by a fitted Popularity model, when no catalog file exists."""
+        codes = np.asarray(popularity.item_categories)
+        mask = codes >= 0
+        if not mask.any():
+            return cls()
+        ids = popularity.items.ids[mask]
+        names = np.asarray(popularity.categories)[codes[mask]]
+        return cls(dict(zip(ids.tolist(), names.tolist(), strict=True)))
+
+    def candidates(self, items: Any, category: str | None) -> np.ndarray | None:
+        """Ids of a model's items that may be recommended (None: all of them).
+
+        Args:
+            items: the model's item Vocabulary.
+            category: restrict to this category.
+        """
+        if category is None and not self.unavailable:
+            return None
+        ids = items.ids
+        keep = np.ones(len(ids), bool)
+        if self.unavailable:
+            keep &= ~np.isin(ids, np.fromiter(self.unavailable, dtype=object, count=-1))
+        if category is not None:
+            keep &= np.array([self.category_of.get(i) == category for i in ids], bool)
+        return ids[keep]

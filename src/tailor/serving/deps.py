@@ -1,0 +1,65 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the app's services and the auth checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from tailor.serving.auth import RateLimiter, authorize
+from tailor.serving.cache import RecCache
+from tailor.serving.instruments import ServingMetrics
+from tailor.serving.registry import ModelRegistry
+from tailor.serving.service import RecService
+from tailor.serving.settings import ServeSettings
+from tailor.serving.state import StateHolder
+
+
+@dataclass
+class Services:
+    """What the lifespan builds and the routes use; stored on ``app.state.services``."""
+
+    settings: ServeSettings
+    holder: StateHolder
+    cache: RecCache
+    metrics: ServingMetrics
+    service: RecService
+    limiter: RateLimiter
+    registry: ModelRegistry | None
+
+
+def get_services(request: Request) -> Services:
+    """The running app's services."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def _require(request: Request, scope: str) -> None:
+    services = get_services(request)
+    settings = services.settings
+    if not settings.auth_enabled:
+        return
+    spec = authorize(request, settings.api_keys, scope)
+    try:
+        await services.limiter.check(spec.name)
+    except Exception:
+        services.metrics.rate_limited.inc()
+        raise
+
+
+async def require_read(request: Request) -> None:
+    """Allow callers with a read or admin key (or anyone when auth is off)."""
+    await _require(request, "read")
+
+
+async def require_admin(request: Request) -> None:
+    """Allow callers with an admin key (or anyone when auth is off)."""
+    await _require(request, "admin")
+
+
+ReadAccess = Depends(require_read)
+AdminAccess = Depends(require_admin)

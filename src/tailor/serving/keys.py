@@ -1,0 +1,43 @@
+"""Every Redis key tailor's serving layer uses is built here, and nowhere else.
+
+Layout (``{p}`` is ``ServeSettings.key_prefix``)::
+
+    {p}:active-version                 the version whose lists readers should use
+    {p}:{version}:recs:{user_id}       precomputed top-N of one user under one model version
+    {p}:{version}:ready                set once every list of that version is written
+    {p}:rate:{key_name}:{second}       per-API-key request counter of one one-second window
+
+Lists of a version are written under that version's keys before the version becomes active, so a
+reader sees wholly old or wholly new lists; stale versions expire through their TTL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder bound to one prefix."""
+
+    prefix: str = "tailor"
+
+    def active_version(self) -> str:
+        """The pointer to the active model version."""
+        return f"{self.prefix}:active-version"
+
+    def recs(self, version: str, user_id: str) -> str:
+        """Precomputed recommendations of ``user_id`` under ``version``."""
+        return f"{self.prefix}:{version}:recs:{user_id}"
+
+    def version_ready(self, version: str) -> str:
+        """Marker written after all lists of ``version`` are stored."""
+        return f"{self.prefix}:{version}:ready"
+
+    def rate(self, key_name: str, window: int) -> str:
+        """Request counter of API key ``key_name`` during the one-second ``window``."""
+        return f"{self.prefix}:rate:{key_name}:{window}"
+
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key under this prefix."""
+        return f"{self.prefix}:*"

@@ -1,0 +1,111 @@
+"""Loading, switching and refreshing the serving state while the service runs.
+
+Loads happen in a worker thread and end with one :meth:`StateHolder.swap`, so requests in flight
+finish on the state they started with and new requests see the new version at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from tailor.errors import TailorError
+from tailor.logging import get_logger
+from tailor.serving.cache import CacheUnavailable, RecCache
+from tailor.serving.precompute import warm
+from tailor.serving.instruments import ServingMetrics
+from tailor.serving.registry import ModelRegistry
+from tailor.serving.settings import ServeSettings
+from tailor.serving.state import ServingState, StateHolder, load_state, reload_popular
+
+_log = get_logger(__name__)
+
+
+class Reloader:
+    """Keeps ``holder`` on the registry's active version and its fallback lists fresh."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry | None,
+        holder: StateHolder,
+        cache: RecCache,
+        metrics: ServingMetrics,
+        settings: ServeSettings,
+    ) -> None:
+        self.registry = registry
+        self.holder = holder
+        self.cache = cache
+        self.metrics = metrics
+        self.settings = settings
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _active_version(self) -> str | None:
+        assert self.registry is not None
+        try:
+            return self.registry.active()
+        except (TailorError, OSError) as exc:
+            _log.error("registry_unreadable", error=str(exc))
+            return None
+
+    def _install(self, state: ServingState) -> None:
+        old = self.holder.swap(state)
+        self.metrics.show_state(state)
+        _log.info("version_active", version=state.version, previous=old.version)
+
+    async def sync(self, *, force: bool = False) -> bool:
+        """Load the registry's active version if it differs from the served one (or ``force``)."""
+        if self.registry is None:
+            return False
+        async with self._lock:
+            version = await asyncio.to_thread(self._active_version)
+            if version is None and force:
+                _log.warning("no_active_version", root=str(self.registry.root))
+            if version is None or (version == self.holder.state.version and not force):
+                return False
+            size = self.settings.fallback_size
+            state = await asyncio.to_thread(load_state, self.registry, version, size)
+            if self.settings.warm_on_start and state.model is not None:
+                await self._warm(state)
+            self._install(state)
+        with contextlib.suppress(CacheUnavailable):
+            await self.cache.set_active(version)
+        return True
+
+    async def _warm(self, state: ServingState) -> None:
+        try:
+            await warm(state, self.cache, self.settings.precompute_n, activate=False)
+        except CacheUnavailable:
+            _log.warning("warm_skipped_cache_unavailable", version=state.version)
+
+    async def refresh_fallback(self) -> bool:
+        """Rebuild the popular lists if the active version's popularity artifact changed."""
+        state = self.holder.state
+        fresh = await asyncio.to_thread(reload_popular, state, self.settings.fallback_size)
+        if fresh is None:
+            return False
+        return self.holder.refresh_popular(state.version, *fresh)
+
+    def start(self) -> None:
+        """Start the background loops (version watch, fallback refresh)."""
+        self._tasks = [
+            asyncio.create_task(self._every(self.settings.reload_poll_s, self.sync)),
+            asyncio.create_task(self._every(self.settings.fallback_refresh_s, self.refresh_fallback)),
+        ]
+
+    async def stop(self) -> None:
+        """Cancel the background loops."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @staticmethod
+    async def _every(period_s: float, job: object) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                await job()  # type: ignore[operator]
+            except Exception as exc:  # a failed refresh keeps the current state
+                _log.error("background_job_failed", error_type=type(exc).__name__, error=str(exc))

@@ -1,0 +1,58 @@
+"""``/v1/admin``: list versions, switch the active one, roll back (admin scope)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+
+from tailor.errors import TailorError
+from tailor.serving.deps import AdminAccess, ServicesDep
+from tailor.serving.problems import ProblemError
+from tailor.serving.registry import ModelRegistry
+from tailor.serving.schemas import VersionInfo, VersionSwitch, problem_responses
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminAccess])
+ADMIN_PROBLEMS = problem_responses(401, 403, 404, 422, 429)
+
+
+def _registry(services: ServicesDep) -> ModelRegistry:
+    if services.registry is None or services.registry.is_single:
+        raise ProblemError(404, "no model registry configured (model_dir is a single model)")
+    return services.registry
+
+
+async def _info(services: ServicesDep) -> VersionInfo:
+    registry = services.registry
+    versions = await asyncio.to_thread(registry.versions) if registry else []
+    return VersionInfo(active=services.holder.state.version, versions=versions)
+
+
+@router.get("/versions", responses=ADMIN_PROBLEMS)
+async def versions(services: ServicesDep) -> VersionInfo:
+    """Published versions and the one being served."""
+    return await _info(services)
+
+
+@router.put("/active-version", responses=ADMIN_PROBLEMS)
+async def activate(body: VersionSwitch, request: Request, services: ServicesDep) -> VersionInfo:
+    """Activate a published version (an atomic pointer switch) and load it now."""
+    registry = _registry(services)
+    try:
+        await asyncio.to_thread(registry.activate, body.version)
+    except TailorError as exc:
+        raise ProblemError(404, str(exc), field="body.version") from None
+    await request.app.state.reloader.sync(force=True)
+    return await _info(services)
+
+
+@router.post("/rollback", responses=ADMIN_PROBLEMS)
+async def rollback(request: Request, services: ServicesDep) -> VersionInfo:
+    """Re-activate the previous version (a pointer flip)."""
+    registry = _registry(services)
+    try:
+        await asyncio.to_thread(registry.rollback)
+    except TailorError as exc:
+        raise ProblemError(404, str(exc)) from None
+    await request.app.state.reloader.sync(force=True)
+    return await _info(services)

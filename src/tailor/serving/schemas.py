@@ -1,0 +1,135 @@
+"""Request and response models of the HTTP API (the OpenAPI spec is generated from these)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
+"""1-256 characters, none of them a control character (C0, DEL or C1)."""
+MAX_ID_LENGTH = 256
+MAX_N = 100
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)
+]
+Source = Literal["model", "cache", "fallback", "cold_start"]
+
+
+class ItemScore(BaseModel):
+    """One recommended item."""
+
+    item_id: str
+    score: float
+
+
+class RecommendResponse(BaseModel):
+    """A ranked list for one user."""
+
+    user_id: str
+    items: list[ItemScore]
+    source: Source = Field(
+        description="model: live scoring; cache: precomputed list; fallback: popular items "
+        "because a dependency failed or ran out of time; cold_start: popular items for a "
+        "user the model does not know."
+    )
+    model_version: str | None = Field(description="The model version that produced the answer.")
+    recommendation_id: str = Field(description="Refer to this id in later events.")
+
+
+class RecommendRequest(BaseModel):
+    """Recommendations for many users at once; the options apply to every user."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    user_ids: list[Identifier] = Field(min_length=1, max_length=MAX_N)
+    n: int | None = Field(default=None, ge=1, le=MAX_N)
+    category: Identifier | None = None
+    exclude: list[Identifier] = Field(default_factory=list, max_length=MAX_N)
+    exclude_seen: bool = True
+
+
+class BatchRecommendResponse(BaseModel):
+    """One result per requested user, in request order."""
+
+    results: list[RecommendResponse]
+
+
+class SimilarResponse(BaseModel):
+    """Items similar to one item."""
+
+    item_id: str
+    items: list[ItemScore]
+    source: Source
+    model_version: str | None
+
+
+class PopularResponse(BaseModel):
+    """The most popular items, globally or within a category."""
+
+    category: str | None
+    items: list[ItemScore]
+    source: Literal["fallback"] = "fallback"
+    model_version: str | None
+
+
+class Health(BaseModel):
+    """Health answer: only booleans, nothing about the deployment."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class ProblemField(BaseModel):
+    """One offending field."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemField] | None = None
+
+
+class VersionSwitch(BaseModel):
+    """Admin: activate one published version."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    version: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+
+
+class VersionInfo(BaseModel):
+    """Admin: the active version after a change."""
+
+    active: str | None
+    versions: list[str]
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting problem+json answers for ``codes``."""
+    descriptions = {
+        401: "Missing or unknown API key",
+        403: "The key lacks the needed scope",
+        404: "Not found",
+        413: "Request body too large",
+        422: "Invalid input; `errors` names each field",
+        429: "Rate limit exceeded; see Retry-After",
+        503: "Not ready",
+    }
+    return {
+        code: {
+            "description": descriptions.get(code, "Error"),
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+        for code in codes
+    }

@@ -1,0 +1,213 @@
+"""How one request is answered: cache, then live scoring within budget, then the popular lists.
+
+Order for a known user (``exclude_seen`` on): the version's precomputed list in the cache, filtered;
+on a miss (or when filters leave too few items) live scoring, run in a worker thread and abandoned
+after ``scoring_budget_ms``; on any failure the in-process popular lists. An unknown user gets the
+popular lists with ``source=cold_start``. A dependency failure is never an error to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+from tailor.logging import get_logger
+from tailor.models.base import SupportsSimilarItems
+from tailor.serving.cache import CacheUnavailable, RecCache
+from tailor.serving.filters import ItemFilter, ItemList, apply_filters
+from tailor.serving.instruments import ServingMetrics
+from tailor.serving.state import ServingState, StateHolder
+
+_log = get_logger(__name__)
+
+T = TypeVar("T")
+
+
+class ScoringTimeout(Exception):
+    """Live scoring did not finish within its budget."""
+
+
+@dataclass(frozen=True)
+class RecQuery:
+    """What a caller asked for (validated by the route)."""
+
+    n: int
+    category: str | None = None
+    exclude: frozenset[str] = frozenset()
+    exclude_seen: bool = True
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A ranked list and where it came from."""
+
+    items: ItemList
+    source: str
+    version: str | None
+    recommendation_id: str
+
+
+class RecService:
+    """Answers recommendation, similar-item and popular-item questions over a StateHolder."""
+
+    def __init__(
+        self,
+        holder: StateHolder,
+        cache: RecCache,
+        metrics: ServingMetrics,
+        *,
+        budget_s: float = 0.03,
+        threads: int = 2,
+        precompute_n: int = 50,
+    ) -> None:
+        self.holder = holder
+        self.cache = cache
+        self.metrics = metrics
+        self.budget_s = budget_s
+        self.precompute_n = precompute_n
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tailor-score")
+
+    def close(self) -> None:
+        """Stop the scoring threads (queued work is dropped)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- recommendations ------------------------------------------------------------------
+    async def recommend(self, user_id: str, query: RecQuery) -> Answer:
+        """The best available answer for ``user_id``; never raises for a dependency failure."""
+        state = self.holder.state  # one snapshot for the whole request
+        if state.model is None:
+            return self._fallback(state, user_id, query, "model_unavailable")
+        if not state.knows_user(user_id):
+            return self._popular(state, query, frozenset(), "cold_start")
+        if query.exclude_seen:
+            cached = await self._from_cache(state, user_id, query)
+            if isinstance(cached, Answer):
+                return cached
+        try:
+            items = await self._run(lambda: self._score(state, user_id, query))
+        except ScoringTimeout:
+            return self._fallback(state, user_id, query, "scoring_timeout")
+        except Exception as exc:  # a broken model must not become a 5xx
+            _log.error("scoring_failed", error_type=type(exc).__name__, version=state.version)
+            return self._fallback(state, user_id, query, "scoring_error")
+        return self._answer(items, "model", state)
+
+    async def _from_cache(self, state: ServingState, user_id: str, query: RecQuery) -> Any:
+        assert state.version is not None
+        try:
+            cached = await self.cache.get_recs(state.version, user_id)
+        except CacheUnavailable:
+            self.metrics.cache_result("error")
+            self.metrics.redis_up.set(0)
+            return self._fallback(state, user_id, query, "cache_unavailable")
+        self.metrics.redis_up.set(1)
+        if cached is None:
+            self.metrics.cache_result("miss")
+            return None
+        self.metrics.cache_result("hit")
+        # seen items were left out when the list was computed
+        items = apply_filters(cached, query.n, self._rule(state, query, frozenset()))
+        complete = len(cached) < self.precompute_n  # the stored list held every candidate
+        if len(items) >= query.n or complete:
+            return self._answer(items, "cache", state)
+        return None
+
+    def _score(self, state: ServingState, user_id: str, query: RecQuery) -> ItemList:
+        model = state.model
+        candidates = state.catalog.candidates(model.items, query.category)
+        recs = model.recommend(
+            np.array([user_id], dtype=object),
+            n=query.n + len(query.exclude),
+            exclude_seen=query.exclude_seen,
+            candidates=candidates,
+        )
+        items = list(zip(recs.item_ids.tolist(), recs.scores.tolist(), strict=True))
+        return apply_filters(items, query.n, ItemFilter(exclude=query.exclude))
+
+    # ---- similar and popular --------------------------------------------------------------
+    async def similar(self, item_id: str, n: int) -> Answer | None:
+        """Items similar to ``item_id``; None when the item is unknown."""
+        state = self.holder.state
+        if not state.knows_item(item_id):
+            return None
+        model = state.model
+        if isinstance(model, SupportsSimilarItems) and item_id in model.items:
+            try:
+                items = await self._run(lambda: self._similar(state, item_id, n))
+                return self._answer(items, "model", state)
+            except ScoringTimeout:
+                self.metrics.fallbacks.labels("scoring_timeout").inc()
+            except Exception as exc:
+                _log.error("similar_failed", error_type=type(exc).__name__)
+                self.metrics.fallbacks.labels("scoring_error").inc()
+        category = state.catalog.category_of.get(item_id)
+        rule = ItemFilter(exclude=frozenset([item_id]), unavailable=state.catalog.unavailable)
+        items = apply_filters(state.popular.top(category), n, rule)
+        return self._answer(items, "fallback", state)
+
+    def _similar(self, state: ServingState, item_id: str, n: int) -> ItemList:
+        recs = state.model.similar_items(np.array([item_id], dtype=object), n=n + 1)
+        rule = ItemFilter(exclude=frozenset([item_id]), unavailable=state.catalog.unavailable)
+        pairs = zip(recs.item_ids.tolist(), recs.scores.tolist(), strict=True)
+        return apply_filters(pairs, n, rule)
+
+    def popular(self, n: int, category: str | None) -> Answer:
+        """The popular list (global or one category)."""
+        state = self.holder.state
+        items = apply_filters(state.popular.top(category), n, ItemFilter())
+        return self._answer(items, "fallback", state)
+
+    # ---- helpers --------------------------------------------------------------------------
+    async def _run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` in a scoring thread; ScoringTimeout after the budget.
+
+        Work still queued when the budget ends is cancelled, and work that starts late skips
+        itself, so a burst of slow requests does not pile up CPU behind the answers.
+        """
+        deadline = time.monotonic() + self.budget_s
+
+        def guarded() -> T:
+            if time.monotonic() > deadline:
+                raise ScoringTimeout
+            return fn()
+
+        future = asyncio.wrap_future(self._pool.submit(guarded))
+        try:
+            return await asyncio.wait_for(future, self.budget_s)
+        except TimeoutError:
+            raise ScoringTimeout from None
+
+    def _rule(self, state: ServingState, query: RecQuery, seen: frozenset[str]) -> ItemFilter:
+        return ItemFilter(
+            exclude=query.exclude,
+            seen=seen,
+            category=query.category,
+            category_of=state.catalog.category_of,
+            unavailable=state.catalog.unavailable,
+        )
+
+    def _popular(
+        self, state: ServingState, query: RecQuery, seen: frozenset[str], source: str
+    ) -> Answer:
+        rule = self._rule(state, query, seen)
+        # per-category lists are already restricted to the category
+        pool = state.popular.top(query.category)
+        return self._answer(apply_filters(pool, query.n, rule), source, state)
+
+    def _fallback(
+        self, state: ServingState, user_id: str, query: RecQuery, reason: str
+    ) -> Answer:
+        self.metrics.fallbacks.labels(reason).inc()
+        seen = state.seen_items(user_id) if query.exclude_seen else frozenset()
+        return self._popular(state, query, seen, "fallback")
+
+    def _answer(self, items: ItemList, source: str, state: ServingState) -> Answer:
+        self.metrics.answers.labels(source).inc()
+        return Answer(items, source, state.version, uuid.uuid4().hex)

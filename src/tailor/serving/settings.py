@@ -1,0 +1,127 @@
+"""Where the serving process lives: one ``ServeSettings`` read from a file and ``TAILOR_*`` variables.
+
+Precedence, highest first: keyword arguments (the CLI's options), environment variables
+(``TAILOR_REDIS_URL=redis://...``; lists and nested values as JSON), the settings file (TOML or
+JSON, given by ``TAILOR_SETTINGS_FILE`` or ``--config``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tailor.errors import ConfigError
+
+Scope = Literal["read", "admin"]
+
+
+class ApiKeySpec(BaseModel):
+    """One API key, stored hashed: the plain key is never written anywhere by tailor."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    """A label for logs and metrics (the key itself is never logged)."""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """Hex SHA-256 of the key (``tailor serve hash-key KEY`` prints it)."""
+    scope: Scope = "read"
+    """``read`` may call the recommendation routes; ``admin`` may also switch model versions."""
+
+
+class ServeSettings(BaseSettings):
+    """Settings of ``tailor serve``; every field is documented with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="TAILOR_", extra="ignore", frozen=True)
+
+    model_dir: Path | None = None
+    """A model directory written by ``tailor fit`` or a registry root (``versions/`` + ``ACTIVE``).
+    Default: none (the service answers from nothing and is not ready)."""
+    redis_url: str = "memory://"
+    """Cache URL: ``redis://[:password@]host:port/db`` or ``memory://`` (in-process, default)."""
+    key_prefix: str = "tailor"
+    """Prefix of every Redis key (``{prefix}:{version}:recs:{user_id}``). Default ``tailor``."""
+    host: str = "127.0.0.1"
+    """Bind address. Default ``127.0.0.1``."""
+    port: int = Field(default=8000, ge=1, le=65535)
+    """Bind port. Default 8000."""
+    workers: int = Field(default=1, ge=1)
+    """Uvicorn worker processes. Default 1."""
+    default_n: int = Field(default=10, ge=1, le=100)
+    """List length when a request gives no ``n``. Default 10."""
+    precompute_n: int = Field(default=50, ge=1, le=1000)
+    """Items stored per user by ``tailor serve warm``; filters are applied on top. Default 50."""
+    warm_on_start: bool = False
+    """Precompute every user's list into the cache when a version is loaded (before it becomes
+    active). Default False: use ``tailor serve warm`` for Redis; True suits ``memory://``."""
+    cache_ttl_s: int = Field(default=7 * 86_400, ge=1)
+    """Lifetime of precomputed lists in Redis; old versions expire by it. Default 7 days."""
+    redis_timeout_ms: float = Field(default=50.0, gt=0)
+    """Redis connect and read timeout. Default 50 ms."""
+    redis_retries: int = Field(default=1, ge=0, le=3)
+    """Retries of one Redis call after a connection error or timeout. Default 1."""
+    breaker_cooldown_s: float = Field(default=0.25, gt=0)
+    """After a Redis failure, calls fail fast for this long, then one probe is let through.
+    Default 0.25 s (so recovery is noticed well within 1 s)."""
+    scoring_budget_ms: float = Field(default=30.0, gt=0)
+    """Live-scoring budget; past it the request is answered from the fallback. Default 30 ms."""
+    scoring_threads: int = Field(default=2, ge=1)
+    """Threads that run live scoring. Default 2."""
+    fallback_size: int = Field(default=200, ge=1)
+    """Length of the in-process popular lists (global and per category). Default 200."""
+    fallback_refresh_s: float = Field(default=60.0, gt=0)
+    """How often the popular lists are rebuilt from the popularity artifact. Default 60 s."""
+    reload_poll_s: float = Field(default=2.0, gt=0)
+    """How often a registry's ``ACTIVE`` pointer is checked for a new version. Default 2 s."""
+    max_batch_users: int = Field(default=100, ge=1)
+    """Most users in one ``POST /v1/recommendations``. Default 100."""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1)
+    """Largest accepted request body; larger ones get 413. Default 64 KiB."""
+    api_keys: list[ApiKeySpec] = Field(default_factory=list)
+    """API keys (hashed). Empty (default): no authentication."""
+    rate_limit_per_s: int = Field(default=0, ge=0)
+    """Requests per second allowed per API key, shared through Redis; 0 (default): unlimited."""
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether requests must carry an API key."""
+        return bool(self.api_keys)
+
+
+def load_settings(file: Path | None = None, **overrides: Any) -> ServeSettings:
+    """Settings from ``file`` (TOML or JSON), the environment and ``overrides`` (None is skipped).
+
+    Raises:
+        ConfigError: the file is unreadable or a value is invalid.
+    """
+    from pydantic import ValidationError
+
+    base: dict[str, Any] = _read_file(file) if file is not None else {}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        env = ServeSettings()
+        # the environment beats the file, explicit overrides beat both
+        merged = {**base, **env.model_dump(exclude_unset=True), **given}
+        return ServeSettings.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid serving settings: {problems}") from None
+
+
+def _read_file(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings file {file}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text) if file.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"settings file {file} is malformed: {exc}") from None
+    section = data.get("serve", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"settings file {file}: [serve] must be a table")
+    return section

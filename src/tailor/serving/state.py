@@ -1,0 +1,168 @@
+"""The serving state: everything one request needs, immutable, swapped atomically on reload.
+
+A request reads ``holder.state`` once and uses only that object, so a reload that happens while it
+runs cannot give it a mix of two versions; in-flight requests finish on the state they started
+with, and the old model is freed when the last of them is done.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tailor.errors import TailorError
+from tailor.logging import get_logger
+from tailor.models.artifacts import load_model, read_manifest
+from tailor.serving.catalog import Catalog
+from tailor.serving.fallback import PopularLists
+from tailor.serving.registry import ModelRegistry
+
+_log = get_logger(__name__)
+
+POPULARITY_DIR = "popularity"
+CATALOG_FILE = "items.parquet"
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """One model version, ready to answer.
+
+    Attributes:
+        version: the version name (None when nothing could be loaded).
+        model: the fitted model (None when it failed to load).
+        popular: the fallback lists.
+        catalog: categories and availability.
+        metrics: offline metrics from the version's manifest.
+        model_name: the model kind (``popularity``, ``sgdmf``...).
+        path: the version's directory.
+        popularity_stamp: modification time of the popularity artifact the lists came from.
+    """
+
+    version: str | None = None
+    model: Any = None
+    popular: PopularLists = field(default_factory=PopularLists)
+    catalog: Catalog = field(default_factory=Catalog)
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_name: str | None = None
+    path: Path | None = None
+    popularity_stamp: float | None = None
+
+    def knows_user(self, user_id: str) -> bool:
+        """Whether the model has a profile for ``user_id``."""
+        return self.model is not None and user_id in self.model.users
+
+    def knows_item(self, item_id: str) -> bool:
+        """Whether the item is in the model's vocabulary or the catalog."""
+        in_model = self.model is not None and item_id in self.model.items
+        return in_model or item_id in self.catalog.known
+
+    def seen_items(self, user_id: str) -> frozenset[str]:
+        """Items the user interacted with in training (empty for an unknown user)."""
+        if self.model is None:
+            return frozenset()
+        num = self.model.users.number(user_id)
+        if num is None:
+            return frozenset()
+        seen = self.model.seen
+        row = seen.indices[seen.indptr[num] : seen.indptr[num + 1]]
+        return frozenset(self.model.items.id_of(row).tolist())
+
+
+class StateHolder:
+    """Holds the current :class:`ServingState`; replacing it is one reference assignment."""
+
+    def __init__(self, state: ServingState | None = None) -> None:
+        self.state = state or ServingState()
+        self._lock = threading.Lock()
+
+    def swap(self, new: ServingState) -> ServingState:
+        """Install ``new``; returns the previous state."""
+        with self._lock:
+            old, self.state = self.state, new
+        return old
+
+    def refresh_popular(self, version: str | None, popular: PopularLists, stamp: float) -> bool:
+        """Replace the fallback lists if ``version`` is still the active one."""
+        with self._lock:
+            if self.state.version != version:
+                return False
+            self.state = replace(self.state, popular=popular, popularity_stamp=stamp)
+            return True
+
+
+def load_state(registry: ModelRegistry, version: str, fallback_size: int) -> ServingState:
+    """Load ``version``: model, catalog, popularity lists and manifest metrics.
+
+    A part that fails to load is logged and left empty, so the service still answers from what is
+    there (for example popular items without the model).
+    """
+    path = registry.path(version)
+    log = _log.bind(version=version)
+    model, name, metrics = None, None, {}
+    try:
+        manifest = read_manifest(path)
+        name = str(manifest.get("model"))
+        metrics = {k: float(v) for k, v in (manifest.get("metrics") or {}).items()}
+        model = load_model(path)
+    except (TailorError, OSError, ValueError, KeyError) as exc:
+        log.error("model_load_failed", error=str(exc))
+    catalog = _load_catalog(path, log)
+    popularity = load_popularity(path, model, log)
+    if popularity is not None and not catalog.category_of:
+        catalog = replace(catalog, category_of=Catalog.from_popularity(popularity).category_of)
+    popular = _lists(popularity, catalog, fallback_size)
+    log.info("state_loaded", model=name, fallback_items=len(popular))
+    return ServingState(
+        version, model, popular, catalog, metrics, name, path, popularity_stamp(path)
+    )
+
+
+def popularity_stamp(path: Path) -> float | None:
+    """Modification time of a version's popularity artifact (None when absent)."""
+    try:
+        return (path / POPULARITY_DIR / "params.npz").stat().st_mtime
+    except OSError:
+        return None
+
+
+def load_popularity(path: Path, model: Any, log: Any = _log) -> Any:
+    """The version's ``popularity/`` model, else the model itself if it is a Popularity."""
+    if (path / POPULARITY_DIR).is_dir():
+        try:
+            return load_model(path / POPULARITY_DIR)
+        except (TailorError, OSError, ValueError, KeyError) as exc:
+            log.error("popularity_load_failed", error=str(exc))
+    if model is not None and hasattr(model, "top_items"):
+        return model
+    log.warning("no_fallback_list")
+    return None
+
+
+def reload_popular(state: ServingState, size: int) -> tuple[PopularLists, float] | None:
+    """Fresh fallback lists if the version's popularity artifact changed since ``state``."""
+    if state.path is None:
+        return None
+    stamp = popularity_stamp(state.path)
+    if stamp is None or stamp == state.popularity_stamp:
+        return None
+    popularity = load_popularity(state.path, None)
+    if popularity is None:
+        return None
+    return _lists(popularity, state.catalog, size), stamp
+
+
+def _lists(popularity: Any, catalog: Catalog, size: int) -> PopularLists:
+    return PopularLists() if popularity is None else PopularLists.build(popularity, catalog, size)
+
+
+def _load_catalog(path: Path, log: Any) -> Catalog:
+    file = path / CATALOG_FILE
+    if not file.is_file():
+        return Catalog()
+    try:
+        return Catalog.read(file)
+    except TailorError as exc:
+        log.error("catalog_load_failed", error=str(exc))
+        return Catalog()
