@@ -38,7 +38,12 @@ def convert(csv: Path, out: Path) -> pa.Table:
         )
     ).replace_schema_metadata(None)
     pq.write_table(
-        table, out, compression="zstd", compression_level=19, use_dictionary=True, row_group_size=1 << 20
+        table,
+        out,
+        compression="zstd",
+        compression_level=19,
+        use_dictionary=True,
+        row_group_size=1 << 20,
     )
     return table
 
@@ -48,7 +53,7 @@ def main() -> None:
     csv = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CSV
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else DEFAULT_OUT
     table = convert(csv, out)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {table.num_rows} rows)")
+    sys.stdout.write(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {table.num_rows} rows)\n")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from tailor.errors import DataError
 
 RETAIL_HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 RETAIL_ROWS = [
-    "536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom",
+    "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom",
     "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom",
     "C536379,D,Discount,-1,2010-12-01 09:41:00,27.5,14527.0,United Kingdom",
     "536366,22633,HAND WARMER UNION JACK,6,2010-12-01 08:28:00,1.85,,United Kingdom",
@@ -78,7 +78,8 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     no_customer = RETAIL_HEADER.replace(",CustomerID", "")
     missing = _retail_csv(tmp_path / "missing", ["1,A,x,1,2010-12-01 08:26:00,1.0,UK"], no_customer)
     bad_time = _retail_csv(
-        tmp_path / "time", [RETAIL_ROWS[0], RETAIL_ROWS[1].replace("2010-12-01 08:26:00", "01/12/2010")]
+        tmp_path / "time",
+        [RETAIL_ROWS[0], RETAIL_ROWS[1].replace("2010-12-01 08:26:00", "01/12/2010")],
     )
     bad_qty = _retail_csv(
         tmp_path / "qty", [*RETAIL_ROWS[:2], RETAIL_ROWS[3].replace(",6,", ",six,")]
@@ -168,6 +169,8 @@ def test_unknown_source_and_missing_config(
     with pytest.raises(SystemExit) as info:
         main()
     assert info.value.code == 2
-    assert capsys.readouterr().err.strip().endswith("needs --config FILE with an [interactions] table")
+    assert (
+        capsys.readouterr().err.strip().endswith("needs --config FILE with an [interactions] table")
+    )
     result = CliRunner().invoke(cli, ["data", "profile", "nope"])
     assert result.exit_code == 2 and "Invalid value for 'SOURCE'" in result.output

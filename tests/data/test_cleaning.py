@@ -147,7 +147,9 @@ def test_event_weights_and_rating_value() -> None:
     weights = prepared.interactions["weight"]
     assert weights.dtype == np.float32
     assert weights.tolist() == [1.0, 2.0, 3.0, 5.0, 4.0]
-    custom = CleaningConfig(event_weights={"view": 0.5, "purchase": 10.0}, drop_unknown_event_types=False)
+    custom = CleaningConfig(
+        event_weights={"view": 0.5, "purchase": 10.0}, drop_unknown_event_types=False
+    )
     prepared, _ = clean(raw, custom)
     assert prepared.interactions["weight"].tolist() == [0.5, 1.0, 1.0, 10.0, 4.0]
 
@@ -195,7 +197,10 @@ def test_k_core_iterates_until_stable() -> None:
         ("u2", "a"),
         ("u2", "b"),
     ]
-    rows = [{"user_id": u, "item_id": i} for u, i in zip(frame["user_id"], frame["item_id"], strict=True)]
+    rows = [
+        {"user_id": u, "item_id": i}
+        for u, i in zip(frame["user_id"], frame["item_id"], strict=True)
+    ]
     _, report = clean(_raw(rows), CleaningConfig(k_core_users=2, k_core_items=2))
     assert report.dropped["k_core"] == 3 and report.rows_out == 4
 
@@ -252,7 +257,9 @@ def test_imputation_strategies() -> None:
     prepared, _ = clean(_raw([{}], users=users), config)
     u4 = prepared.users.set_index("user_id").loc["u4"]
     assert u4["country"] == "FR" and u4["age"] == 40.0
-    prepared, report = clean(_raw([{}], users=users), CleaningConfig(impute_categorical="none", impute_numeric="none"))
+    prepared, report = clean(
+        _raw([{}], users=users), CleaningConfig(impute_categorical="none", impute_numeric="none")
+    )
     assert prepared.users["country"].isna().sum() == 1 and prepared.users["age"].isna().sum() == 1
     assert not any(k.endswith(".imputed") for k in report.changed)
 

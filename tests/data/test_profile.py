@@ -22,7 +22,9 @@ def test_profile_planted() -> None:
         {
             "user_id": pd.Series(["a", "a", "b", None, "a"], dtype="str"),
             "item_id": pd.Series(["x", "y", "x", "x", "x"], dtype="str"),
-            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-02", None, "2024-01-01"]),
+            "timestamp": pd.to_datetime(
+                ["2024-01-01", "2024-01-03", "2024-01-02", None, "2024-01-01"]
+            ),
             "event_type": pd.Series(["view", "purchase", "view", None, "view"], dtype="str"),
             "value": [1.0, 1.0, 1.0, 1.0, 1.0],
         }

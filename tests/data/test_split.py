@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tailor.data.split import (
     Split,
@@ -19,6 +21,7 @@ from tailor.data.split import (
     with_validation,
 )
 from tailor.errors import ConfigError, DataError
+from tailor.testing.data import random_frame
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 ONLINE_RETAIL = SHARED / "online-retail" / "online_retail.csv.gz"
@@ -424,3 +427,37 @@ def test_history_order_matches_a_three_key_lexsort() -> None:
     rng = np.random.default_rng(0)
     users, times, items = (rng.integers(0, k, 2000) for k in (30, 50, 20))
     assert np.array_equal(_history_order(users, times, items), np.lexsort((items, times, users)))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    strategy=st.sampled_from(["temporal", "user-temporal", "random"]),
+    fraction=st.floats(0.05, 0.5),
+)
+def test_any_split_partitions_rows_and_orders_time(
+    seed: int, strategy: str, fraction: float
+) -> None:
+    frame = random_frame(n_users=15, n_items=10, n=120, seed=seed)
+    frame = frame.assign(rid=np.arange(len(frame)))
+    if strategy == "temporal":
+        base = temporal_split(frame, quantile=1 - fraction)
+    elif strategy == "user-temporal":
+        base = user_temporal_split(frame, last_fraction=fraction)
+    else:
+        base = random_split(frame, test_fraction=fraction, seed=seed)
+    split = with_validation(base, fraction=0.3)
+    _assert_partition(split, len(frame))
+    assert split.validation is not None
+    fit = split.fit_frame()
+    for part, reference in ((split.validation, split.train), (split.test, fit)):
+        for kind in ("user", "item"):
+            warm = part[f"{kind}_id"].isin(set(reference[f"{kind}_id"]))
+            assert part[f"{kind}_segment"].tolist() == np.where(warm, "warm", "cold").tolist()
+    if strategy == "temporal":
+        assert split.train["timestamp"].max() < split.validation["timestamp"].min()
+        assert split.validation["timestamp"].max() < split.test["timestamp"].min()
+    if strategy == "user-temporal":
+        _assert_ordered_per_user(split.train, split.validation)
+        _assert_ordered_per_user(split.validation, split.test)
+        assert set(split.test["user_segment"]) == {"warm"}

@@ -17,12 +17,17 @@ import redis
 from fastapi.testclient import TestClient
 
 from tailor.serving.app import create_app
-from tests.serving.conftest import U0_MODEL, items_of, settings_for, write_model_dir
+from tailor.testing.serving import (
+    U0_FALLBACK,
+    U0_MODEL,
+    items_of,
+    serve_settings,
+    write_model_dir,
+)
 
 pytestmark = pytest.mark.integration
 
 SHARED_URL = "redis://127.0.0.1:6379/0"
-U0_FALLBACK = ["i4", "i1", "i6"]
 
 
 def _shared_available() -> bool:
@@ -45,7 +50,9 @@ def prefix() -> Iterator[str]:
 
 
 def test_warm_then_cache_hits_under_versioned_keys(model_dir: Path, prefix: str) -> None:
-    settings = settings_for(model_dir, redis_url=SHARED_URL, key_prefix=prefix, warm_on_start=True)
+    settings = serve_settings(
+        model_dir, redis_url=SHARED_URL, key_prefix=prefix, warm_on_start=True
+    )
     with TestClient(create_app(settings)) as c:
         r = c.get("/v1/recommendations/u0", params={"n": 5})
         assert (r.json()["source"], items_of(r)) == ("cache", U0_MODEL)
@@ -63,7 +70,7 @@ def test_rate_limit_is_shared_between_instances(model_dir: Path, prefix: str) ->
     from tailor.serving.auth import hash_key
 
     keys = [{"name": "shop", "sha256": hash_key("k-123456"), "scope": "read"}]
-    settings = settings_for(
+    settings = serve_settings(
         model_dir, redis_url=SHARED_URL, key_prefix=prefix, api_keys=keys, rate_limit_per_s=4
     )
     headers = {"X-API-Key": "k-123456"}
@@ -136,7 +143,7 @@ def _get(c: TestClient) -> tuple[Any, float]:
 
 def test_redis_killed_then_back(tmp_path: Path, private_redis: PrivateRedis) -> None:
     model = write_model_dir(tmp_path / "m")
-    settings = settings_for(model, redis_url=private_redis.url, warm_on_start=True)
+    settings = serve_settings(model, redis_url=private_redis.url, warm_on_start=True)
     with TestClient(create_app(settings)) as c:
         assert _get(c)[0].json()["source"] == "cache"
 

@@ -1,4 +1,4 @@
-"""Fixtures for model tests: a 4-user, 4-item toy matrix with hand-computable neighbourhood and EASE scores.
+"""Fixtures for model tests: a 4-user, 4-item toy matrix with hand-computable scores.
 
     user  items          item columns (users who touched them)
     A     a b            a: A B        |a| = sqrt(2)

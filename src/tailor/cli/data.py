@@ -126,7 +126,10 @@ def _print_profile(console: Console, stats: dict[str, Any]) -> None:
     keys = list(stats["interactions_per_user"])
     for key in keys:
         activity.add_column(key, justify="right")
-    for label, dist in (("per user", "interactions_per_user"), ("per item", "interactions_per_item")):
+    for label, dist in (
+        ("per user", "interactions_per_user"),
+        ("per item", "interactions_per_item"),
+    ):
         activity.add_row(label, *(f"{stats[dist].get(k, 0):,.1f}" for k in keys))
     console.print(activity)
     mix = Table(title="Event types")
@@ -168,7 +171,7 @@ def _print_report(console: Console, report: CleaningReport, out: Path) -> None:
 
 
 try:
-    from tailor.cli.data_split import split  # noqa: E402
+    from tailor.cli.data_split import split
 
     data.add_command(split)
 except ModuleNotFoundError as exc:  # the split command is built separately

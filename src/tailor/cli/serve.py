@@ -1,12 +1,12 @@
 """``tailor serve``: run the recommendation API, precompute its cache, manage model versions.
 
-    tailor serve --model-dir DIR [--redis URL] [--host H --port P] [--workers N] [--config FILE]
-    tailor serve warm --model-dir DIR --redis URL      # precompute top-N per user, then activate
-    tailor serve publish --registry ROOT MODEL_DIR [--activate]
-    tailor serve activate --registry ROOT VERSION
-    tailor serve rollback --registry ROOT
-    tailor serve versions --registry ROOT
-    tailor serve hash-key KEY                          # the sha256 to put in api_keys
+tailor serve --model-dir DIR [--redis URL] [--host H --port P] [--workers N] [--config FILE]
+tailor serve warm --model-dir DIR --redis URL      # precompute top-N per user, then activate
+tailor serve publish --registry ROOT MODEL_DIR [--activate]
+tailor serve activate --registry ROOT VERSION
+tailor serve rollback --registry ROOT
+tailor serve versions --registry ROOT
+tailor serve hash-key KEY                          # the sha256 to put in api_keys
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ SETTINGS_FILE_ENV = "TAILOR_SETTINGS_FILE"
 def _settings(config: Path | None, **overrides: Any) -> Any:
     from tailor.serving.settings import load_settings
 
-    file = config or (Path(os.environ[SETTINGS_FILE_ENV]) if SETTINGS_FILE_ENV in os.environ else None)
+    file = config or (
+        Path(os.environ[SETTINGS_FILE_ENV]) if SETTINGS_FILE_ENV in os.environ else None
+    )
     return load_settings(file, **overrides)
 
 
@@ -71,9 +73,7 @@ def serve(ctx: click.Context, config: Path | None, **options: Any) -> None:
         return
     # each worker process builds its own app from the environment
     os.environ.update(_as_env(settings, options, config))
-    uvicorn.run(
-        "tailor.serving.app:app_from_env", factory=True, workers=settings.workers, **kwargs
-    )  # type: ignore[arg-type]
+    uvicorn.run("tailor.serving.app:app_from_env", factory=True, workers=settings.workers, **kwargs)  # type: ignore[arg-type]
 
 
 def _as_env(settings: Any, options: dict[str, Any], config: Path | None) -> dict[str, str]:

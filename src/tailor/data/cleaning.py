@@ -198,18 +198,25 @@ def clean(
     )
     frame = raw.interactions
     step("removing duplicates and invalid rows")
-    if config.drop_duplicates:
-        frame = _drop(frame, frame.duplicated().to_numpy(), "duplicates", report)
-    frame = _normalise_event_types(frame, config, report)
+    # one boolean mask and a single take at the end: filtering string columns is the cost
     keep = np.ones(len(frame), dtype=bool)
+    if config.drop_duplicates:
+        keep = ~frame.duplicated().to_numpy()
+        report.dropped["duplicates"] = int((~keep).sum())
+    distinct = keep.copy()
+    frame = _normalise_event_types(frame, config, distinct, report)
     for rule, mask in _row_rules(frame, config):
         hit = mask & keep
         report.dropped[rule] = int(hit.sum())
         keep &= ~mask
     step("resolving item and user attributes")
-    items = _attribute_table(raw.items, frame, Columns.ITEM_ID, ITEM_PREFIX, "items", config, report)
-    users = _attribute_table(raw.users, frame, Columns.USER_ID, USER_PREFIX, "users", config, report)
-    frame = _contract_columns(frame[keep])
+    items = _attribute_table(
+        raw.items, frame, distinct, Columns.ITEM_ID, ITEM_PREFIX, "items", config, report
+    )
+    users = _attribute_table(
+        raw.users, frame, distinct, Columns.USER_ID, USER_PREFIX, "users", config, report
+    )
+    frame = _contract_columns(frame)[keep]
     step("weighting events")
     frame = frame.assign(**{Columns.WEIGHT: _weights(frame, config)})
     if config.aggregate:
@@ -230,15 +237,13 @@ def clean(
     return Prepared(frame.reset_index(drop=True), items, users), report
 
 
-def _drop(frame: pd.DataFrame, mask: np.ndarray, rule: str, report: CleaningReport) -> pd.DataFrame:
-    report.dropped[rule] = int(mask.sum())
-    return frame[~mask] if mask.any() else frame
-
-
 def _normalise_event_types(
-    frame: pd.DataFrame, config: CleaningConfig, report: CleaningReport
+    frame: pd.DataFrame, config: CleaningConfig, distinct: np.ndarray, report: CleaningReport
 ) -> pd.DataFrame:
-    """``" Add to cart"`` -> ``"add_to_cart"``: trim, lower-case, spaces and dashes to ``_``."""
+    """``" Add to cart"`` -> ``"add_to_cart"``: trim, lower-case, spaces and dashes to ``_``.
+
+    Changes are counted on the rows left after duplicate removal (``distinct``).
+    """
     if not config.normalise_labels:
         return frame
     raw = frame[Columns.EVENT_TYPE]
@@ -250,7 +255,8 @@ def _normalise_event_types(
         .str.replace(r"[\s\-]+", "_", regex=True)
     )
     changed = (norm != pd.Series(uniques, dtype="str")).to_numpy()
-    n_changed = int(changed[codes[codes >= 0]].sum())
+    counted = codes[distinct]
+    n_changed = int(changed[counted[counted >= 0]].sum())
     if n_changed:
         report.changed["event_types_normalised"] = n_changed
     values = np.where(codes >= 0, norm.to_numpy(dtype=object)[codes], None)
@@ -283,6 +289,7 @@ def _row_rules(frame: pd.DataFrame, config: CleaningConfig) -> list[tuple[str, n
 def _attribute_table(
     table: pd.DataFrame | None,
     frame: pd.DataFrame,
+    distinct: np.ndarray,
     key: str,
     prefix: str,
     name: str,
@@ -299,9 +306,8 @@ def _attribute_table(
     if table is not None:
         parts.append(table)
     if inline:
-        parts.append(
-            frame[[key, *inline]].rename(columns={c: c[len(prefix) :] for c in inline})
-        )
+        rows = frame[[key, *inline]][distinct]
+        parts.append(rows.rename(columns={c: c[len(prefix) :] for c in inline}))
     if not parts:
         return None
     rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
@@ -357,7 +363,10 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     last = grouped.tail(1).set_index([Columns.USER_ID, Columns.ITEM_ID])
     sums = grouped[[Columns.WEIGHT, Columns.VALUE]].sum()
     out = last.assign(
-        **{Columns.WEIGHT: sums[Columns.WEIGHT].astype(np.float32), Columns.VALUE: sums[Columns.VALUE]}
+        **{
+            Columns.WEIGHT: sums[Columns.WEIGHT].astype(np.float32),
+            Columns.VALUE: sums[Columns.VALUE],
+        }
     )
     order = frame[[Columns.USER_ID, Columns.ITEM_ID]].drop_duplicates()
     out = out.reindex(pd.MultiIndex.from_frame(order)).reset_index()

@@ -67,7 +67,7 @@ def _distinct_pairs(users: pd.Series, items: pd.Series) -> int:
     u, _ = pd.factorize(users)
     i, item_ids = pd.factorize(items)
     both = (u >= 0) & (i >= 0)
-    return int(len(pd.unique(u[both].astype(np.int64) * len(item_ids) + i[both])))
+    return len(pd.unique(u[both].astype(np.int64) * len(item_ids) + i[both]))
 
 
 def _distribution(counts: pd.Series) -> dict[str, float]:

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,6 @@ __all__ = [
     "with_validation",
 ]
 
-Strategy = Literal["temporal", "user-temporal", "random"]
 STRATEGIES: tuple[str, ...] = ("temporal", "user-temporal", "random")
 SPLIT_FILE = "split.json"
 _SEGMENT_COLUMNS = (

@@ -74,15 +74,17 @@ def match_lists(lists: np.ndarray, ptr: np.ndarray, items: np.ndarray) -> np.nda
         first position, so a list never earns credit twice for one relevant item.
     """
     n_users, width = lists.shape
-    out = np.full((n_users, width), -1, np.int32)
+    out = np.empty((n_users, width), np.int32)
     for u in prange(n_users):
+        out[u, :] = -1
         lo, hi = ptr[u], ptr[u + 1]
         if hi == lo:
             continue
+        first, last = items[lo], items[hi - 1]
         for j in range(width):
             item = lists[u, j]
-            if item < 0:
-                break
+            if item < first or item > last:
+                continue
             pos = lo + np.searchsorted(items[lo:hi], item)
             if pos < hi and items[pos] == item:
                 repeated = False

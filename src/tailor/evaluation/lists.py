@@ -109,7 +109,7 @@ def id_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     as in :class:`~tailor.data.vocab.Vocabulary`.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(), _as_text(np.asarray(values.cat.categories))
+        return np.asarray(values.array.codes), _as_text(np.asarray(values.cat.categories))
     codes, uniques = pd.factorize(values)
     return codes, _as_text(np.asarray(uniques))
 
@@ -150,8 +150,10 @@ def order_values(recs: pd.DataFrame, name: str = RECS_NAME) -> tuple[np.ndarray,
     if column not in recs.columns:
         raise DataError("needs a 'rank' or a 'score' column to order each list", file=name)
     series = recs[column]
-    if pd.api.types.is_integer_dtype(series) and not isinstance(
-        series.dtype, pd.api.extensions.ExtensionDtype
+    if (
+        column == Columns.RANK
+        and pd.api.types.is_integer_dtype(series)
+        and not isinstance(series.dtype, pd.api.extensions.ExtensionDtype)
     ):
         return series.to_numpy(), True
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)

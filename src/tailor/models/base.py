@@ -27,6 +27,8 @@ from tailor.random import RNGLike
 
 SCORE_BATCH = 2048
 """Users scored per block in ``recommend``: bounds memory at SCORE_BATCH x n_items floats."""
+TOP_N_KERNEL_MAX = 100
+"""``top_n`` uses the one-pass numba kernel up to this list length, argpartition above it."""
 
 
 class ModelConfig(BaseModel):
@@ -315,6 +317,10 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     n = min(n, scores.shape[1])
     if n == 0:
         return np.empty((scores.shape[0], 0), np.int64), np.empty((scores.shape[0], 0), np.float32)
+    if n <= TOP_N_KERNEL_MAX and scores.dtype.kind == "f":
+        from tailor.models._topn import top_n_rows
+
+        return top_n_rows(np.ascontiguousarray(scores), n)  # type: ignore[no-any-return]
     if n < scores.shape[1]:
         part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
     else:

@@ -107,7 +107,9 @@ def ease_weights(x: sp.csr_array, regularization: float) -> np.ndarray:
     if info == 0:
         inv, info = scipy.linalg.lapack.spotri(chol, lower=True, overwrite_c=True)
     if info != 0:
-        raise ConfigError(f"EASE: X'X + {regularization} I is not positive definite (LAPACK {info})")
+        raise ConfigError(
+            f"EASE: X'X + {regularization} I is not positive definite (LAPACK {info})"
+        )
     # spotri fills the lower triangle only; mirror it
     upper = np.triu_indices_from(inv, k=1)
     inv[upper] = inv.T[upper]

@@ -21,7 +21,6 @@ from tailor.models._matrices import interaction_matrix
 from tailor.models._similar import cosine_rows, similar_items_recs
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
 
-
 SMALL_NNZ = 50_000
 """Below this many interactions a fit with ``threads=0`` runs on one thread."""
 

@@ -123,7 +123,10 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
 
     @override
     def _get_params(self) -> dict[str, np.ndarray]:
-        return {**csr_params("similarity", self.similarity), **csr_params("profiles", self.profiles)}
+        return {
+            **csr_params("similarity", self.similarity),
+            **csr_params("profiles", self.profiles),
+        }
 
     @override
     def _set_params(self, params: Mapping[str, np.ndarray]) -> None:

@@ -14,6 +14,7 @@ MODELS: dict[str, str] = {
     "ease": "tailor.models.ease:EASE",
     "als": "tailor.models.implicit_models:ALS",
     "bpr": "tailor.models.implicit_models:BPR",
+    "recency-ease": "tailor.models.recency_ease:RecencyEASE",
 }
 """name -> "module:Class". Later models register here; nothing outside tailor.models is loaded."""
 
@@ -36,4 +37,6 @@ def create_model(name: str, params: dict[str, Any] | None = None) -> Any:
         return cls(cls.config_class.model_validate(params or {}))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        if any(e["type"] == "extra_forbidden" for e in exc.errors()):
+            problems += f" (valid keys: {', '.join(sorted(cls.config_class.model_fields))})"
         raise ConfigError(f"invalid parameters for model {name!r}: {problems}") from None

@@ -45,6 +45,7 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         timeout_s=settings.redis_timeout_ms / 1000,
         retries=settings.redis_retries,
         cooldown_s=settings.breaker_cooldown_s,
+        threshold=settings.breaker_threshold,
         ttl_s=settings.cache_ttl_s,
     )
     holder = StateHolder()

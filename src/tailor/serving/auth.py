@@ -61,7 +61,9 @@ def authorize(conn: HTTPConnection, specs: Sequence[ApiKeySpec], scope: str) -> 
     key = presented_key(conn)
     challenge = {"WWW-Authenticate": 'Bearer realm="tailor"'}
     if key is None:
-        raise ProblemError(401, "an API key is required", field="header.X-API-Key", headers=challenge)
+        raise ProblemError(
+            401, "an API key is required", field="header.X-API-Key", headers=challenge
+        )
     spec = identify(key, specs)
     if spec is None:
         raise ProblemError(401, "unknown API key", field="header.X-API-Key", headers=challenge)
@@ -95,6 +97,4 @@ class RateLimiter:
             count = await self._local.incr_window(key, ttl_s=2)
         if count > self.per_second:
             retry = max(1, math.ceil(window + 1 - now))
-            raise ProblemError(
-                429, "rate limit exceeded", headers={"Retry-After": str(retry)}
-            )
+            raise ProblemError(429, "rate limit exceeded", headers={"Retry-After": str(retry)})

@@ -8,16 +8,25 @@ from collections.abc import Callable
 
 
 class CircuitBreaker:
-    """Closed -> open after a failure; open for ``cooldown_s``; then one probe decides.
+    """Closed -> open after ``threshold`` consecutive failures; open for ``cooldown_s``; then one
+    probe decides.
 
     While open, :meth:`allow` is False and the caller answers without touching the dependency, so a
     dead Redis costs each request nothing instead of a timeout. After ``cooldown_s`` one caller is
     allowed through (half-open); its success closes the breaker, its failure re-opens it. Recovery
-    is therefore noticed within ``cooldown_s`` plus one call.
+    is therefore noticed within ``cooldown_s`` plus one call. A threshold above 1 keeps one slow
+    answer (a CPU hiccup) from sending a whole cooldown's traffic to the fallback.
     """
 
-    def __init__(self, cooldown_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cooldown_s: float,
+        threshold: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.cooldown_s = cooldown_s
+        self.threshold = threshold
+        self._streak = 0
         self._clock = clock
         self._lock = threading.Lock()
         self._open_until = 0.0
@@ -46,14 +55,19 @@ class CircuitBreaker:
 
     def success(self) -> None:
         """Record a successful call: close the breaker."""
+        self._streak = 0
         if self._failed:
             with self._lock:
                 self._failed = False
                 self._probing = False
 
     def failure(self) -> None:
-        """Record a failed call: open (or re-open) for ``cooldown_s``."""
+        """Record a failed call: open (or re-open) for ``cooldown_s`` once the streak is long
+        enough (a failed probe re-opens at once)."""
         with self._lock:
+            self._streak += 1
+            if self._streak < self.threshold and not self._failed:
+                return
             self._failed = True
             self._probing = False
             self._open_until = self._clock() + self.cooldown_s

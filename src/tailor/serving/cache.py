@@ -36,7 +36,9 @@ class RecCache(Protocol):
         """The stored list, or None on a miss; raises CacheUnavailable on failure."""
         ...
 
-    async def put_recs(self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]) -> None:
+    async def put_recs(
+        self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]
+    ) -> None:
         """Store many users' lists under ``version``."""
         ...
 
@@ -92,7 +94,9 @@ class MemoryRecCache:
         value = self._get(self.keys.recs(version, user_id))
         return None if value is None else list(value)
 
-    async def put_recs(self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]) -> None:
+    async def put_recs(
+        self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]
+    ) -> None:
         for user_id, items in lists.items():
             self._set(self.keys.recs(version, user_id), tuple(items), self.ttl_s)
 
@@ -134,6 +138,7 @@ class RedisRecCache:
         timeout_s: float = 0.05,
         retries: int = 1,
         cooldown_s: float = 0.25,
+        threshold: int = 3,
         ttl_s: int = 7 * 86_400,
         client: Any = None,
     ) -> None:
@@ -143,7 +148,7 @@ class RedisRecCache:
 
         self.keys = keys
         self.ttl_s = ttl_s
-        self.breaker = CircuitBreaker(cooldown_s)
+        self.breaker = CircuitBreaker(cooldown_s, threshold)
         self._client = client or Redis.from_url(
             url,
             socket_connect_timeout=timeout_s,
@@ -171,7 +176,9 @@ class RedisRecCache:
         raw = await self._call("get", self._client.get, self.keys.recs(version, user_id))
         return None if raw is None else decode_list(raw)
 
-    async def put_recs(self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]) -> None:
+    async def put_recs(
+        self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]
+    ) -> None:
         async def write() -> None:
             async with self._client.pipeline(transaction=False) as pipe:
                 for user_id, items in lists.items():
@@ -214,6 +221,7 @@ def open_cache(
     timeout_s: float = 0.05,
     retries: int = 1,
     cooldown_s: float = 0.25,
+    threshold: int = 3,
     ttl_s: int = 7 * 86_400,
 ) -> RecCache:
     """The cache for ``url``: ``memory://`` or ``redis://`` / ``rediss://`` / ``unix://``."""
@@ -222,7 +230,13 @@ def open_cache(
         return MemoryRecCache(keys, ttl_s)
     if scheme in ("redis", "rediss", "unix"):
         return RedisRecCache(
-            url, keys, timeout_s=timeout_s, retries=retries, cooldown_s=cooldown_s, ttl_s=ttl_s
+            url,
+            keys,
+            timeout_s=timeout_s,
+            retries=retries,
+            cooldown_s=cooldown_s,
+            threshold=threshold,
+            ttl_s=ttl_s,
         )
     raise ConfigError(f"unsupported cache URL scheme {scheme!r}; use redis:// or memory://")
 

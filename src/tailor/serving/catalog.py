@@ -65,20 +65,3 @@ class Catalog:
         ids = popularity.items.ids[mask]
         names = np.asarray(popularity.categories)[codes[mask]]
         return cls(dict(zip(ids.tolist(), names.tolist(), strict=True)))
-
-    def candidates(self, items: Any, category: str | None) -> np.ndarray | None:
-        """Ids of a model's items that may be recommended (None: all of them).
-
-        Args:
-            items: the model's item Vocabulary.
-            category: restrict to this category.
-        """
-        if category is None and not self.unavailable:
-            return None
-        ids = items.ids
-        keep = np.ones(len(ids), bool)
-        if self.unavailable:
-            keep &= ~np.isin(ids, np.fromiter(self.unavailable, dtype=object, count=-1))
-        if category is not None:
-            keep &= np.array([self.category_of.get(i) == category for i in ids], bool)
-        return ids[keep]

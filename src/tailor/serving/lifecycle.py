@@ -12,8 +12,8 @@ import contextlib
 from tailor.errors import TailorError
 from tailor.logging import get_logger
 from tailor.serving.cache import CacheUnavailable, RecCache
-from tailor.serving.precompute import warm
 from tailor.serving.instruments import ServingMetrics
+from tailor.serving.precompute import warm
 from tailor.serving.registry import ModelRegistry
 from tailor.serving.settings import ServeSettings
 from tailor.serving.state import ServingState, StateHolder, load_state, reload_popular
@@ -90,7 +90,9 @@ class Reloader:
         """Start the background loops (version watch, fallback refresh)."""
         self._tasks = [
             asyncio.create_task(self._every(self.settings.reload_poll_s, self.sync)),
-            asyncio.create_task(self._every(self.settings.fallback_refresh_s, self.refresh_fallback)),
+            asyncio.create_task(
+                self._every(self.settings.fallback_refresh_s, self.refresh_fallback)
+            ),
         ]
 
     async def stop(self) -> None:

@@ -33,10 +33,14 @@ class WarmReport:
     seconds: float
 
 
-def user_lists(state: ServingState, n: int, batch: int = BATCH_USERS) -> Iterator[dict[str, ItemList]]:
+def user_lists(
+    state: ServingState, n: int, batch: int = BATCH_USERS
+) -> Iterator[dict[str, ItemList]]:
     """Top-``n`` lists of every user the model knows, ``batch`` users at a time."""
     model = state.model
-    candidates = state.catalog.candidates(model.items, None)
+    assert state.index is not None
+    allowed = state.index.allowed(None)
+    candidates = None if allowed is None else state.index.item_ids[allowed]
     ids = model.users.ids
     for start in range(0, len(ids), batch):
         recs = model.recommend(ids[start : start + batch], n=n, candidates=candidates)

@@ -23,6 +23,7 @@ from tailor.models.base import SupportsSimilarItems
 from tailor.serving.cache import CacheUnavailable, RecCache
 from tailor.serving.filters import ItemFilter, ItemList, apply_filters
 from tailor.serving.instruments import ServingMetrics
+from tailor.serving.scoring import score_user
 from tailor.serving.state import ServingState, StateHolder
 
 _log = get_logger(__name__)
@@ -84,14 +85,15 @@ class RecService:
         state = self.holder.state  # one snapshot for the whole request
         if state.model is None:
             return self._fallback(state, user_id, query, "model_unavailable")
-        if not state.knows_user(user_id):
+        user_num = state.user_num(user_id)
+        if user_num is None:
             return self._popular(state, query, frozenset(), "cold_start")
         if query.exclude_seen:
             cached = await self._from_cache(state, user_id, query)
             if isinstance(cached, Answer):
                 return cached
         try:
-            items = await self._run(lambda: self._score(state, user_id, query))
+            items = await self._run(lambda: self._score(state, user_num, query))
         except ScoringTimeout:
             return self._fallback(state, user_id, query, "scoring_timeout")
         except Exception as exc:  # a broken model must not become a 5xx
@@ -119,17 +121,17 @@ class RecService:
             return self._answer(items, "cache", state)
         return None
 
-    def _score(self, state: ServingState, user_id: str, query: RecQuery) -> ItemList:
-        model = state.model
-        candidates = state.catalog.candidates(model.items, query.category)
-        recs = model.recommend(
-            np.array([user_id], dtype=object),
-            n=query.n + len(query.exclude),
+    def _score(self, state: ServingState, user_num: int, query: RecQuery) -> ItemList:
+        assert state.index is not None
+        return score_user(
+            state.model,
+            state.index,
+            user_num,
+            query.n,
+            category=query.category,
+            exclude=query.exclude,
             exclude_seen=query.exclude_seen,
-            candidates=candidates,
         )
-        items = list(zip(recs.item_ids.tolist(), recs.scores.tolist(), strict=True))
-        return apply_filters(items, query.n, ItemFilter(exclude=query.exclude))
 
     # ---- similar and popular --------------------------------------------------------------
     async def similar(self, item_id: str, n: int) -> Answer | None:
@@ -137,8 +139,9 @@ class RecService:
         state = self.holder.state
         if not state.knows_item(item_id):
             return None
-        model = state.model
-        if isinstance(model, SupportsSimilarItems) and item_id in model.items:
+        model: Any = state.model
+        similar_capable = isinstance(model, SupportsSimilarItems)
+        if similar_capable and item_id in model.items:
             try:
                 items = await self._run(lambda: self._similar(state, item_id, n))
                 return self._answer(items, "model", state)
@@ -201,9 +204,7 @@ class RecService:
         pool = state.popular.top(query.category)
         return self._answer(apply_filters(pool, query.n, rule), source, state)
 
-    def _fallback(
-        self, state: ServingState, user_id: str, query: RecQuery, reason: str
-    ) -> Answer:
+    def _fallback(self, state: ServingState, user_id: str, query: RecQuery, reason: str) -> Answer:
         self.metrics.fallbacks.labels(reason).inc()
         seen = state.seen_items(user_id) if query.exclude_seen else frozenset()
         return self._popular(state, query, seen, "fallback")

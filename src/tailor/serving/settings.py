@@ -1,4 +1,4 @@
-"""Where the serving process lives: one ``ServeSettings`` read from a file and ``TAILOR_*`` variables.
+"""Where the serving process lives: one ``ServeSettings`` from a file and ``TAILOR_*`` variables.
 
 Precedence, highest first: keyword arguments (the CLI's options), environment variables
 (``TAILOR_REDIS_URL=redis://...``; lists and nested values as JSON), the settings file (TOML or
@@ -67,6 +67,8 @@ class ServeSettings(BaseSettings):
     breaker_cooldown_s: float = Field(default=0.25, gt=0)
     """After a Redis failure, calls fail fast for this long, then one probe is let through.
     Default 0.25 s (so recovery is noticed well within 1 s)."""
+    breaker_threshold: int = Field(default=3, ge=1)
+    """Consecutive Redis failures that open the breaker. Default 3."""
     scoring_budget_ms: float = Field(default=30.0, gt=0)
     """Live-scoring budget; past it the request is answered from the fallback. Default 30 ms."""
     scoring_threads: int = Field(default=2, ge=1)

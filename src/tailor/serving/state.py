@@ -18,6 +18,7 @@ from tailor.models.artifacts import load_model, read_manifest
 from tailor.serving.catalog import Catalog
 from tailor.serving.fallback import PopularLists
 from tailor.serving.registry import ModelRegistry
+from tailor.serving.scoring import ModelIndex, seen_nums
 
 _log = get_logger(__name__)
 
@@ -38,6 +39,7 @@ class ServingState:
         model_name: the model kind (``popularity``, ``sgdmf``...).
         path: the version's directory.
         popularity_stamp: modification time of the popularity artifact the lists came from.
+        index: the model's items as arrays for fast one-user scoring (None without a model).
     """
 
     version: str | None = None
@@ -48,6 +50,7 @@ class ServingState:
     model_name: str | None = None
     path: Path | None = None
     popularity_stamp: float | None = None
+    index: ModelIndex | None = None
 
     def knows_user(self, user_id: str) -> bool:
         """Whether the model has a profile for ``user_id``."""
@@ -58,16 +61,16 @@ class ServingState:
         in_model = self.model is not None and item_id in self.model.items
         return in_model or item_id in self.catalog.known
 
+    def user_num(self, user_id: str) -> int | None:
+        """The model's number for ``user_id`` (None when unknown or without a model)."""
+        return None if self.model is None else self.model.users.number(user_id)
+
     def seen_items(self, user_id: str) -> frozenset[str]:
         """Items the user interacted with in training (empty for an unknown user)."""
-        if self.model is None:
+        num = self.user_num(user_id)
+        if num is None or self.index is None:
             return frozenset()
-        num = self.model.users.number(user_id)
-        if num is None:
-            return frozenset()
-        seen = self.model.seen
-        row = seen.indices[seen.indptr[num] : seen.indptr[num + 1]]
-        return frozenset(self.model.items.id_of(row).tolist())
+        return frozenset(self.index.item_ids[seen_nums(self.model, num)].tolist())
 
 
 class StateHolder:
@@ -113,9 +116,10 @@ def load_state(registry: ModelRegistry, version: str, fallback_size: int) -> Ser
     if popularity is not None and not catalog.category_of:
         catalog = replace(catalog, category_of=Catalog.from_popularity(popularity).category_of)
     popular = _lists(popularity, catalog, fallback_size)
+    index = ModelIndex.build(model, catalog) if model is not None else None
     log.info("state_loaded", model=name, fallback_items=len(popular))
     return ServingState(
-        version, model, popular, catalog, metrics, name, path, popularity_stamp(path)
+        version, model, popular, catalog, metrics, name, path, popularity_stamp(path), index
     )
 
 

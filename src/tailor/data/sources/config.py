@@ -26,7 +26,8 @@ class TableConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: str | None = None
-    """The file, relative to the config file's folder (``--input`` overrides it for interactions)."""
+    """The file, relative to the config file's folder (``--input`` overrides it for
+    interactions)."""
     format: FileFormat | None = None
     """``csv``, ``parquet`` or ``jsonl``; inferred from the file name when unset."""
     delimiter: str = ","
@@ -36,7 +37,8 @@ class TableConfig(BaseModel):
     columns: dict[str, str] = {}
     """Contract name -> column in the file, e.g. ``user_id = "CustomerID"``."""
     keep_unmapped: bool = False
-    """Items and users only: keep the file's unmapped columns as attributes under their own names."""
+    """Items and users only: keep the file's unmapped columns as attributes under their own
+    names."""
 
 
 class InteractionsConfig(TableConfig):

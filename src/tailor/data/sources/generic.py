@@ -78,8 +78,9 @@ def read_interactions(path: Path, cfg: InteractionsConfig) -> pd.DataFrame:
     unknown = sorted(set(mapping) - set(_INTERACTION_FIELDS))
     if unknown:
         raise ConfigError(
-            f"[interactions.columns] has unknown fields {unknown}; known: {list(_INTERACTION_FIELDS)}"
-            " (map attributes under [interactions.item_columns] / [interactions.user_columns])"
+            f"[interactions.columns] has unknown fields {unknown}; "
+            f"known: {list(_INTERACTION_FIELDS)} (map attributes under "
+            "[interactions.item_columns] / [interactions.user_columns])"
         )
     text = [mapping[f] for f in _ID_FIELDS if f in mapping]
     frame = read_table(

@@ -50,7 +50,7 @@ PROVENANCE = {
     "industry: a case study of RFM model-based customer segmentation using data mining. "
     "Journal of Database Marketing and Customer Strategy Management 19(3), 197-208.",
     "doi": "10.24432/C5BW33",
-    "licence": "CC0 1.0 (as distributed with tailor's bundled copy)",
+    "licence": "CC0 1.0 (see tailor/datasets/README.md)",
 }
 
 

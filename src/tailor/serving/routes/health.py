@@ -17,7 +17,9 @@ async def live() -> Health:
     return Health(status="ok")
 
 
-@router.get("/ready", response_model=Health, responses={503: {"model": Health, "description": "Not ready"}})
+@router.get(
+    "/ready", response_model=Health, responses={503: {"model": Health, "description": "Not ready"}}
+)
 async def ready(services: ServicesDep) -> JSONResponse:
     """200 when the model is loaded, the fallback list is non-empty and Redis (if configured)
     answers; 503 otherwise."""

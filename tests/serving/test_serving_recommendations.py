@@ -9,13 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tailor.serving.app import create_app
-from tests.serving.conftest import (
+from tailor.testing.serving import (
     CATALOG,
     POPULAR,
     U0_MODEL,
     U0_SEEN,
     items_of,
-    settings_for,
+    serve_settings,
     write_model_dir,
 )
 
@@ -63,7 +63,7 @@ def test_exclude_list_and_exclude_seen(client: TestClient) -> None:
 def test_unavailable_items_never_returned(tmp_path: Path) -> None:
     catalog = CATALOG.assign(available=[True] * 4 + [False, True, True, True])  # i4 is gone
     model = write_model_dir(tmp_path / "m", catalog=catalog)
-    with TestClient(create_app(settings_for(model))) as c:
+    with TestClient(create_app(serve_settings(model))) as c:
         assert items_of(c.get("/v1/recommendations/u0")) == ["i1", "i6", "i7", "i5"]
         assert items_of(c.get("/v1/recommendations/new", params={"n": 3})) == ["i0", "i2", "i3"]
         assert "i4" not in items_of(c.get("/v1/popular", params={"n": 8}))
@@ -99,7 +99,7 @@ def test_similar_items_falls_back_to_category_popular(client: TestClient) -> Non
 
 
 def test_precomputed_lists_are_served_from_cache(model_dir: Path) -> None:
-    settings = settings_for(model_dir, warm_on_start=True)
+    settings = serve_settings(model_dir, warm_on_start=True)
     with TestClient(create_app(settings)) as c:
         r = c.get("/v1/recommendations/u0", params={"n": 3})
         assert r.json()["source"] == "cache"
@@ -116,7 +116,7 @@ def test_precomputed_lists_are_served_from_cache(model_dir: Path) -> None:
 def test_no_model_still_answers_from_popularity(tmp_path: Path) -> None:
     model = write_model_dir(tmp_path / "m")
     (model / "params.npz").write_bytes(b"broken")  # the model is corrupt, popularity/ is fine
-    with TestClient(create_app(settings_for(model))) as c:
+    with TestClient(create_app(serve_settings(model))) as c:
         r = c.get("/v1/recommendations/u0", params={"n": 2})
         assert r.status_code == 200
         assert r.json()["source"] == "fallback"
@@ -130,7 +130,7 @@ def test_no_model_still_answers_from_popularity(tmp_path: Path) -> None:
 
 
 def test_missing_model_dir_is_not_a_5xx(tmp_path: Path) -> None:
-    with TestClient(create_app(settings_for(tmp_path / "absent"))) as c:
+    with TestClient(create_app(serve_settings(tmp_path / "absent"))) as c:
         r = c.get("/v1/recommendations/u0")
         assert r.status_code == 200
         assert r.json() | {"recommendation_id": ""} == {
@@ -193,7 +193,7 @@ def test_unknown_route_is_404_problem(client: TestClient) -> None:
 
 
 def test_oversized_body_is_413(model_dir: Path) -> None:
-    with TestClient(create_app(settings_for(model_dir, max_body_bytes=1000))) as c:
+    with TestClient(create_app(serve_settings(model_dir, max_body_bytes=1000))) as c:
         users = [f"user-{k:05d}" for k in range(100)]
         r = c.post("/v1/recommendations", json={"user_ids": users})
         assert r.status_code == 413
@@ -212,7 +212,7 @@ def test_metrics_exposition(client: TestClient) -> None:
     )
     assert 'tailor_serving_answers_total{source="cold_start"} 1.0' in text
     assert 'tailor_serving_answers_total{source="model"} 1.0' in text
-    assert "tailor_serving_model_info{model=\"popularity\",version=\"popularity-" in text
+    assert 'tailor_serving_model_info{model="popularity",version="popularity-' in text
 
 
 def test_offline_metrics_from_manifest_are_exported(tmp_path: Path) -> None:
@@ -222,7 +222,7 @@ def test_offline_metrics_from_manifest_are_exported(tmp_path: Path) -> None:
     manifest = json.loads((model / "manifest.json").read_text())
     manifest["metrics"] = {"ndcg@10": 0.25}
     (model / "manifest.json").write_text(json.dumps(manifest))
-    with TestClient(create_app(settings_for(model))) as c:
+    with TestClient(create_app(serve_settings(model))) as c:
         text = c.get("/metrics").text
         assert 'tailor_serving_model_offline_metric{metric="ndcg@10"} 0.25' in text
 
@@ -230,12 +230,12 @@ def test_offline_metrics_from_manifest_are_exported(tmp_path: Path) -> None:
 def test_category_from_popularity_when_no_catalog_file(tmp_path: Path) -> None:
     model = write_model_dir(tmp_path / "m")
     (model / "items.parquet").unlink()
-    with TestClient(create_app(settings_for(model))) as c:
+    with TestClient(create_app(serve_settings(model))) as c:
         r = c.get("/v1/recommendations/u0", params={"category": "b", "n": 8})
         assert items_of(r) == ["i4", "i6", "i7", "i5"]
 
 
 def test_catalog_without_available_column(tmp_path: Path) -> None:
     model = write_model_dir(tmp_path / "m", catalog=pd.DataFrame({"item_id": CATALOG["item_id"]}))
-    with TestClient(create_app(settings_for(model))) as c:
+    with TestClient(create_app(serve_settings(model))) as c:
         assert items_of(c.get("/v1/recommendations/u0")) == U0_MODEL

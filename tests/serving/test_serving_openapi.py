@@ -16,13 +16,13 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from tailor.serving.app import create_app
-from tests.serving.conftest import settings_for, write_model_dir
+from tailor.testing.serving import serve_settings, write_model_dir
 
 # Schemathesis generates one test per operation at collection time, so the app is built here;
 # its lifespan runs on schemathesis' own event loop until the test process exits.
 _WORKDIR = Path(tempfile.mkdtemp(prefix="tailor-schemathesis-"))
 atexit.register(shutil.rmtree, _WORKDIR, ignore_errors=True)
-_APP = create_app(settings_for(write_model_dir(_WORKDIR / "model")))
+_APP = create_app(serve_settings(write_model_dir(_WORKDIR / "model")))
 schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
 
 

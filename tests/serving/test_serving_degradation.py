@@ -13,19 +13,16 @@ from fastapi.testclient import TestClient
 
 from tailor.serving.app import create_app
 from tailor.serving.breaker import CircuitBreaker
-from tests.serving.conftest import POPULAR, items_of, settings_for
-
-U0_FALLBACK = ["i4", "i1", "i6"]
-"""The popular list without u0's seen items (i0, i2, i3)."""
+from tailor.testing.serving import POPULAR, U0_FALLBACK, items_of, serve_settings
 
 
-def _patch_model(client: TestClient, recommend: Any) -> None:
+def _patch_model(client: TestClient, score: Any) -> None:
     model = client.app.state.services.holder.state.model  # type: ignore[attr-defined]
-    model.recommend = recommend
+    model._score = score
 
 
 def test_slow_scoring_answers_from_fallback_within_budget(model_dir: Path) -> None:
-    settings = settings_for(model_dir, scoring_budget_ms=30)
+    settings = serve_settings(model_dir, scoring_budget_ms=30)
     with TestClient(create_app(settings)) as c:
 
         def slow(*args: Any, **kwargs: Any) -> Any:
@@ -40,9 +37,9 @@ def test_slow_scoring_answers_from_fallback_within_budget(model_dir: Path) -> No
         assert r.json()["source"] == "fallback"
         assert items_of(r) == U0_FALLBACK
         assert elapsed < 0.3
-        assert 'tailor_serving_fallback_total{reason="scoring_timeout"} 1.0' in c.get(
-            "/metrics"
-        ).text
+        assert (
+            'tailor_serving_fallback_total{reason="scoring_timeout"} 1.0' in c.get("/metrics").text
+        )
 
 
 def test_broken_model_answers_from_fallback(client: TestClient) -> None:
@@ -65,7 +62,7 @@ def _closed_port() -> int:
 
 def test_unreachable_redis_gives_fast_fallback(model_dir: Path) -> None:
     url = f"redis://127.0.0.1:{_closed_port()}/0"
-    with TestClient(create_app(settings_for(model_dir, redis_url=url))) as c:
+    with TestClient(create_app(serve_settings(model_dir, redis_url=url))) as c:
         times = []
         for _ in range(20):
             start = time.perf_counter()
@@ -86,14 +83,19 @@ def test_unreachable_redis_gives_fast_fallback(model_dir: Path) -> None:
 
 def test_breaker_opens_then_probes_once_and_closes() -> None:
     now = [0.0]
-    breaker = CircuitBreaker(0.25, clock=lambda: now[0])
+    breaker = CircuitBreaker(0.25, threshold=2, clock=lambda: now[0])
     assert breaker.allow()
+    breaker.failure()
+    assert not breaker.is_open and breaker.allow()  # one failure is not enough
+    breaker.success()
+    breaker.failure()
+    assert not breaker.is_open  # the streak restarted
     breaker.failure()
     assert breaker.is_open and not breaker.allow()
     now[0] = 0.3
     assert breaker.allow()  # the probe
     assert not breaker.allow()  # only one probe at a time
-    breaker.failure()
+    breaker.failure()  # a failed probe re-opens at once
     assert not breaker.allow()
     now[0] = 0.6
     assert breaker.allow()

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from tailor.serving.app import create_app
 from tailor.serving.auth import hash_key, identify
 from tailor.serving.settings import ApiKeySpec
-from tests.serving.conftest import settings_for
+from tailor.testing.serving import serve_settings
 
 READ_KEY = "read-secret-6f1c2b"
 ADMIN_KEY = "admin-secret-93d0aa"
@@ -24,7 +24,7 @@ KEYS = [
 
 @pytest.fixture
 def secured(model_dir: Path) -> TestClient:
-    with TestClient(create_app(settings_for(model_dir, api_keys=KEYS))) as c:
+    with TestClient(create_app(serve_settings(model_dir, api_keys=KEYS))) as c:
         yield c
 
 
@@ -71,7 +71,7 @@ def test_health_and_metrics_need_no_key(secured: TestClient) -> None:
 
 
 def test_rate_limit_gives_429_with_retry_after(model_dir: Path) -> None:
-    settings = settings_for(model_dir, api_keys=KEYS, rate_limit_per_s=3)
+    settings = serve_settings(model_dir, api_keys=KEYS, rate_limit_per_s=3)
     with TestClient(create_app(settings)) as c:
         # the window is one wall-clock second; a burst of 8 spans at most two windows
         statuses = [
@@ -91,7 +91,7 @@ def test_rate_limit_gives_429_with_retry_after(model_dir: Path) -> None:
 def test_keys_never_reach_the_logs(model_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     with structlog.testing.capture_logs() as events:
-        settings = settings_for(model_dir, api_keys=KEYS, rate_limit_per_s=2)
+        settings = serve_settings(model_dir, api_keys=KEYS, rate_limit_per_s=2)
         with TestClient(create_app(settings)) as c:
             for key in (READ_KEY, ADMIN_KEY, "wrong-key-123"):
                 for path in ("/v1/recommendations/u0", "/v1/admin/versions", "/v1/popular"):

@@ -13,7 +13,7 @@ from tailor.errors import ConfigError
 from tailor.serving.app import create_app
 from tailor.serving.registry import ModelRegistry
 from tailor.testing.data import planted_frame
-from tests.serving.conftest import U0_MODEL, items_of, settings_for, write_model_dir
+from tailor.testing.serving import U0_MODEL, items_of, serve_settings, write_model_dir
 
 
 def _frame_v2() -> pd.DataFrame:
@@ -70,7 +70,7 @@ def test_single_model_dir_is_a_one_version_registry(tmp_path: Path) -> None:
 
 
 def test_admin_switch_and_rollback_over_http(registry: ModelRegistry) -> None:
-    with TestClient(create_app(settings_for(registry.root))) as c:
+    with TestClient(create_app(serve_settings(registry.root))) as c:
         assert c.get("/v1/recommendations/u0", params={"n": 5}).json()["model_version"] == "v1"
         r = c.put("/v1/admin/active-version", json={"version": "v2"})
         assert r.json() == {"active": "v2", "versions": ["v1", "v2"]}
@@ -84,7 +84,7 @@ def test_admin_switch_and_rollback_over_http(registry: ModelRegistry) -> None:
 def test_watcher_picks_up_pointer_change(registry: ModelRegistry) -> None:
     import time
 
-    with TestClient(create_app(settings_for(registry.root, reload_poll_s=0.05))) as c:
+    with TestClient(create_app(serve_settings(registry.root, reload_poll_s=0.05))) as c:
         registry.activate("v2")
         deadline = time.monotonic() + 5
         while c.get("/v1/recommendations/u0").json()["model_version"] != "v2":
@@ -97,7 +97,7 @@ def test_switch_under_concurrent_reads_is_all_old_or_all_new(registry: ModelRegi
     seen: list[tuple[str, list[str], int]] = []
     stop = threading.Event()
 
-    with TestClient(create_app(settings_for(registry.root))) as c:
+    with TestClient(create_app(serve_settings(registry.root))) as c:
 
         def reader() -> None:
             while not stop.is_set():

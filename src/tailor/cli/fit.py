@@ -1,0 +1,177 @@
+"""``tailor fit`` and ``tailor recommend``: batch training into a model directory, and top-k lists
+for many users from it (popularity fallback for users the model never saw)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tailor.data.columns import Columns
+from tailor.data.io import read_interactions, read_items, write_frame
+from tailor.data.validate import read_table
+from tailor.errors import DataError
+from tailor.models.model_dir import (
+    ITEMS_FILE,
+    SOURCE_POPULARITY,
+    FitSummary,
+    fit_model_dir,
+    load_model_dir,
+    recommend_with_fallback,
+)
+from tailor.models.registry import MODELS, model_class
+
+_PATH = click.Path(path_type=Path)
+
+
+@click.command("fit")
+@click.option("--train", required=True, type=_PATH, help="Training interactions (Parquet/CSV).")
+@click.option(
+    "--model", "name", required=True, metavar="NAME", help=f"One of: {', '.join(MODELS)}."
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Hyperparameter (repeatable); VALUE is read as JSON (10, 0.5, true, null) else as text.",
+)
+@click.option("--validation", type=_PATH, help="Validation interactions, for models that use them.")
+@click.option(
+    "--items", type=_PATH, help="Catalog (item_id, category...); default TRAIN's items.parquet."
+)
+@click.option("--threads", default=0, show_default=True, help="Threads for fitting; 0 = auto.")
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
+def fit(
+    train: Path,
+    name: str,
+    params: tuple[str, ...],
+    validation: Path | None,
+    items: Path | None,
+    threads: int,
+    out: Path,
+) -> None:
+    """Fit model NAME on TRAIN and write it, with a popularity fallback, to --out."""
+    model_class(name)  # an unknown name fails before any file is read
+    hyper = parse_params(params)
+    catalog_file = items if items is not None else _default_items(train)
+    catalog = read_items(catalog_file) if catalog_file is not None else None
+    train_frame = read_interactions(train)
+    val_frame = read_interactions(validation) if validation is not None else None
+    with _progress(f"fitting {name} on {len(train_frame):,} interactions") as on_epoch:
+        summary = fit_model_dir(
+            train_frame,
+            name,
+            hyper,
+            out,
+            items=catalog,
+            validation=val_frame,
+            threads=threads,
+            on_epoch=on_epoch,
+        )
+    _print_summary(summary, hyper, out, catalog_file)
+
+
+@click.command("recommend")
+@click.option("--model-dir", required=True, type=_PATH, help="A folder written by `tailor fit`.")
+@click.option(
+    "--users",
+    required=True,
+    metavar="FILE|all",
+    help="`all` (every training user) or a Parquet/CSV file with a user_id column.",
+)
+@click.option("--k", default=10, show_default=True, type=click.IntRange(min=1), help="List size.")
+@click.option(
+    "--exclude-seen/--keep-seen",
+    default=True,
+    show_default=True,
+    help="Drop items the user interacted with in training.",
+)
+@click.option("--out", required=True, type=_PATH, help="Output .csv or .parquet file.")
+def recommend(model_dir: Path, users: str, k: int, exclude_seen: bool, out: Path) -> None:
+    """Write the top-K items for each user: user_id, item_id, rank, score, source."""
+    if out.suffix.lower() not in {".csv", ".parquet", ".pq"} and ".csv" not in out.suffixes:
+        raise DataError("unsupported output format; use a .csv or .parquet name", file=str(out))
+    model, popularity = load_model_dir(model_dir)
+    user_ids = model.users.ids if users == "all" else read_user_ids(Path(users))
+    with Console(stderr=True).status(f"recommending for {len(user_ids):,} users"):
+        recs = recommend_with_fallback(model, popularity, user_ids, k, exclude_seen=exclude_seen)
+        write_frame(recs, out)
+    fallback = recs.loc[recs[Columns.SOURCE] == SOURCE_POPULARITY, Columns.USER_ID].nunique()
+    click.echo(
+        f"{len(recs):,} recommendations for {recs[Columns.USER_ID].nunique():,} users "
+        f"({fallback:,} from the popularity fallback) written to {out}"
+    )
+
+
+def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` strings to a dict; values are JSON scalars when they parse, else text."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--param")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value if isinstance(value, str | int | float | bool | None) else raw
+    return out
+
+
+def read_user_ids(path: Path) -> np.ndarray:
+    """Distinct user ids, in file order, from a Parquet/CSV file with a ``user_id`` column."""
+    frame = read_table(path, text_columns=(Columns.USER_ID,))
+    if Columns.USER_ID not in frame.columns:
+        raise DataError("required column is missing", file=str(path), column=Columns.USER_ID)
+    ids = frame[Columns.USER_ID].dropna().astype(str)
+    return np.asarray(ids.unique())
+
+
+def _default_items(train: Path) -> Path | None:
+    candidate = train.parent / ITEMS_FILE
+    return candidate if candidate.is_file() else None
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, Mapping[str, float]], None]]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+
+        def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+            progress.update(task, description=f"{label}: epoch {epoch} {shown}")
+
+        yield on_epoch
+
+
+def _print_summary(
+    summary: FitSummary, params: Mapping[str, Any], out: Path, catalog: Path | None
+) -> None:
+    table = Table(title=f"tailor fit: {summary.model}", show_header=False)
+    table.add_row("parameters", json.dumps(dict(params)) if params else "(defaults)")
+    table.add_row("users / items", f"{summary.n_users:,} / {summary.n_items:,}")
+    table.add_row("interactions", f"{summary.n_interactions:,}")
+    if summary.validation_rows or summary.validation_dropped:
+        table.add_row(
+            "validation",
+            f"{summary.validation_rows:,} rows ({summary.validation_dropped:,} cold rows left out)",
+        )
+    table.add_row("catalog", str(catalog) if catalog is not None else "(none)")
+    table.add_row("fit time", f"{summary.fit_seconds:.2f} s")
+    table.add_row("saved to", f"{out} (fallback: {out / 'popularity'})")
+    Console().print(table)

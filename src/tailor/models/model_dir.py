@@ -1,0 +1,155 @@
+"""Model directories: a fitted model plus its popularity fallback and catalog, as ``tailor fit``
+writes them, and recommendations that fall back to popularity for users the model never saw.
+
+Layout of ``DIR``: the model artifact (``manifest.json``, ``params.npz``), ``DIR/popularity/`` (a
+:class:`~tailor.models.popular.Popularity` fitted on the same data) and ``DIR/items.parquet`` when
+a catalog was given.
+
+Stability: stable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tailor.data.columns import Columns
+from tailor.data.dataset import Dataset
+from tailor.data.interactions import Interactions
+from tailor.errors import ArtifactError
+from tailor.models.artifacts import load_model
+from tailor.models.base import FitOptions
+from tailor.models.popular import Popularity
+from tailor.models.registry import create_model
+
+POPULARITY_DIR = "popularity"
+ITEMS_FILE = "items.parquet"
+SOURCE_MODEL = "model"
+SOURCE_POPULARITY = "popularity"
+
+
+@dataclass(frozen=True)
+class FitSummary:
+    """What ``fit_model_dir`` did."""
+
+    model: str
+    n_users: int
+    n_items: int
+    n_interactions: int
+    fit_seconds: float
+    validation_rows: int
+    """Validation interactions passed to the model (users and items known in training)."""
+    validation_dropped: int
+    """Validation interactions left out because their user or item is not in training."""
+
+
+def fit_model_dir(
+    train: pd.DataFrame,
+    name: str,
+    params: Mapping[str, Any],
+    out: Path,
+    *,
+    items: pd.DataFrame | None = None,
+    validation: pd.DataFrame | None = None,
+    threads: int = 0,
+    on_epoch: Callable[[int, Mapping[str, float]], None] | None = None,
+) -> FitSummary:
+    """Fit model ``name`` and a Popularity fallback on ``train`` and save both under ``out``.
+
+    Raises:
+        ConfigError: unknown model name or invalid hyperparameters (before any fitting).
+    """
+    model = create_model(name, dict(params))
+    data = Dataset.from_frame(train, items=items)
+    val = validation_dataset(validation, data) if validation is not None else None
+    options = FitOptions(threads=threads, validation=val, on_epoch=on_epoch)
+    start = time.perf_counter()
+    model.fit(data, options)
+    seconds = time.perf_counter() - start
+    model.save(out)
+    Popularity().fit(data).save(out / POPULARITY_DIR)
+    if items is not None:
+        items.to_parquet(out / ITEMS_FILE, index=False)
+    n_val = len(val.interactions) if val is not None else 0
+    return FitSummary(
+        model=name,
+        n_users=data.n_users,
+        n_items=data.n_items,
+        n_interactions=len(data.interactions),
+        fit_seconds=seconds,
+        validation_rows=n_val,
+        validation_dropped=(len(validation) - n_val) if validation is not None else 0,
+    )
+
+
+def validation_dataset(frame: pd.DataFrame, data: Dataset) -> Dataset:
+    """Validation interactions over the training vocabularies (same user and item numbers).
+
+    Rows whose user or item is not in ``data`` are dropped: no model can score them.
+    """
+    known = (data.users.numbers(frame[Columns.USER_ID]) >= 0) & (
+        data.items.numbers(frame[Columns.ITEM_ID]) >= 0
+    )
+    kept = frame.loc[known]
+    batch = Dataset.from_frame(kept, item_vocab=data.items)
+    inter = batch.interactions
+    remapped = Interactions(
+        data.users.numbers(batch.users.id_of(inter.user_nums)),
+        inter.item_nums,
+        inter.weights,
+        inter.timestamps,
+    )
+    return Dataset(data.users, data.items, remapped)
+
+
+def load_model_dir(path: Path) -> tuple[Any, Popularity | None]:
+    """The model saved in ``path`` and its popularity fallback (None when absent)."""
+    if not path.is_dir():
+        raise ArtifactError(f"{path} is not a tailor model directory (no such folder)")
+    model = load_model(path)
+    pop_dir = path / POPULARITY_DIR
+    popularity = load_model(pop_dir) if pop_dir.is_dir() else None
+    return model, popularity
+
+
+def recommend_with_fallback(
+    model: Any,
+    popularity: Popularity | None,
+    user_ids: Any,
+    n: int,
+    *,
+    exclude_seen: bool = True,
+) -> pd.DataFrame:
+    """Top-``n`` per user with a ``source`` column: ``model``, or ``popularity`` for users the
+    model does not know (they get the most popular items). Users keep the input order."""
+    ids = np.asarray(pd.unique(np.asarray(user_ids).astype(str)))
+    recs = model.recommend(ids, n, exclude_seen=exclude_seen).to_frame()
+    recs[Columns.SOURCE] = SOURCE_MODEL
+    unknown = ids[model.users.numbers(ids) < 0]
+    frames = [recs]
+    if len(unknown) and popularity is not None:
+        frames.append(_popular_rows(popularity, unknown, n))
+    out = pd.concat(frames, ignore_index=True)
+    position = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
+    order = np.lexsort((out[Columns.RANK].to_numpy(), position[out[Columns.USER_ID]].to_numpy()))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def _popular_rows(popularity: Popularity, users: np.ndarray, n: int) -> pd.DataFrame:
+    top = popularity.top_items(n)
+    width = len(top)
+    return pd.DataFrame(
+        {
+            Columns.USER_ID: np.repeat(users, width),
+            Columns.ITEM_ID: np.tile(top[Columns.ITEM_ID].to_numpy(dtype=str), len(users)),
+            Columns.RANK: np.tile(np.arange(1, width + 1, dtype=np.int32), len(users)),
+            Columns.SCORE: np.tile(top[Columns.SCORE].to_numpy(np.float32), len(users)),
+            Columns.SOURCE: SOURCE_POPULARITY,
+        }
+    )

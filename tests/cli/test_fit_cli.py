@@ -1,0 +1,202 @@
+from __future__ import annotations
+
+import sys
+from math import sqrt
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+import pytest
+
+from tailor.cli import main
+from tailor.cli.fit import parse_params
+from tailor.data.dataset import Dataset
+from tailor.models.artifacts import load_model
+from tailor.models.model_dir import validation_dataset
+
+# the 4-user toy matrix of tests/models/conftest.py: A: a b, B: a b c, C: b c, D: c d
+PAIRS = [("A", "a"), ("A", "b"), ("B", "a"), ("B", "b"), ("B", "c"), ("C", "b"), ("C", "c")]
+PAIRS += [("D", "c"), ("D", "d")]
+
+
+def _train(folder: Path, *, fmt: str = "csv", items: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(
+        {
+            "user_id": [u for u, _ in PAIRS],
+            "item_id": [i for _, i in PAIRS],
+            "timestamp": pd.date_range("2024-01-01", periods=len(PAIRS), freq="D"),
+        }
+    )
+    path = folder / f"train.{fmt}"
+    frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path, index=False)
+    if items:
+        catalog = pd.DataFrame({"item_id": list("abcde"), "category": list("xxyyz")})
+        catalog.to_parquet(folder / "items.parquet", index=False)
+    return path
+
+
+def run(monkeypatch: pytest.MonkeyPatch, *args: object) -> int:
+    monkeypatch.setattr(sys, "argv", ["tailor", *map(str, args)])
+    try:
+        main()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_fit_then_recommend_exact_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = _train(tmp_path / "split", items=True)
+    model_dir = tmp_path / "model"
+    assert run(monkeypatch, "fit", "--train", train, "--model", "itemknn", "--out", model_dir) == 0
+    assert "itemknn" in capsys.readouterr().out
+    assert (model_dir / "manifest.json").is_file()
+    assert load_model(model_dir / "popularity").name == "popularity"
+    assert pd.read_parquet(model_dir / "items.parquet")["item_id"].tolist() == list("abcde")
+
+    pd.DataFrame({"user_id": ["C", "Z", "D", "C"]}).to_csv(tmp_path / "users.csv", index=False)
+    out = tmp_path / "recs.parquet"
+    args = ["recommend", "--model-dir", model_dir, "--users", tmp_path / "users.csv", "--k", "2"]
+    assert run(monkeypatch, *args, "--out", out) == 0
+    recs = pd.read_parquet(out)
+    assert list(recs.columns) == ["user_id", "item_id", "rank", "score", "source"]
+    # cosine: C (b, c) -> a = 2/sqrt(6) + 1/sqrt(6), d = 1/sqrt(3); D (c, d) -> b = 2/3,
+    # a = 1/sqrt(6); the unknown Z gets the most popular items (b and c, 3 users each)
+    assert recs[["user_id", "item_id", "rank", "source"]].values.tolist() == [
+        ["C", "a", 1, "model"],
+        ["C", "d", 2, "model"],
+        ["Z", "b", 1, "popularity"],
+        ["Z", "c", 2, "popularity"],
+        ["D", "b", 1, "model"],
+        ["D", "a", 2, "model"],
+    ]
+    expected = [3 / sqrt(6), 1 / sqrt(3), 3.0, 3.0, 2 / 3, 1 / sqrt(6)]
+    assert recs["score"].tolist() == pytest.approx(expected, abs=1e-6)
+
+
+def test_keep_seen_and_all_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train = _train(tmp_path, fmt="parquet")
+    assert (
+        run(monkeypatch, "fit", "--train", train, "--model", "itemknn", "--out", tmp_path / "m")
+        == 0
+    )
+    out = tmp_path / "recs.csv"
+    args = ["recommend", "--model-dir", tmp_path / "m", "--users", "all", "--k", "3"]
+    assert run(monkeypatch, *args, "--keep-seen", "--out", out) == 0
+    recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
+    assert sorted(recs["user_id"].unique()) == ["A", "B", "C", "D"]
+    assert set(recs["source"]) == {"model"}
+    # C: a = 1.22, then b and c tie at 2/3 (seen, but kept), b first by catalogue order
+    assert recs.loc[recs["user_id"] == "C", "item_id"].tolist() == ["a", "b", "c"]
+
+
+def test_params_reach_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    train = _train(tmp_path)
+    args = ["fit", "--train", train, "--model", "als", "--out", tmp_path / "m"]
+    params = ["--param", "factors=3", "--param", "regularization=0.5", "--param", "binary=true"]
+    assert run(monkeypatch, *args, *params, "--param", "seed=4") == 0
+    model = load_model(tmp_path / "m")
+    assert (model.config.factors, model.config.regularization) == (3, 0.5)
+    assert model.config.binary is True and model.config.seed == 4
+    assert model.item_factors.shape == (4, 3)
+
+
+def test_validation_file_is_mapped_to_training_vocabularies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = _train(tmp_path)
+    val = pd.DataFrame(
+        {
+            "user_id": ["D", "A", "new", "C"],
+            "item_id": ["a", "d", "a", "zzz"],
+            "timestamp": pd.to_datetime(["2024-02-01"] * 4),
+        }
+    )
+    val.to_csv(tmp_path / "val.csv", index=False)
+    data = Dataset.from_frame(pd.read_csv(train, dtype=str).assign(timestamp=0))
+    mapped = validation_dataset(val, data)
+    assert mapped.users is data.users and mapped.items is data.items
+    pairs = list(
+        zip(
+            data.users.id_of(mapped.interactions.user_nums),
+            data.items.id_of(mapped.interactions.item_nums),
+            strict=True,
+        )
+    )
+    assert pairs == [("D", "a"), ("A", "d")]
+    args = ["fit", "--train", train, "--model", "ease", "--validation", tmp_path / "val.csv"]
+    assert run(monkeypatch, *args, "--out", tmp_path / "m") == 0
+    assert "2 rows (2 cold rows left out)" in capsys.readouterr().out
+
+
+def test_parse_params() -> None:
+    got = parse_params(("k=5", "alpha=0.25", "binary=false", "half=null", "w=cosine", "l=[1]"))
+    assert got == {"k": 5, "alpha": 0.25, "binary": False, "half": None, "w": "cosine", "l": "[1]"}
+    with pytest.raises(click.BadParameter):
+        parse_params(("k",))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "nope"], "unknown model 'nope'; choose one of"),
+        (["--model", "itemknn", "--param", "kk=3"], "valid keys: alpha, binary, bm25_b"),
+        (["--model", "itemknn", "--param", "k=-1"], "invalid parameters for model 'itemknn': k"),
+        (["--model", "ease", "--items", "missing.parquet"], "missing.parquet: file not found"),
+    ],
+)
+def test_fit_bad_inputs_give_one_line_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    train = _train(tmp_path)
+    code = run(monkeypatch, "fit", "--train", train, *extra, "--out", tmp_path / "m")
+    assert code == 2
+    assert message in _error_line(capsys)
+    assert not (tmp_path / "m").exists()
+
+
+def test_bad_training_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,item_id\n1,2\n")
+    assert run(monkeypatch, "fit", "--train", bad, "--model", "ease", "--out", tmp_path / "m") == 2
+    assert "column 'timestamp': required column is missing" in _error_line(capsys)
+    bad.write_text("user_id,item_id,timestamp\n1,2,yesterday\n")
+    assert run(monkeypatch, "fit", "--train", bad, "--model", "ease", "--out", tmp_path / "m") == 2
+    assert "row 1: cannot parse timestamp 'yesterday'" in _error_line(capsys)
+
+
+def test_recommend_bad_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["recommend", "--users", "all"]
+    assert (
+        run(monkeypatch, *base, "--model-dir", tmp_path / "none", "--out", tmp_path / "r.csv") == 2
+    )
+    assert "is not a tailor model directory" in _error_line(capsys)
+    train = _train(tmp_path)
+    assert (
+        run(monkeypatch, "fit", "--train", train, "--model", "ease", "--out", tmp_path / "m") == 0
+    )
+    capsys.readouterr()
+    assert run(monkeypatch, *base, "--model-dir", tmp_path / "m", "--out", tmp_path / "r.txt") == 2
+    assert "unsupported output format" in _error_line(capsys)
+    pd.DataFrame({"customer": ["A"]}).to_csv(tmp_path / "u.csv", index=False)
+    args = ["recommend", "--model-dir", tmp_path / "m", "--users", tmp_path / "u.csv"]
+    assert run(monkeypatch, *args, "--out", tmp_path / "r.csv") == 2
+    assert "column 'user_id': required column is missing" in _error_line(capsys)
+    assert not np.any([p.name == "r.csv" for p in tmp_path.iterdir()])
