@@ -95,7 +95,7 @@ def early_stopping_run(train: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any
     """Carve 10 % of train as validation, stop on it with patience 5, then refit on all of train."""
     val = np.zeros(len(train), bool)
     val[np.random.default_rng(SEED + 1).permutation(len(train))[: len(train) // 10]] = True
-    params = {"epochs": 150, "early_stopping_patience": 5}
+    params: dict[str, Any] = {"epochs": 150, "early_stopping_patience": 5}
     model = SGDMF(seed=0, **params).fit(
         Dataset.from_frame(train[~val]), FitOptions(validation=train[val])
     )

@@ -8,8 +8,9 @@ Definitions (binary relevance; ``R_u`` the user's relevant items, ``L_u`` the ra
 - Precision@k = |L_u[:k] ∩ R_u| / k (a list shorter than k still divides by k).
 - Coverage@k = distinct items in all top-k lists / number of candidate items.
 
-Every user of the truth frame counts; a user without recommendations scores 0. When
-``tailor.evaluation`` exists its ``evaluate`` computes the same quantities and is used instead.
+Every user of the truth frame counts; a user without recommendations scores 0. The benchmark
+computes them with ``tailor.evaluation`` (:func:`evaluate`); :func:`per_user` is an independent
+pandas version of the same definitions, used to cross-check it.
 """
 
 from __future__ import annotations
@@ -52,12 +53,26 @@ def coverage(recs: pd.DataFrame, n_candidates: int, k: int = 10) -> float:
 
 
 def evaluate(recs: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Per-user metrics through ``tailor.evaluation`` when present, else :func:`per_user`."""
+    """Per-user metrics computed by ``tailor.evaluation`` (the same definitions as above).
+
+    Falls back to :func:`per_user` when tailor's evaluation module is not importable.
+    """
     try:
-        from tailor.evaluation import evaluate as tailor_evaluate  # noqa: F401
+        from tailor.evaluation.lists import build_lists
+        from tailor.evaluation.metrics import ndcg, precision, recall
     except ImportError:
         return per_user(recs, truth)
-    return per_user(recs, truth)
+    lists = build_lists(recs, truth[["user_id", "item_id"]], 20)
+    gains = lists.relevance_matrix()
+    hits = gains > 0
+    return pd.DataFrame(
+        {
+            "ndcg@10": ndcg(gains, lists.ideal(), 10),
+            "recall@20": recall(hits, lists.truth.n_relevant(), 20),
+            "precision@10": precision(hits, 10),
+        },
+        index=pd.Index(lists.user_ids.astype(str), name="user_id"),
+    )
 
 
 def summary(table: pd.DataFrame) -> dict[str, float]:

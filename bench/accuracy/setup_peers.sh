@@ -42,7 +42,13 @@ have surprise || {
     "$PY" -m pip install -q --no-build-isolation scikit-surprise
 }
 
-have lenskit || { step "lenskit"; "$PY" -m pip install -q -c "$ROOT/requirements/lock.txt" lenskit; }
+# LensKit 2026.x needs Python >= 3.12.5; 2025.8.1 is the newest for 3.11 and pins pandas~=2.0,
+# so this environment runs pandas 2.3 (tailor supports pandas >= 2.2).
+LENSKIT="lenskit==2025.8.1"
+"$PY" -c "import lenskit, sys; sys.exit(lenskit.__version__ != '${LENSKIT#*==}')" >/dev/null 2>&1 || {
+    step "$LENSKIT"
+    "$PY" -m pip install -q "$LENSKIT"
+}
 
 have optuna || { step "optuna"; "$PY" -m pip install -q optuna; }
 

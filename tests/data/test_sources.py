@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tailor.data.cleaning import CleaningConfig
 from tailor.data.prepare import prepare
 from tailor.data.prepared import Prepared
 from tailor.data.sources import SOURCES, get_source, load_config, read_source
@@ -204,3 +205,16 @@ def test_movielens_needs_a_folder(tmp_path: Path) -> None:
         read_source("movielens-100k")
     with pytest.raises(DataError, match="file not found"):
         read_source("movielens-100k", input=tmp_path)
+
+
+def test_example_config_documents_the_defaults() -> None:
+    config = load_config(CONFIGS / "example-generic.toml")
+    assert config.name == "my-shop"
+    assert config.interactions is not None and config.items is not None
+    assert config.interactions.columns["user_id"] == "customer"
+    # every [cleaning] value written in the example is the default
+    assert CleaningConfig.from_table(config.cleaning) == CleaningConfig()
+    assert set(config.cleaning) == set(CleaningConfig.model_fields)
+    retail = load_config(CONFIGS / "online-retail.toml")
+    builtin = get_source("online-retail").cleaning_defaults
+    assert CleaningConfig.from_table(retail.cleaning) == CleaningConfig.from_table({}, builtin)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from tailor.testing import RecommenderContract, planted_frame
 from tailor.testing.data import random_frame
 
 ML100K = Path(__file__).resolve().parents[2] / "../shared/data/ml-100k/u.data"
-BPR = {"loss": "bpr", "embedding_size": 8, "epochs": 40, "learning_rate": 0.05,
+BPR: dict[str, Any] = {"loss": "bpr", "embedding_size": 8, "epochs": 40, "learning_rate": 0.05,
        "regularization": 0.01, "init_std": 0.1}  # fmt: skip
 
 
@@ -429,3 +430,13 @@ def test_movielens_rmse_beats_a_bound() -> None:
     rmse = float(np.sqrt(np.mean((held["value"].to_numpy()[ok] - pred[ok]) ** 2)))
     baseline = float(np.sqrt(np.mean((held["value"] - train["value"].mean()) ** 2)))
     assert rmse < 0.95 < baseline
+
+
+def test_pipeline_config_lists_every_option_with_its_default() -> None:
+    path = Path(__file__).resolve().parents[2] / "configs/pipelines/mf-sgd.toml"
+    text = path.read_text()
+    config = tomllib.loads(text)
+    assert config["model"] == "mf-sgd"
+    assert SGDMFConfig.model_validate(config["config"]) == SGDMFConfig()
+    for name in SGDMFConfig.model_fields:
+        assert f"{name} = " in text, name

@@ -196,19 +196,8 @@ def clean(
         config=config.model_dump(mode="json"),
         provenance=dict(raw.provenance),
     )
-    frame = raw.interactions
     step("removing duplicates and invalid rows")
-    # one boolean mask and a single take at the end: filtering string columns is the cost
-    keep = np.ones(len(frame), dtype=bool)
-    if config.drop_duplicates:
-        keep = ~frame.duplicated().to_numpy()
-        report.dropped["duplicates"] = int((~keep).sum())
-    distinct = keep.copy()
-    frame = _normalise_event_types(frame, config, distinct, report)
-    for rule, mask in _row_rules(frame, config):
-        hit = mask & keep
-        report.dropped[rule] = int(hit.sum())
-        keep &= ~mask
+    frame, distinct, keep = _select_rows(raw.interactions, config, report)
     step("resolving item and user attributes")
     items = _attribute_table(
         raw.items, frame, distinct, Columns.ITEM_ID, ITEM_PREFIX, "items", config, report
@@ -219,6 +208,41 @@ def clean(
     frame = _contract_columns(frame)[keep]
     step("weighting events")
     frame = frame.assign(**{Columns.WEIGHT: _weights(frame, config)})
+    frame = _merge_and_filter(frame, config, report, step)
+    items = _ids_only(frame, Columns.ITEM_ID) if items is None else items
+    users = _ids_only(frame, Columns.USER_ID) if users is None else users
+    report.rows_out = len(frame)
+    report.items, report.users = len(items), len(users)
+    report.check()
+    return Prepared(frame.reset_index(drop=True), items, users), report
+
+
+def _select_rows(
+    frame: pd.DataFrame, config: CleaningConfig, report: CleaningReport
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Count rules 1-6 into ``report.dropped``.
+
+    Returns:
+        The frame with normalised event types, the mask of rows left after duplicate removal,
+        and the mask of rows every rule keeps. One mask and a single row filter at the end,
+        because filtering the string columns is what costs.
+    """
+    keep = np.ones(len(frame), dtype=bool)
+    if config.drop_duplicates:
+        keep = ~frame.duplicated().to_numpy()
+        report.dropped["duplicates"] = int((~keep).sum())
+    distinct = keep.copy()
+    frame = _normalise_event_types(frame, config, distinct, report)
+    for rule, mask in _row_rules(frame, config):
+        report.dropped[rule] = int((mask & keep).sum())
+        keep &= ~mask
+    return frame, distinct, keep
+
+
+def _merge_and_filter(
+    frame: pd.DataFrame, config: CleaningConfig, report: CleaningReport, step: StepCallback
+) -> pd.DataFrame:
+    """Rules 7 and 8: aggregation and the k-core filter, when configured."""
     if config.aggregate:
         step("aggregating repeated (user, item) events")
         before = len(frame)
@@ -229,12 +253,7 @@ def clean(
         before = len(frame)
         frame = k_core(frame, config.k_core_users, config.k_core_items)
         report.dropped["k_core"] = before - len(frame)
-    items = _ids_only(frame, Columns.ITEM_ID) if items is None else items
-    users = _ids_only(frame, Columns.USER_ID) if users is None else users
-    report.rows_out = len(frame)
-    report.items, report.users = len(items), len(users)
-    report.check()
-    return Prepared(frame.reset_index(drop=True), items, users), report
+    return frame
 
 
 def _normalise_event_types(

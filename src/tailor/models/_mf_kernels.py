@@ -201,7 +201,8 @@ def warp_epoch(
 
     For each positive (u, i, w), walk its row of pre-drawn candidates (skipping seen items) until
     one violates the margin, s(u,j) > s(u,i) - 1, after N unseen trials. The rank of i is estimated
-    as r = floor((n_items - 1) / N) and weighted by L(r) = sum_{k<=r} 1/k (``harmonic[r - 1]``);
+    as r = floor((n_items - 1) / N) and weighted by L(r) = ``harmonic[r - 1]`` (the caller's
+    table, e.g. normalised harmonic numbers);
     the pair step of BPR is then taken with g = w L(r). No violator: no update.
     """
     lr = np.float32(learning_rate)

@@ -39,7 +39,7 @@ def similar_items_recs(
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(known), SCORE_BATCH):
         rows = known[start : start + SCORE_BATCH]
-        sims = np.array(similarity_rows(nums[rows]), dtype=np.float32, copy=True)
+        sims = np.array(similarity_rows(nums[rows]), dtype=np.float32, copy=True, order="C")
         sims[~np.isfinite(sims)] = -np.inf
         sims[np.arange(len(rows)), nums[rows]] = -np.inf
         parts.append((rows, *top_n(sims, n)))

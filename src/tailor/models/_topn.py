@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def top_n_rows(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and values of the ``n`` largest entries per row, best first.
 
@@ -21,7 +21,7 @@ def top_n_rows(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     n_rows, n_cols = scores.shape
     idx = np.empty((n_rows, n), np.int64)
     val = np.empty((n_rows, n), scores.dtype)
-    for r in numba.prange(n_rows):
+    for r in range(n_rows):
         row = scores[r]
         top_i = idx[r]
         top_v = val[r]

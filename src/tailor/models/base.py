@@ -202,7 +202,7 @@ class RecommenderBase(Generic[C]):
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for start in range(0, len(known), SCORE_BATCH):
             rows = known[start : start + SCORE_BATCH]
-            scores = np.array(self._score(nums[rows]), dtype=np.float32, copy=True)
+            scores = np.array(self._score(nums[rows]), dtype=np.float32, copy=True, order="C")
             self._mask(scores, nums[rows], allowed, exclude_seen, extra)
             parts.append((rows, *top_n(scores, n)))
         return self._to_recs(ids, parts)
@@ -322,10 +322,21 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
         return top_n_rows(np.ascontiguousarray(scores), n)  # type: ignore[no-any-return]
     if n < scores.shape[1]:
-        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
+        part = _top_n_columns(scores, n)
     else:
         part = np.broadcast_to(np.arange(scores.shape[1]), scores.shape).copy()
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -vals), axis=1)
     idx = np.take_along_axis(part, order, axis=1)
     return idx, np.take_along_axis(vals, order, axis=1)
+
+
+def _top_n_columns(scores: np.ndarray, n: int) -> np.ndarray:
+    """The columns of each row's ``n`` largest entries (unsorted); at the n-th value's ties, the
+    lowest columns win, so the choice is deterministic (argpartition's is not)."""
+    threshold = -np.partition(-scores, n - 1, axis=1)[:, n - 1 : n]
+    greater = scores > threshold
+    equal = scores == threshold
+    need = n - greater.sum(axis=1, keepdims=True)
+    chosen = greater | (equal & (np.cumsum(equal, axis=1) <= need))
+    return np.nonzero(chosen)[1].reshape(scores.shape[0], n)

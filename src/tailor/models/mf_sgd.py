@@ -80,7 +80,8 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
       uniformly among items :math:`u` has not seen (``negatives`` per positive).
     - warp: :math:`\min \sum_{(u,i)} w\,L(\mathrm{rank}_i)\,\max(0, 1 - s_{ui} + s_{uj}) +
       \text{L2}`, with :math:`j` the first sampled violator, :math:`\mathrm{rank}_i \approx
-      \lfloor (n - 1)/N \rfloor` after :math:`N` trials and :math:`L(r) = \sum_{k\le r} 1/k`.
+      \lfloor (n - 1)/N \rfloor` after :math:`N` trials and :math:`L(r) = H_r / H_{n-1}`,
+      :math:`H_r = \sum_{k\le r} 1/k` (normalised to at most 1 so that steps stay BPR-sized).
 
     **Updates** (one example at a time, in a fresh seeded random order every epoch, step size
     :math:`\eta_e = \eta\,\gamma^e`): rmse, with :math:`e = r_{ui} - \hat r_{ui}`:
@@ -262,7 +263,9 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
         if cfg.loss == "bpr":
             total, count = kernels.bpr_epoch(*head, *common)
         else:
-            harmonic = np.cumsum(1.0 / np.arange(1, n_items + 1)).astype(np.float32)
+            # L(r) = H(r) / H(n - 1): the rank weight in (0, 1], so steps stay BPR-sized
+            harmonic = np.cumsum(1.0 / np.arange(1, n_items + 1))
+            harmonic = (harmonic / harmonic[max(n_items - 2, 0)]).astype(np.float32)
             total, count = kernels.warp_epoch(*head, harmonic, *common)
         return {"train_loss": total / max(count, 1)}
 

@@ -29,8 +29,8 @@ class Services:
     registry: ModelRegistry | None
 
 
-def get_services(request: Request) -> Services:
-    """The running app's services."""
+async def get_services(request: Request) -> Services:
+    """The running app's services (async: a sync dependency would cost a thread hop)."""
     services: Services = request.app.state.services
     return services
 
@@ -39,7 +39,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def _require(request: Request, scope: str) -> None:
-    services = get_services(request)
+    services: Services = request.app.state.services
     settings = services.settings
     if not settings.auth_enabled:
         return

@@ -1,0 +1,306 @@
+"""evaluate(recs, truth): every metric, per user, per segment, with confidence intervals.
+
+The unit of evaluation is a *user in the truth file with at least one relevant item*; every
+reported mean is over those users. Users in the truth without any relevant item (every relevance
+<= 0) are excluded and counted in ``n_users_without_relevant``; users with recommendations but
+no truth rows are ignored; truth users without recommendations count with 0 on every accuracy
+metric.
+
+Stability: stable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tailor.data.columns import Columns
+from tailor.evaluation import beyond
+from tailor.evaluation import metrics as m
+from tailor.evaluation._kernels import curve_sums
+from tailor.evaluation.lists import RankedLists, build_lists
+from tailor.evaluation.segments import item_labels, user_labels
+from tailor.evaluation.significance import confidence_interval
+
+DEFAULT_FEATURES = (Columns.CATEGORY, "genres")
+"""Catalogue columns whose one-hot values are the item features of intra-list diversity."""
+CURVE_K = 100
+NOTE_WITHOUT_RELEVANT = (
+    "Users in the truth file without any relevant item (relevance <= 0 on every row) are "
+    "excluded from every mean and counted in n_users_without_relevant; truth users without "
+    "recommendations count with 0; users with recommendations but no truth rows are ignored."
+)
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluationResult:
+    """What :func:`evaluate` returns.
+
+    Attributes:
+        metrics: the ``metrics.json`` content: top-level ``"<metric>@<k>"`` means, ``n_users``,
+            ``n_users_without_relevant``, ``segments``, ``ci`` and ``settings``.
+        per_user: one row per evaluated user: ``user_id``, ``n_relevant``, ``n_recs``, segment
+            labels and every per-user metric column (``ndcg@10``...).
+        curves: metric@K for K = 1..curve_k: a ``k`` column plus one column per metric (empty
+            when curves were not asked for).
+
+    Stability: stable.
+    """
+
+    metrics: dict[str, Any]
+    per_user: pd.DataFrame
+    curves: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def to_json(self, path: str | Path) -> None:
+        """Write ``metrics`` as indented JSON (NaN becomes null)."""
+        Path(path).write_text(json.dumps(_jsonable(self.metrics), indent=2) + "\n")
+
+
+def evaluate(
+    recs: pd.DataFrame,
+    truth: pd.DataFrame,
+    k: Sequence[int] | int = (10,),
+    *,
+    train: pd.DataFrame | None = None,
+    items: pd.DataFrame | None = None,
+    segments: bool = True,
+    relevance: str | None = Columns.RELEVANCE,
+    gain: m.Gain = "linear",
+    map_denominator: m.MapDenominator = "min",
+    curve_k: int = CURVE_K,
+    ci: bool = True,
+    feature_columns: Sequence[str] = DEFAULT_FEATURES,
+    seed: int = 0,
+) -> EvaluationResult:
+    """Evaluate recommendation lists against held-out truth.
+
+    Args:
+        recs: ``user_id, item_id`` and ``rank`` (1 = best) or ``score`` (higher = better;
+            ties keep file order).
+        truth: ``user_id, item_id`` and optionally a relevance column; plus ``user_segment`` /
+            ``item_segment`` tags when it comes from a split.
+        k: list lengths to report (``ndcg@10``...).
+        train: the training interactions: popularity for novelty, average popularity, activity
+            and popularity buckets, and warm/cold when the truth has no tags.
+        items: the catalogue (``item_id`` + feature columns): coverage denominator and diversity.
+        segments: also report per segment (``segments`` key).
+        relevance: truth column with graded relevance (default ``relevance``; 1 when absent).
+        gain: NDCG gain, ``linear`` (rel) or ``exponential`` (2^rel - 1).
+        map_denominator: ``min`` (min(R, K), default) or ``relevant`` (R, as ranx/trec_eval).
+        curve_k: compute metric@K curves for K = 1..curve_k (0 = none).
+        ci: 95 % confidence intervals of every top-level per-user metric under ``ci``.
+        feature_columns: catalogue columns whose values are the diversity features.
+        seed: seed of the bootstrap.
+    """
+    ks = sorted({int(k)} if isinstance(k, int) else {int(x) for x in k})
+    if not ks or ks[0] < 1:
+        raise ValueError("k must be positive integers")
+    catalog_ids = _catalog_ids(items, train)
+    width = max(ks[-1], curve_k)
+    lists = build_lists(
+        recs,
+        truth,
+        width,
+        relevance=relevance,
+        extra_items=[] if catalog_ids is None else [catalog_ids],
+    )
+    gains = np.where(lists.truth.relevance > 0, m.gain_values(lists.truth.relevance, gain), 0.0)
+    n_rel = lists.truth.n_relevant(gains)
+    rows = np.flatnonzero(n_rel > 0)
+    per_user = pd.DataFrame(
+        {
+            Columns.USER_ID: lists.user_ids[rows],
+            "n_relevant": n_rel[rows].astype(np.int64),
+            "n_recs": (lists.lists[rows] >= 0).sum(axis=1),
+        }
+    )
+    per_user = per_user.assign(**_accuracy(lists, gains, rows, ks, map_denominator))
+    context = _Context(lists, ks, catalog_ids, train, items, feature_columns)
+    per_user = per_user.assign(**context.per_user_beyond(rows))
+    summary: dict[str, Any] = {
+        "n_users": len(rows),
+        "n_users_without_relevant": int((n_rel <= 0).sum()),
+    }
+    summary.update(_means(per_user, _metric_columns(per_user)))
+    summary.update(context.global_beyond(rows))
+    if segments:
+        labels = user_labels(lists.user_ids[rows], truth, train)
+        for family, values in labels.items():
+            per_user[f"{family}_segment"] = values
+        summary["segments"] = _segments(
+            per_user, labels, lists, gains, truth, train, ks, map_denominator
+        )
+    if ci:
+        summary["ci"] = _intervals(per_user, seed)
+    summary["settings"] = {
+        "k": ks,
+        "gain": gain,
+        "map_denominator": map_denominator,
+        "relevance": relevance,
+        "catalog_size": len(catalog_ids) if catalog_ids is not None else None,
+        "note": NOTE_WITHOUT_RELEVANT + " " + beyond.BEYOND_NOTE,
+    }
+    curves = _curves(lists, gains, curve_k, map_denominator, len(rows)) if curve_k else None
+    return EvaluationResult(summary, per_user, curves if curves is not None else pd.DataFrame())
+
+
+def _catalog_ids(items: pd.DataFrame | None, train: pd.DataFrame | None) -> np.ndarray | None:
+    if items is not None and Columns.ITEM_ID in items.columns:
+        return items[Columns.ITEM_ID].astype(str).unique()
+    if train is not None and Columns.ITEM_ID in train.columns:
+        return train[Columns.ITEM_ID].astype(str).unique()
+    return None
+
+
+def _accuracy(
+    lists: RankedLists,
+    gains: np.ndarray,
+    rows: np.ndarray,
+    ks: Sequence[int],
+    map_denominator: m.MapDenominator,
+) -> dict[str, np.ndarray]:
+    """Per-user accuracy metrics of ``rows`` at every k (gains per truth row, 0 = irrelevant)."""
+    kmax = ks[-1]
+    sub_matches = lists.matches[rows, :kmax]
+    gain_mat = np.append(gains, 0.0)[sub_matches]
+    ideal = lists.ideal(gains, kmax)[rows]
+    hits = gain_mat > 0
+    n_rel = lists.truth.n_relevant(gains)[rows]
+    out: dict[str, np.ndarray] = {}
+    for k in ks:
+        out[f"ndcg@{k}"] = m.ndcg(gain_mat, ideal, k)
+        out[f"precision@{k}"] = m.precision(hits, k)
+        out[f"recall@{k}"] = m.recall(hits, n_rel, k)
+        out[f"map@{k}"] = m.average_precision(hits, n_rel, k, map_denominator)
+        out[f"mrr@{k}"] = m.reciprocal_rank(hits, k)
+        out[f"hit_rate@{k}"] = m.hit_rate(hits, k)
+    return out
+
+
+@dataclass
+class _Context:
+    """Catalogue, popularity and features shared by the beyond-accuracy metrics."""
+
+    lists: RankedLists
+    ks: Sequence[int]
+    catalog_ids: np.ndarray | None
+    train: pd.DataFrame | None
+    items: pd.DataFrame | None
+    feature_columns: Sequence[str]
+
+    def __post_init__(self) -> None:
+        vocab = pd.Index(self.lists.item_ids)
+        n_items = len(vocab)
+        self.catalog = np.zeros(n_items, bool)
+        ids = self.catalog_ids if self.catalog_ids is not None else self.lists.item_ids
+        self.catalog[vocab.get_indexer(ids)] = True
+        self.popularity: np.ndarray | None = None
+        if self.train is not None:
+            pairs = self.train[[Columns.USER_ID, Columns.ITEM_ID]].astype(str).drop_duplicates()
+            counts = pairs[Columns.ITEM_ID].value_counts()
+            self.popularity = counts.reindex(vocab, fill_value=0).to_numpy(np.float64)
+            self.information = beyond.self_information(
+                self.popularity, pairs[Columns.USER_ID].nunique()
+            )
+        self.features = None
+        if self.items is not None:
+            cols = [c for c in self.feature_columns if c in self.items.columns]
+            if cols:
+                self.features = beyond.feature_matrix(self.items, self.lists.item_ids, cols)
+
+    def per_user_beyond(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        top = self.lists.lists[rows]
+        out: dict[str, np.ndarray] = {}
+        for k in self.ks:
+            if self.popularity is not None:
+                out[f"novelty@{k}"] = beyond.novelty(top, k, self.information)
+                out[f"avg_popularity@{k}"] = beyond.average_popularity(top, k, self.popularity)
+            if self.features is not None:
+                out[f"diversity@{k}"] = beyond.intra_list_diversity(top, k, self.features)
+        return out
+
+    def global_beyond(self, rows: np.ndarray) -> dict[str, float]:
+        top = self.lists.lists[rows]
+        out: dict[str, float] = {}
+        for k in self.ks:
+            out[f"coverage@{k}"] = beyond.catalog_coverage(top, k, self.catalog)
+            out[f"gini@{k}"] = beyond.exposure_gini(top, k, self.catalog)
+        return out
+
+
+def _metric_columns(per_user: pd.DataFrame) -> list[str]:
+    return [c for c in per_user.columns if "@" in c]
+
+
+def _means(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for col in columns:
+        values = frame[col].to_numpy(np.float64)
+        present = values[~np.isnan(values)]
+        out[col] = float(present.mean()) if len(present) else float("nan")
+    return out
+
+
+def _segments(
+    per_user: pd.DataFrame,
+    labels: dict[str, np.ndarray],
+    lists: RankedLists,
+    gains: np.ndarray,
+    truth: pd.DataFrame,
+    train: pd.DataFrame | None,
+    ks: Sequence[int],
+    map_denominator: m.MapDenominator,
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    columns = _metric_columns(per_user)
+    for family, values in labels.items():
+        for name in sorted(set(values)):
+            chosen = per_user[values == name]
+            out[f"{family}:{name}"] = {"users": len(chosen), **_means(chosen, columns)}
+    for family, item_tags in item_labels(lists.item_ids, truth, train).items():
+        row_tags = item_tags[lists.truth.items]
+        for name in sorted(set(row_tags)):
+            seg_gains = np.where(row_tags == name, gains, 0.0)
+            seg_rows = np.flatnonzero(lists.truth.n_relevant(seg_gains) > 0)
+            metrics = _accuracy(lists, seg_gains, seg_rows, ks, map_denominator)
+            out[f"{family}:{name}"] = {
+                "users": len(seg_rows),
+                **{key: float(v.mean()) if len(v) else float("nan") for key, v in metrics.items()},
+            }
+    return out
+
+
+def _intervals(per_user: pd.DataFrame, seed: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"level": 0.95}
+    for col in _metric_columns(per_user):
+        low, high, method = confidence_interval(per_user[col].to_numpy(np.float64), rng=seed)
+        out[col] = [low, high]
+        out["method"] = method
+    return out
+
+
+def _curves(
+    lists: RankedLists, gains: np.ndarray, curve_k: int, denominator: m.MapDenominator, n: int
+) -> pd.DataFrame:
+    sums = curve_sums(lists.matches[:, :curve_k], lists.truth.ptr, gains, denominator == "min")
+    frame = pd.DataFrame(sums.T / max(n, 1), columns=list(m.METRIC_NAMES))
+    frame.insert(0, "k", np.arange(1, sums.shape[1] + 1))
+    return frame
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

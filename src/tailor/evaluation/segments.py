@@ -1,0 +1,121 @@
+"""Segment labels for evaluation: warm/cold users and items, user activity, item popularity.
+
+Two kinds of segment:
+
+* **user segments** (``user:warm``, ``user:cold``, ``activity:<bucket>``) select users; the
+  segment's metrics are the mean of those users' metrics.
+* **item segments** (``item:warm``, ``item:cold``, ``popularity:head|torso|tail``) select truth
+  rows: each user's relevant set is restricted to items of the segment (lists are unchanged), and
+  users with no relevant item of the segment drop out of it. So ``recall@10`` of ``item:cold``
+  is the share of held-out cold items that made it into the top 10.
+
+Stability: stable.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from tailor.data.columns import Columns
+
+WARM = "warm"
+COLD = "cold"
+ACTIVITY_EDGES = (1, 5, 20, 100)
+"""Lower bounds of the activity buckets (training interactions per user): 0, 1-4, 5-19, ..."""
+HEAD_SHARE = 0.2
+"""Head = the most popular items that together hold this share of training interactions."""
+TAIL_SHARE = 0.2
+"""Tail = the least popular items that together hold this share (plus never-seen items)."""
+
+
+def tag_by_id(truth: pd.DataFrame, key: str, column: str, ids: np.ndarray) -> np.ndarray | None:
+    """Per id in ``ids``, the first ``column`` value of its truth rows (None if no such column)."""
+    if column not in truth.columns:
+        return None
+    first = truth.drop_duplicates(key).set_index(truth[key].drop_duplicates().astype(str))[column]
+    return first.reindex(pd.Index(ids)).astype(object).to_numpy()
+
+
+def warm_cold(ids: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``"warm"`` for ids that occur in ``reference`` (the training ids), else ``"cold"``."""
+    known = pd.Index(ids).isin(pd.Index(np.asarray(reference).astype(str)))
+    return np.where(known, WARM, COLD).astype(object)
+
+
+def activity_buckets(counts: np.ndarray, edges: Sequence[int] = ACTIVITY_EDGES) -> np.ndarray:
+    """Bucket label of each training-interaction count: ``"0"``, ``"1-4"``, ..., ``"100+"``."""
+    bounds = [0, *edges]
+    names = [f"{lo}" if hi == lo + 1 else f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(bounds)]
+    names.append(f"{bounds[-1]}+")
+    return np.asarray(names, dtype=object)[np.searchsorted(edges, counts, side="right")]
+
+
+def popularity_buckets(
+    popularity: np.ndarray, head: float = HEAD_SHARE, tail: float = TAIL_SHARE
+) -> np.ndarray:
+    """Head/torso/tail label of each item from its training popularity (interaction count).
+
+    Items sorted by popularity, descending (ties by code), accumulate their share of all training
+    interactions: the items that start within the first ``head`` share are *head*, those that
+    start within the last ``tail`` share are *tail*, the rest *torso*. Items with no training
+    interaction are *tail*. With no training interactions at all, every item is tail.
+    """
+    pop = np.asarray(popularity, dtype=np.float64)
+    labels = np.full(len(pop), "tail", dtype=object)
+    total = pop.sum()
+    if total <= 0:
+        return labels
+    order = np.lexsort((np.arange(len(pop)), -pop))
+    start_share = (np.cumsum(pop[order]) - pop[order]) / total
+    ranked = np.where(start_share < head, "head", np.where(start_share < 1 - tail, "torso", "tail"))
+    labels[order] = ranked
+    labels[pop <= 0] = "tail"
+    return labels
+
+
+def train_counts(
+    train: pd.DataFrame, key: str, ids: np.ndarray, *, distinct: str | None
+) -> np.ndarray:
+    """Per id in ``ids``: its training rows (``distinct=None``) or distinct ``distinct`` values."""
+    if distinct is None:
+        counts = train[key].astype(str).value_counts()
+    else:
+        pairs = train[[key, distinct]].astype(str).drop_duplicates()
+        counts = pairs[key].value_counts()
+    return counts.reindex(pd.Index(ids), fill_value=0).to_numpy(dtype=np.float64)
+
+
+def user_labels(
+    user_ids: np.ndarray, truth: pd.DataFrame, train: pd.DataFrame | None
+) -> dict[str, np.ndarray]:
+    """Per user-segment family (``user``, ``activity``), each user's label."""
+    out: dict[str, np.ndarray] = {}
+    tags = tag_by_id(truth, Columns.USER_ID, Columns.USER_SEGMENT, user_ids)
+    if tags is None and train is not None:
+        tags = warm_cold(user_ids, train[Columns.USER_ID].to_numpy())
+    if tags is not None:
+        out["user"] = tags
+    if train is not None:
+        counts = train_counts(train, Columns.USER_ID, user_ids, distinct=None)
+        out["activity"] = activity_buckets(counts)
+    return out
+
+
+def item_labels(
+    item_ids: np.ndarray, truth: pd.DataFrame, train: pd.DataFrame | None
+) -> dict[str, np.ndarray]:
+    """Per item-segment family (``item``, ``popularity``), each item's label."""
+    out: dict[str, np.ndarray] = {}
+    tags = tag_by_id(truth, Columns.ITEM_ID, Columns.ITEM_SEGMENT, item_ids)
+    if tags is None and train is not None:
+        tags = warm_cold(item_ids, train[Columns.ITEM_ID].to_numpy())
+    if tags is not None:
+        out["item"] = tags
+    if train is not None:
+        pop = train_counts(train, Columns.ITEM_ID, item_ids, distinct=None)
+        out["popularity"] = popularity_buckets(pop)
+    return out
