@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover
 def one_run(out: Path) -> tuple[dict[str, float], CleaningReport]:
     """Times of one pipeline run, in seconds, and its cleaning report."""
     times: dict[str, float] = {}
+    cpu = time.process_time()
     start = time.perf_counter()
     raw = read_source("online-retail")
     times["read_s"] = time.perf_counter() - start
@@ -54,6 +55,8 @@ def one_run(out: Path) -> tuple[dict[str, float], CleaningReport]:
         with_validation(temporal_split(prepared.interactions, cut=CUT), "same", 0.15)
         times["split_s"] = time.perf_counter() - t
     times["prepare_split_s"] = time.perf_counter() - start
+    # CPU seconds of this process: less sensitive to other jobs sharing the cores
+    times["prepare_split_cpu_s"] = time.process_time() - cpu
     t = time.perf_counter()
     prepared.save(out)
     report.save(out / "report.json")
@@ -89,7 +92,8 @@ def main() -> None:
         if temporal_split is not None
         else "not measured: tailor.data.split missing",
         "repeats": REPEATS,
-        "statistic": "best of repeats, seconds, in-process (imports excluded)",
+        "statistic": "best of repeats, wall seconds (cpu_s: CPU seconds), in-process, "
+        "imports excluded",
         "target": "prepare_split_s < 5",
         "best": best,
         "runs": [{k: round(v, 4) for k, v in r.items()} for r in runs],

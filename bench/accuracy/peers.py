@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from models import ScoringModel, TrainData
 
 
@@ -80,7 +81,12 @@ class LightFMWARP(ScoringModel):
             max_sampled=params.get("max_sampled", 10),
             random_state=seed,
         )
-        model.fit(data.matrix.tocoo(), epochs=params["epochs"], num_threads=2)
+        coo = data.matrix.tocoo()
+        # LightFM's Cython wants a coo_matrix with int32 indices
+        matrix = sp.coo_matrix(
+            (coo.data, (coo.row.astype(np.int32), coo.col.astype(np.int32))), shape=coo.shape
+        )
+        model.fit(matrix, epochs=params["epochs"], num_threads=2)
         u_bias, u_emb = model.get_user_representations()
         i_bias, i_emb = model.get_item_representations()
         self.user_emb = u_emb.astype(np.float32)
@@ -147,8 +153,6 @@ class LensKitItemKNN(ScoringModel):
 
 
 def _csr(data: TrainData) -> Any:
-    import scipy.sparse as sp
-
     return sp.csr_matrix(data.matrix)
 
 

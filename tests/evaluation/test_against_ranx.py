@@ -50,7 +50,7 @@ def _ranx_scores(
     run = Run({u: run_dict[u] for u in with_recs})
     sub_qrels = Qrels({u: qrels.qrels[u] for u in with_recs})
     values = ranx_evaluate(sub_qrels, run, metric, return_mean=False, make_comparable=False)
-    scores = dict(zip(with_recs, np.atleast_1d(values), strict=True))
+    scores = dict(zip(run.keys(), np.atleast_1d(values), strict=True))  # ranx sorts by id
     return np.array([scores.get(u, 0.0) for u in users])  # no list scores 0 in both
 
 

@@ -94,6 +94,12 @@ def test_recency_half_life_weights_the_profile(toy: Toy) -> None:
     assert _scores(model, [("C", "a")]) == pytest.approx([0.5 * S_AB + S_AC], abs=1e-6)
 
 
+def test_recency_is_measured_from_each_users_newest_interaction(toy: Toy) -> None:
+    days = [10.0] * 7 + [-5000.0, -5000.0]  # D was last active 5,010 days before the others
+    model = _fit(toy(days), recency_half_life_days=1.0)
+    assert _scores(model, [("D", "b")]) == pytest.approx([S_BC], abs=1e-6)  # no underflow to 0
+
+
 def test_similar_items(toy: Toy) -> None:
     model = _fit(toy())
     assert isinstance(model, SupportsSimilarItems)

@@ -239,3 +239,20 @@ def test_catalog_without_available_column(tmp_path: Path) -> None:
     model = write_model_dir(tmp_path / "m", catalog=pd.DataFrame({"item_id": CATALOG["item_id"]}))
     with TestClient(create_app(serve_settings(model))) as c:
         assert items_of(c.get("/v1/recommendations/u0")) == U0_MODEL
+
+
+def test_similar_items_from_a_model_that_supports_them(tmp_path: Path) -> None:
+    from tailor.data.dataset import Dataset
+    from tailor.models import create_model
+    from tailor.testing.data import planted_frame
+
+    model_dir = write_model_dir(tmp_path / "m")  # popularity/ and items.parquet
+    create_model("ease").fit(Dataset.from_frame(planted_frame(), items=CATALOG)).save(model_dir)
+    with TestClient(create_app(serve_settings(model_dir))) as c:
+        r = c.get("/v1/items/i5/similar", params={"n": 1})
+        assert (r.json()["source"], items_of(r)) == ("model", ["i4"])
+        group = c.get("/v1/items/i0/similar", params={"n": 3})
+        assert sorted(items_of(group)) == ["i1", "i2", "i3"]  # EASE ties them exactly
+        # live scoring with EASE: u0's one unseen item of its group comes first
+        rec = c.get("/v1/recommendations/u0", params={"n": 1})
+        assert (rec.json()["source"], items_of(rec)) == ("model", ["i1"])

@@ -20,8 +20,8 @@ def interaction_matrix(
 ) -> sp.csr_array:
     r"""Users x items float32 matrix of (optionally recency-decayed) interactions.
 
-    With decay factor :math:`d(t) = 2^{-(t_{max} - t)/h}` (1 when no half-life :math:`h` is set,
-    :math:`t_{max}` the newest training timestamp):
+    With decay factor :math:`d(t) = 2^{-(t_u - t)/h}` (1 when no half-life :math:`h` is set,
+    :math:`t_u` the user's newest training timestamp):
 
     - ``binary``: :math:`x_{ui} = \max_{(u,i,t)} d(t)`, the decay of the pair's most recent
       interaction (so 1 per pair without recency);
@@ -33,7 +33,11 @@ def interaction_matrix(
     items = inter.item_nums.astype(np.int64)
     w = np.ones(n) if binary else inter.weights.astype(np.float64)
     if half_life_days is not None and n:
-        age_days = (inter.timestamps.max() - inter.timestamps) / SECONDS_PER_DAY
+        # age from the user's own newest interaction: ranks as a global reference would (a
+        # constant factor per user) without underflowing to 0 for long-inactive users
+        newest = np.full(data.n_users, np.iinfo(np.int64).min, np.int64)
+        np.maximum.at(newest, users, inter.timestamps)
+        age_days = (newest[users] - inter.timestamps) / SECONDS_PER_DAY
         w = w * np.exp2(-age_days / half_life_days)
     if binary and n:
         # keep one entry per (user, item): the largest, i.e. most recent, decay factor

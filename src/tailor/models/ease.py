@@ -32,8 +32,8 @@ class EASEConfig(ModelConfig):
     binary: bool = True
     """Fit on 1 per (user, item) pair; False uses the summed interaction weights."""
     recency_half_life_days: float | None = Field(None, gt=0.0)
-    """If set, a user's interaction ``d`` days older than the newest training interaction counts
-    ``0.5 ** (d / h)`` in that user's profile when scoring (helps on temporal splits)."""
+    """If set, an interaction ``d`` days older than the user's newest one counts ``0.5 ** (d / h)``
+    in that user's profile when scoring: recent taste weighs more (for temporal splits)."""
     memory_budget_gb: float | None = Field(None, gt=0.0)
     """Memory the dense fit may use; None: half of the memory available when ``fit`` starts.
     A catalogue needing more is refused with a ConfigError before anything is allocated."""

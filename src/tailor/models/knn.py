@@ -49,8 +49,8 @@ class ItemKNNConfig(ModelConfig):
     binary: bool = True
     """Use 1 per (user, item) pair; False uses the summed interaction weights."""
     recency_half_life_days: float | None = Field(None, gt=0.0)
-    """If set, a user's interaction ``d`` days older than the newest training interaction counts
-    ``0.5 ** (d / h)`` in that user's profile when scoring (helps on temporal splits)."""
+    """If set, an interaction ``d`` days older than the user's newest one counts ``0.5 ** (d / h)``
+    in that user's profile when scoring: recent taste weighs more (for temporal splits)."""
 
 
 class ItemKNN(RecommenderBase[ItemKNNConfig]):

@@ -18,7 +18,7 @@ from tailor.models.artifacts import load_model, read_manifest
 from tailor.serving.catalog import Catalog
 from tailor.serving.fallback import PopularLists
 from tailor.serving.registry import ModelRegistry
-from tailor.serving.scoring import ModelIndex, seen_nums
+from tailor.serving.scoring import ModelIndex, score_user, seen_nums
 
 _log = get_logger(__name__)
 
@@ -117,6 +117,8 @@ def load_state(registry: ModelRegistry, version: str, fallback_size: int) -> Ser
         catalog = replace(catalog, category_of=Catalog.from_popularity(popularity).category_of)
     popular = _lists(popularity, catalog, fallback_size)
     index = ModelIndex.build(model, catalog) if model is not None else None
+    if model is not None and index is not None:
+        model = _warm_up(model, index, log)
     log.info("state_loaded", model=name, fallback_items=len(popular))
     return ServingState(
         version, model, popular, catalog, metrics, name, path, popularity_stamp(path), index
@@ -159,6 +161,19 @@ def reload_popular(state: ServingState, size: int) -> tuple[PopularLists, float]
 
 def _lists(popularity: Any, catalog: Catalog, size: int) -> PopularLists:
     return PopularLists() if popularity is None else PopularLists.build(popularity, catalog, size)
+
+
+def _warm_up(model: Any, index: ModelIndex, log: Any) -> Any:
+    """Score one user before going live: JIT compilation and BLAS start-up happen here, not
+    inside the first requests' budget. A model that cannot score is dropped (None)."""
+    if len(model.users) == 0:
+        return model
+    try:
+        score_user(model, index, 0, 1)
+    except Exception as exc:  # a model that cannot score must not go live
+        log.error("model_warm_up_failed", error_type=type(exc).__name__, error=str(exc))
+        return None
+    return model
 
 
 def _load_catalog(path: Path, log: Any) -> Catalog:
