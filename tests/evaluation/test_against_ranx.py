@@ -17,6 +17,8 @@ from ranx import evaluate as ranx_evaluate
 
 from tailor.evaluation import evaluate
 
+pytestmark = pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaTypeSafetyWarning")
+
 
 def _random_case(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)

@@ -1,0 +1,60 @@
+"""Learning-curve verdicts and residual analysis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tailor.evaluation import learning_curve_verdict, residuals
+
+
+def _history(train: list[float], val: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"epoch": range(1, len(train) + 1), "train": train, "validation": val})
+
+
+def test_overfitting_verdict_names_the_best_epoch() -> None:
+    v = learning_curve_verdict(
+        _history([0.2, 0.3, 0.4, 0.5, 0.6, 0.7], [0.15, 0.2, 0.22, 0.21, 0.19, 0.17])
+    )
+    assert v.kind == "overfitting" and v.best_epoch == 3
+    assert "epoch 3" in v.message and "regularization" in v.advice
+
+
+def test_still_improving_and_underfitting_and_good_fit() -> None:
+    assert learning_curve_verdict(_history([0.1, 0.2, 0.3, 0.4], [0.1, 0.15, 0.2, 0.25])).kind \
+        == "still-improving"
+    assert learning_curve_verdict(_history([0.1, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1])).kind \
+        == "underfitting"
+    assert learning_curve_verdict(_history([0.3, 0.5, 0.6, 0.6], [0.2, 0.3, 0.3, 0.3])).kind \
+        == "good-fit"
+
+
+def test_loss_curves_are_read_lower_is_better() -> None:
+    v = learning_curve_verdict(
+        _history([1.0, 0.8, 0.6, 0.4, 0.3], [1.0, 0.9, 0.95, 1.0, 1.1]), higher_is_better=False
+    )
+    assert v.kind == "overfitting" and v.best_epoch == 2
+
+
+def test_residuals_by_hand() -> None:
+    preds = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "b", "c"],
+            "item_id": ["x", "y", "x", "z"],
+            "prediction": [4.0, 2.0, 3.0, np.nan],
+            "value": [5.0, 2.0, 5.0, 1.0],
+        }
+    )
+    train = pd.DataFrame({"user_id": ["a"] * 5 + ["b"], "item_id": ["x"] * 5 + ["y"]})
+    items = pd.DataFrame({"item_id": ["x", "y"], "category": ["A", "B"]})
+    tables = residuals(preds, train=train, items=items)
+    by_rating = tables["true_rating"].set_index("group")
+    assert by_rating.loc[5.0, "rows"] == 2
+    assert by_rating.loc[5.0, "rmse"] == pytest.approx(np.sqrt((1 + 4) / 2))
+    assert by_rating.loc[5.0, "bias"] == pytest.approx(-1.5)
+    act = tables["user_activity"].set_index("group")
+    assert act.loc["5-19", "rows"] == 2 and act.loc["1-4", "mae"] == pytest.approx(2.0)
+    pop = tables["item_popularity"].set_index("group")
+    assert pop.loc["head", "rows"] == 2  # x
+    assert tables["category"].set_index("group").loc["B", "rmse"] == 0.0
