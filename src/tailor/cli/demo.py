@@ -107,6 +107,12 @@ def _print_split(console: Console, split: Split) -> None:
     console.print(table)
 
 
+def _cold(frame: pd.DataFrame, segment: str, key: str) -> str:
+    if segment not in frame:
+        return "-"
+    return f"{frame.loc[frame[segment] == 'cold', key].nunique():,}"
+
+
 def _validation_split(split: Split) -> Split:
     """Train vs validation, shaped as a split so the same evaluation code scores it."""
     assert split.validation is not None

@@ -48,7 +48,7 @@ def learning_curve_verdict(
     * **overfitting**: validation peaked before the last epoch and has since fallen by more than
       :data:`DROP` (relative), while train still improved;
     * **still-improving**: validation rose by more than :data:`IMPROVING` (relative) per epoch
-      over the last epochs: training stopped too early;
+      over the last two epochs: training stopped too early;
     * **underfitting**: train and validation are flat and close (gap under 5 %) and the train
       value is not clearly better than validation: the model cannot fit the training data;
     * **good-fit** otherwise: validation is at a plateau near its best.
@@ -67,7 +67,7 @@ def learning_curve_verdict(
         raise ValueError("need at least two epochs to read a learning curve")
     best = int(np.argmax(val))
     scale = max(abs(val[best]), 1e-12)
-    tail = min(3, len(val) - 1)
+    tail = min(2, len(val) - 1)
     val_slope = (val[-1] - val[-1 - tail]) / tail / scale
     train_gain = (train[-1] - train[best]) / max(abs(train[best]), 1e-12)
     fall = (val[best] - val[-1]) / scale
