@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-data bench-eval bench-serving bench-accuracy clean
+.PHONY: demo test lint typecheck chromium bench bench-data bench-eval bench-serving bench-accuracy clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml requirements/lock.txt
 demo: $(STAMP)
 	$(BIN)/tailor demo --out demo-output
 
-test: $(STAMP) lint typecheck
+# Debian's chromium for the browser test of report.html (the test skips without it).
+chromium:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: $(STAMP) lint typecheck chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)

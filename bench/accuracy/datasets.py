@@ -104,14 +104,16 @@ def global_temporal(frame: pd.DataFrame, start: pd.Timestamp) -> tuple[pd.DataFr
     return split.train, split.test
 
 
-def seeded_random(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def seeded_random(
+    frame: pd.DataFrame, fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A seeded random ``fraction`` of the rows goes to test."""
     split = random_split(frame, test_fraction=fraction, seed=seed)
     return split.train, split.test
 
 
 def truth(test: pd.DataFrame, train: pd.DataFrame, *, novel_only: bool) -> pd.DataFrame:
-    """Relevant (user, item) pairs of ``test``: distinct pairs, optionally only items new to the user.
+    """Relevant (user, item) pairs of ``test``: distinct pairs, optionally only items new to users.
 
     Only users known to ``train`` are kept (cold users are evaluated apart).
     """

@@ -33,7 +33,9 @@ def per_user(recs: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
         gain=np.where(ranks <= 10, 1.0 / np.log2(ranks + 1.0), 0.0),
         top10=ranks <= 10,
     )
-    agg = hits.groupby("user_id").agg(dcg=("gain", "sum"), h10=("top10", "sum"), h20=("rank", "size"))
+    agg = hits.groupby("user_id").agg(
+        dcg=("gain", "sum"), h10=("top10", "sum"), h20=("rank", "size")
+    )
     out = pd.DataFrame(n_rel).join(agg).fillna(0.0)
     discounts = np.cumsum(1.0 / np.log2(np.arange(2, 12)))
     idcg = discounts[np.minimum(out["n_rel"].to_numpy(), 10).astype(int) - 1]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
 from models import ScoringModel, TrainData
 
 
@@ -87,7 +88,7 @@ class LightFMWARP(ScoringModel):
             (coo.data, (coo.row.astype(np.int32), coo.col.astype(np.int32))), shape=coo.shape
         )
         model.fit(matrix, epochs=params["epochs"], num_threads=2)
-        u_bias, u_emb = model.get_user_representations()
+        _, u_emb = model.get_user_representations()
         i_bias, i_emb = model.get_item_representations()
         self.user_emb = u_emb.astype(np.float32)
         self.item_emb = i_emb.astype(np.float32)

@@ -70,7 +70,9 @@ def tune(
     study = optuna.create_study(
         direction="minimize", sampler=optuna.samplers.TPESampler(seed=SEED, n_startup_trials=3)
     )
-    study.enqueue_trial({**RATING_DEFAULTS, "factors": min(RATING_DEFAULTS["factors"], max_factors)})
+    study.enqueue_trial(
+        {**RATING_DEFAULTS, "factors": min(RATING_DEFAULTS["factors"], max_factors)}
+    )
     actual = val["value"].to_numpy()
 
     def objective(trial: optuna.Trial) -> float:
@@ -100,7 +102,10 @@ def run(trials: int, log: Callable[[str], None]) -> dict[str, Any]:
         is_pp = name.endswith("++")
         log(f"rating: tuning {name}")
         tuned = tune(
-            predict, fit, val, max(trials // 2, 2) if is_pp else trials,
+            predict,
+            fit,
+            val,
+            max(trials // 2, 2) if is_pp else trials,
             SVDPP_MAX_FACTORS if is_pp else 256,
         )
         started = time.perf_counter()
@@ -118,7 +123,9 @@ def run(trials: int, log: Callable[[str], None]) -> dict[str, Any]:
     }
 
 
-def throughput(train: pd.DataFrame, test: pd.DataFrame, factors: int = 100, epochs: int = 20) -> dict[str, Any]:
+def throughput(
+    train: pd.DataFrame, test: pd.DataFrame, factors: int = 100, epochs: int = 20
+) -> dict[str, Any]:
     """SGD rating updates per second, Surprise SVD vs tailor SGDMF, same factors and epochs.
 
     Each is fitted twice (the first run warms caches and numba's compiled kernel); the faster

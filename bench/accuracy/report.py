@@ -111,7 +111,7 @@ def topn_section(title: str, res: dict[str, Any]) -> str:
         f"{res['description']}. Train + validation: {sizes['train_rows']:,} rows, "
         f"{sizes['train_users']:,} users, {sizes['train_items']:,} items.\n",
     ]
-    variants = [k for k in res["comparisons"]]
+    variants = list(res["comparisons"])
     for variant in variants:
         label = "repeat purchases count" if variant == "test_repeat" else "test"
         first = res["models"][0][variant]

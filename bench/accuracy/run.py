@@ -24,16 +24,17 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice; EASE is LAPACK-bound too
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import datasets  # noqa: E402
-import metrics  # noqa: E402
-import numpy as np  # noqa: E402
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
-import rating  # noqa: E402
-import report  # noqa: E402
-from models import TailorModel, TrainData  # noqa: E402
-from spaces import TOPN, Spec  # noqa: E402
-from tuning import SEED, evaluate_model, tune  # noqa: E402
+import datasets
+import metrics
+import numpy as np
+import optuna
+import pandas as pd
+import rating
+import report
+from spaces import TOPN, Spec
+from tuning import SEED, evaluate_model, tune
+
+from models import TailorModel, TrainData
 
 RESULTS = datasets.ROOT / "bench" / "results" / "accuracy.json"
 DOC = datasets.ROOT / "docs" / "benchmarks.md"

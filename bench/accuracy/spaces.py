@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import peers
+
 from models import TailorModel, TopN
 
 Space = Callable[[Any], dict[str, Any]]

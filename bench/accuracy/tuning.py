@@ -13,8 +13,9 @@ import metrics
 import numpy as np
 import optuna
 import pandas as pd
-from models import TrainData
 from spaces import Space, Spec
+
+from models import TrainData
 
 SEED = 42
 

@@ -43,11 +43,15 @@ def _ranx_scores(
     recs: pd.DataFrame, truth: pd.DataFrame, metric: str, users: list[str]
 ) -> np.ndarray:
     qrels = Qrels(
-        {u: dict(zip(g.item_id, g.relevance.astype(int), strict=True))
-         for u, g in truth.groupby("user_id")}
+        {
+            u: dict(zip(g.item_id, g.relevance.astype(int), strict=True))
+            for u, g in truth.groupby("user_id")
+        }
     )
-    run_dict = {u: dict(zip(g.item_id, g.score.astype(float), strict=True))
-                for u, g in recs.groupby("user_id")}
+    run_dict = {
+        u: dict(zip(g.item_id, g.score.astype(float), strict=True))
+        for u, g in recs.groupby("user_id")
+    }
     with_recs = [u for u in users if u in run_dict]
     run = Run({u: run_dict[u] for u in with_recs})
     sub_qrels = Qrels({u: qrels.qrels[u] for u in with_recs})
@@ -60,10 +64,12 @@ def _ranx_scores(
 @pytest.mark.parametrize("k", [1, 5, 10, 20])
 def test_every_ranking_metric_matches_ranx(seed: int, k: int) -> None:
     recs, truth = _random_case(seed)
-    ours = evaluate(recs, truth, k, map_denominator="relevant", segments=False, ci=False,
-                    curve_k=0).per_user
-    burges = evaluate(recs, truth, k, gain="exponential", segments=False, ci=False,
-                      curve_k=0).per_user
+    ours = evaluate(
+        recs, truth, k, map_denominator="relevant", segments=False, ci=False, curve_k=0
+    ).per_user
+    burges = evaluate(
+        recs, truth, k, gain="exponential", segments=False, ci=False, curve_k=0
+    ).per_user
     default = evaluate(recs, truth, k, segments=False, ci=False, curve_k=0).per_user
     users = ours["user_id"].tolist()
     pairs = {
@@ -77,8 +83,9 @@ def test_every_ranking_metric_matches_ranx(seed: int, k: int) -> None:
     }
     for ranx_name, (frame, column) in pairs.items():
         expected = _ranx_scores(recs, truth, ranx_name, users)
-        np.testing.assert_allclose(frame[column].to_numpy(), expected, atol=1e-9, rtol=0,
-                                   err_msg=ranx_name)
+        np.testing.assert_allclose(
+            frame[column].to_numpy(), expected, atol=1e-9, rtol=0, err_msg=ranx_name
+        )
     # tailor's default MAP divides by min(R, K) instead of R
     n_rel = default["n_relevant"].to_numpy(float)
     np.testing.assert_allclose(
@@ -90,8 +97,9 @@ def test_every_ranking_metric_matches_ranx(seed: int, k: int) -> None:
 
 def test_curves_match_ranx_at_every_k() -> None:
     recs, truth = _random_case(7)
-    result = evaluate(recs, truth, 10, map_denominator="relevant", segments=False, ci=False,
-                      curve_k=30)
+    result = evaluate(
+        recs, truth, 10, map_denominator="relevant", segments=False, ci=False, curve_k=30
+    )
     users = result.per_user["user_id"].tolist()
     for k in (1, 3, 17, 30):
         row = result.curves.iloc[k - 1]

@@ -43,11 +43,10 @@ def test_novelty_and_average_popularity() -> None:
 
 
 def test_intra_list_diversity_from_one_hot_and_multi_valued_features() -> None:
-    items = pd.DataFrame(
-        {"item_id": ["a", "b", "c", "d"], "genres": ["x|y", "x", "z", None]}
+    items = pd.DataFrame({"item_id": ["a", "b", "c", "d"], "genres": ["x|y", "x", "z", None]})
+    feats = beyond.feature_matrix(
+        items, np.array(["a", "b", "c", "d", "e"], dtype=object), ["genres"]
     )
-    feats = beyond.feature_matrix(items, np.array(["a", "b", "c", "d", "e"], dtype=object),
-                                  ["genres"])
     # cos(a,b) = 1/sqrt(2), cos(a,c) = cos(b,c) = 0; d and e have no features
     lists = np.array([[0, 1, 2], [0, 1, -1], [2, 3, 4], [0, 0, -1]])
     ild = beyond.intra_list_diversity(lists, 3, feats)

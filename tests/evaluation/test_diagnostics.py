@@ -22,12 +22,18 @@ def test_overfitting_verdict_names_the_best_epoch() -> None:
 
 
 def test_still_improving_and_underfitting_and_good_fit() -> None:
-    assert learning_curve_verdict(_history([0.1, 0.2, 0.3, 0.4], [0.1, 0.15, 0.2, 0.25])).kind \
+    assert (
+        learning_curve_verdict(_history([0.1, 0.2, 0.3, 0.4], [0.1, 0.15, 0.2, 0.25])).kind
         == "still-improving"
-    assert learning_curve_verdict(_history([0.1, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1])).kind \
+    )
+    assert (
+        learning_curve_verdict(_history([0.1, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1])).kind
         == "underfitting"
-    assert learning_curve_verdict(_history([0.3, 0.5, 0.6, 0.6], [0.2, 0.3, 0.3, 0.3])).kind \
+    )
+    assert (
+        learning_curve_verdict(_history([0.3, 0.5, 0.6, 0.6], [0.2, 0.3, 0.3, 0.3])).kind
         == "good-fit"
+    )
 
 
 def test_loss_curves_are_read_lower_is_better() -> None:

@@ -58,7 +58,10 @@ def test_planted_values_and_user_accounting() -> None:
 def test_scores_give_ranks_and_ties_keep_file_order() -> None:
     by_rank = evaluate(_recs(), _truth(), 3, ci=False, curve_k=0).per_user
     by_score = evaluate(
-        _recs().assign(score=lambda f: -f["rank"]).drop(columns="rank"), _truth(), 3, ci=False,
+        _recs().assign(score=lambda f: -f["rank"]).drop(columns="rank"),
+        _truth(),
+        3,
+        ci=False,
         curve_k=0,
     ).per_user
     pd.testing.assert_frame_equal(by_rank, by_score)
@@ -95,8 +98,14 @@ def test_train_gives_activity_popularity_and_beyond_metrics() -> None:
     train = pd.DataFrame(
         {"user_id": ["a"] * 6 + ["b", "q"], "item_id": ["x"] * 5 + ["y", "y", "x"]}
     )
-    result = evaluate(_recs(), _truth().drop(columns=["user_segment", "item_segment"]), 3,
-                      train=train, ci=False, curve_k=0)
+    result = evaluate(
+        _recs(),
+        _truth().drop(columns=["user_segment", "item_segment"]),
+        3,
+        train=train,
+        ci=False,
+        curve_k=0,
+    )
     seg = result.metrics["segments"]
     assert seg["activity:0"]["users"] == 1  # d
     assert seg["activity:1-4"]["users"] == 1  # b
@@ -117,8 +126,19 @@ def test_confidence_intervals_and_json(tmp_path: Path) -> None:
     assert low <= result.metrics["ndcg@10"] <= high
     result.to_json(tmp_path / "m.json")
     data = json.loads((tmp_path / "m.json").read_text())
-    for key in ("ndcg@10", "precision@10", "recall@10", "map@10", "mrr@10", "hit_rate@10",
-                "coverage@10", "n_users", "n_users_without_relevant", "segments", "ci"):
+    for key in (
+        "ndcg@10",
+        "precision@10",
+        "recall@10",
+        "map@10",
+        "mrr@10",
+        "hit_rate@10",
+        "coverage@10",
+        "n_users",
+        "n_users_without_relevant",
+        "segments",
+        "ci",
+    ):
         assert key in data
     assert len(result.curves) == 20
     assert result.curves.loc[9, "ndcg"] == pytest.approx(result.metrics["ndcg@10"])

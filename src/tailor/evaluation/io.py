@@ -41,7 +41,8 @@ def read_frame(path: str | Path, required: tuple[str, ...] = ID_COLUMNS) -> pd.D
                 f"required column is missing (the file has: {have})", file=str(file), column=col
             )
     for col in ID_COLUMNS:
-        _require_ids(frame, col, str(file))
+        if col in required:
+            _require_ids(frame, col, str(file))
     return frame
 
 

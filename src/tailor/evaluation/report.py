@@ -54,7 +54,7 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result.to_json(out / METRICS_FILE)
-    figures = [_summary_table(result.metrics)]
+    figures: list[go.Figure] = []
     if not result.curves.empty:
         figures.append(_curve_figure(result.curves))
     segments = result.metrics.get("segments") or {}
@@ -64,9 +64,19 @@ def write_report(
         figures.append(_learning_figure(*learning))
     for name, table in (residuals or {}).items():
         figures.append(_residual_figure(name, table))
-    parts = [f"<h1>{html.escape(title)}</h1>", _overview(result.metrics)]
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        _overview(result.metrics),
+        _summary_table(result.metrics),
+    ]
     if comparisons:
         parts.append(_comparison_table(comparisons))
+    if learning is not None:
+        verdict = learning[1]
+        parts.append(
+            f"<h2>Learning curve: {html.escape(verdict.kind)}</h2><p>"
+            f"{html.escape(verdict.message)} <b>Next:</b> {html.escape(verdict.advice)}</p>"
+        )
     first = True
     for fig in figures:
         parts.append(fig.to_html(full_html=False, include_plotlyjs=first))
@@ -89,19 +99,19 @@ def _overview(metrics: Mapping[str, Any]) -> str:
     )
 
 
-def _summary_table(metrics: Mapping[str, Any]) -> go.Figure:
+def _summary_table(metrics: Mapping[str, Any]) -> str:
     keys = [k for k, v in metrics.items() if "@" in k and isinstance(v, int | float)]
     ci = metrics.get("ci", {})
-    low = [_fmt(ci.get(k, [None, None])[0]) for k in keys]
-    high = [_fmt(ci.get(k, [None, None])[1]) for k in keys]
-    fig = go.Figure(
-        go.Table(
-            header={"values": ["metric", "mean", "95% CI low", "95% CI high"]},
-            cells={"values": [keys, [_fmt(metrics[k]) for k in keys], low, high]},
-        )
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(metrics[k])}</td>"
+        f"<td>{_fmt(ci.get(k, [None])[0])}</td><td>{_fmt(ci.get(k, [None, None])[1])}</td></tr>"
+        for k in keys
     )
-    fig.update_layout(title="Metrics (mean over evaluated users)", height=120 + 22 * len(keys))
-    return fig
+    return (
+        "<h2>Metrics (mean over evaluated users)</h2><table><thead><tr><th>metric</th>"
+        "<th>mean</th><th>95% CI low</th><th>95% CI high</th></tr></thead>"
+        f"{rows}</table>"
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -137,7 +147,9 @@ def _learning_figure(history: pd.DataFrame, verdict: Verdict) -> go.Figure:
         )
     fig.add_vline(x=verdict.best_epoch, line_dash="dot")
     fig.update_layout(
-        title=f"Learning curve: {verdict.kind}. {verdict.advice}", xaxis_title="epoch", height=420
+        title=f"Learning curve ({verdict.kind}; best epoch {verdict.best_epoch})",
+        xaxis_title="epoch",
+        height=420,
     )
     return fig
 

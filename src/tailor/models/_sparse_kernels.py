@@ -50,3 +50,45 @@ def csr_times_csr(
             for q in range(w_indptr[k], w_indptr[k + 1]):
                 row[w_indices[q]] += w * w_data[q]
     return out
+
+
+@numba.njit(cache=True)
+def csr_row_top_k(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` largest entries of each CSR row, as a new CSR (indptr, indices, data).
+
+    Within a row the kept entries are sorted by value, descending; ties keep the lower column.
+    One pass per row with insertion into a sorted buffer of size ``k``.
+    """
+    n_rows = len(indptr) - 1
+    out_ptr = np.zeros(n_rows + 1, np.int64)
+    for r in range(n_rows):
+        out_ptr[r + 1] = out_ptr[r] + min(indptr[r + 1] - indptr[r], k)
+    cols = np.empty(out_ptr[n_rows], np.int64)
+    vals = np.empty(out_ptr[n_rows], data.dtype)
+    for r in range(n_rows):
+        base = out_ptr[r]
+        size = out_ptr[r + 1] - base
+        filled = 0
+        for p in range(indptr[r], indptr[r + 1]):
+            v = data[p]
+            j = indices[p]
+            if filled < size:
+                pos = filled
+                filled += 1
+            else:
+                last = base + size - 1
+                if v > vals[last] or (v == vals[last] and j < cols[last]):
+                    pos = size - 1
+                else:
+                    continue
+            while pos > 0 and (
+                vals[base + pos - 1] < v or (vals[base + pos - 1] == v and cols[base + pos - 1] > j)
+            ):
+                vals[base + pos] = vals[base + pos - 1]
+                cols[base + pos] = cols[base + pos - 1]
+                pos -= 1
+            vals[base + pos] = v
+            cols[base + pos] = j
+    return out_ptr, cols, vals

@@ -20,7 +20,7 @@ from tailor.models._matrices import (
     tfidf_weight,
 )
 from tailor.models._similar import similar_items_recs
-from tailor.models._sparse_kernels import csr_times_csr
+from tailor.models._sparse_kernels import csr_row_top_k, csr_times_csr
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
 
 BLOCK_ENTRIES = 1 << 24
@@ -153,35 +153,27 @@ def item_similarity(
     xt = x.T.tocsr()
     x = x.tocsc()
     block = max(1, min(n_items, BLOCK_ENTRIES // max(n_items, 1)))
-    rows, cols, vals = [], [], []
+    ptrs, cols, vals = [np.zeros(1, np.int64)], [], []
     for start in range(0, n_items, block):
-        prod = sp.coo_array(xt[start : start + block] @ x)
-        r = prod.row.astype(np.int64) + start
-        denom = row_norm[r] * col_norm[prod.col] + shrink
-        sim = np.divide(prod.data, denom, out=np.zeros(len(r)), where=denom > 0)
-        keep = (r != prod.col) & (sim > 0)
-        r, c, s = _top_k_per_row(r[keep], prod.col[keep].astype(np.int64), sim[keep], k)
-        rows.append(r)
-        cols.append(c)
-        vals.append(s)
+        prod = sp.csr_array(xt[start : start + block] @ x)
+        local = np.repeat(np.arange(prod.shape[0]), np.diff(prod.indptr))
+        denom = row_norm[local + start] * col_norm[prod.indices] + shrink
+        sim = np.divide(prod.data, denom, out=np.zeros(len(local)), where=denom > 0)
+        keep = (local + start != prod.indices) & (sim > 0)
+        indptr = np.zeros(prod.shape[0] + 1, np.int64)
+        np.cumsum(np.bincount(local[keep], minlength=prod.shape[0]), out=indptr[1:])
+        ptr, col, val = csr_row_top_k(indptr, prod.indices[keep], sim[keep], k)
+        ptrs.append(ptr[1:] + ptrs[-1][-1])
+        cols.append(col)
+        vals.append(val)
     sim_mat = sp.csr_array(
         (
             np.concatenate(vals).astype(np.float32) if vals else np.empty(0, np.float32),
-            (np.concatenate(rows) if rows else [], np.concatenate(cols) if cols else []),
+            np.concatenate(cols) if cols else np.empty(0, np.int64),
+            np.concatenate(ptrs),
         ),
         shape=(n_items, n_items),
-        dtype=np.float32,
     )
     sim_mat.sort_indices()
     return sim_mat
 
-
-def _top_k_per_row(
-    rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep the ``k`` largest values of each row of a COO triple (ties by lower column)."""
-    order = np.lexsort((cols, -vals, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    first = np.searchsorted(rows, rows, side="left")
-    keep = np.arange(len(rows)) - first < k
-    return rows[keep], cols[keep], vals[keep]

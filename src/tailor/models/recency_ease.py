@@ -12,11 +12,13 @@ from typing_extensions import override
 
 from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
-from tailor.models._matrices import csr_from_params, csr_params, interaction_matrix
+from tailor.models._matrices import csr_from_params, csr_params
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
 from tailor.models.ease import check_memory, ease_weights
+
+SECONDS_PER_DAY = 86_400.0
 
 
 class RecencyEASEConfig(ModelConfig):
@@ -79,14 +81,13 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     def _fit(self, data: Dataset, options: FitOptions) -> None:
         cfg = self.config
         check_memory(data.n_items, cfg.memory_budget_gb)
-        gram_x = interaction_matrix(data, binary=True, half_life_days=cfg.gram_half_life_days)
-        self.weights = ease_weights(gram_x, cfg.regularization)
+        self.weights = ease_weights(
+            decayed_pairs(data, cfg.gram_half_life_days), cfg.regularization
+        )
         self.profiles = positional_profiles(data, cfg.profile_half_life, cfg.profile_floor)
         self.trend = np.zeros(data.n_items, np.float32)
         if cfg.popularity_weight > 0:
-            recent = interaction_matrix(
-                data, binary=True, half_life_days=cfg.popularity_half_life_days
-            )
+            recent = decayed_pairs(data, cfg.popularity_half_life_days)
             q = np.asarray(recent.sum(axis=0)).ravel()
             if q.max() > 0:
                 self.trend = (cfg.popularity_weight * q / q.max()).astype(np.float32)
@@ -122,6 +123,35 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
         self.profiles = csr_from_params("profiles", params)
 
 
+def latest_pairs(data: Dataset) -> tuple[np.ndarray, ...]:
+    """Distinct (user, item) pairs with the time and row of their latest interaction.
+
+    Returns int64 arrays ``users, items, times, rows``; among equal times the later row wins.
+    """
+    inter = data.interactions
+    users = inter.user_nums.astype(np.int64)
+    items = inter.item_nums.astype(np.int64)
+    row = np.arange(len(inter))
+    key = users * data.n_items + items
+    order = np.lexsort((row, inter.timestamps, key))
+    last = np.r_[key[order][1:] != key[order][:-1], True] if len(inter) else np.zeros(0, bool)
+    pick = order[last]
+    return users[pick], items[pick], inter.timestamps[pick], row[pick]
+
+
+def decayed_pairs(data: Dataset, half_life_days: float | None) -> sp.csr_array:
+    r"""Users x items :math:`2^{-(t_{max} - t_{ui})/h}` per distinct pair (1 without ``h``).
+
+    :math:`t_{ui}` is the pair's latest interaction, :math:`t_{max}` the newest training
+    interaction of all users: a global clock, so old co-occurrences and old popularity fade.
+    """
+    users, items, times, _ = latest_pairs(data)
+    weights = np.ones(len(users))
+    if half_life_days is not None and len(users):
+        weights = np.exp2(-(times.max() - times) / SECONDS_PER_DAY / half_life_days)
+    return _csr(data, users, items, weights)
+
+
 def positional_profiles(data: Dataset, half_life: float | None, floor: float) -> sp.csr_array:
     r"""Users x items profile weights :math:`f + (1-f)\,2^{-k/h}` by recency rank :math:`k`.
 
@@ -129,27 +159,23 @@ def positional_profiles(data: Dataset, half_life: float | None, floor: float) ->
     a pair's time is its latest interaction, ties broken by row order (later rows are newer).
     Without a half-life every seen pair weighs 1.
     """
-    inter = data.interactions
-    n = len(inter)
-    users = inter.user_nums.astype(np.int64)
-    items = inter.item_nums.astype(np.int64)
-    row = np.arange(n)
-    # latest occurrence of each pair: sort by (pair, time, row) and keep each pair's last entry
-    key = users * data.n_items + items
-    order = np.lexsort((row, inter.timestamps, key))
-    last = np.r_[key[order][1:] != key[order][:-1], True] if n else np.zeros(0, bool)
-    pick = order[last]
-    u, i = users[pick], items[pick]
-    weights = np.ones(len(pick))
-    if half_life is not None and len(pick):
+    u, i, times, rows = latest_pairs(data)
+    weights = np.ones(len(u))
+    if half_life is not None and len(u):
         # newest first within each user: sort by (user, -time, -row)
-        newest = np.lexsort((-row[pick], -inter.timestamps[pick], u))
+        newest = np.lexsort((-rows, -times, u))
         starts = np.searchsorted(u[newest], u[newest], side="left")
-        rank = np.empty(len(pick))
-        rank[newest] = np.arange(len(pick)) - starts
+        rank = np.empty(len(u))
+        rank[newest] = np.arange(len(u)) - starts
         weights = floor + (1.0 - floor) * np.exp2(-rank / half_life)
+    return _csr(data, u, i, weights)
+
+
+def _csr(data: Dataset, users: np.ndarray, items: np.ndarray, weights: np.ndarray) -> sp.csr_array:
     mat = sp.csr_array(
-        (weights.astype(np.float32), (u, i)), shape=(data.n_users, data.n_items), dtype=np.float32
+        (weights.astype(np.float32), (users, items)),
+        shape=(data.n_users, data.n_items),
+        dtype=np.float32,
     )
     mat.sum_duplicates()
     return mat

@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 
 from tailor.serving.deps import ReadAccess, ServicesDep
 from tailor.serving.schemas import (
@@ -51,6 +52,7 @@ def to_response(user_id: str, answer: Answer) -> RecommendResponse:
 @router.get(
     "/{user_id}",
     dependencies=[ReadAccess],
+    response_model=RecommendResponse,
     responses=problem_responses(401, 403, 404, 422, 429),
 )
 async def recommend_one(
@@ -60,7 +62,7 @@ async def recommend_one(
     n: Annotated[int | None, Query(ge=1, le=MAX_N, description="List length.")] = None,
     exclude: ExcludeQuery = [],  # noqa: B006 - FastAPI copies defaults per request
     exclude_seen: Annotated[bool, Query(description="Leave out items the user saw.")] = True,
-) -> RecommendResponse:
+) -> Response:
     """The active model's top-n for one user, with business filters.
 
     An unknown user is answered with popular items (``source=cold_start``).
@@ -71,7 +73,9 @@ async def recommend_one(
         exclude=frozenset(exclude),
         exclude_seen=exclude_seen,
     )
-    return to_response(user_id, await services.service.recommend(user_id, query))
+    answer = await services.service.recommend(user_id, query)
+    # serialized here once: the hot path skips FastAPI's re-validation of the response model
+    return Response(to_response(user_id, answer).model_dump_json(), media_type="application/json")
 
 
 @router.post(
