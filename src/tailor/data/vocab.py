@@ -20,13 +20,15 @@ class Vocabulary:
     Stability: stable.
     """
 
-    __slots__ = ("_index",)
+    __slots__ = ("_ids", "_index")
 
     def __init__(self, ids: Iterable[Any] = ()) -> None:
         values = pd.Index(_as_str_array(ids))
         if not values.is_unique:
             raise ValueError("vocabulary ids must be unique")
         self._index = values
+        self._ids = values.to_numpy(dtype=str)
+        self._ids.flags.writeable = False  # shared by every caller: converting costs ms per call
 
     @classmethod
     def from_values(cls, values: Iterable[Any]) -> Vocabulary:
@@ -50,8 +52,8 @@ class Vocabulary:
 
     @property
     def ids(self) -> np.ndarray:
-        """The ids in number order, as a unicode array."""
-        return self._index.to_numpy(dtype=str)
+        """The ids in number order, as a read-only unicode array."""
+        return self._ids
 
     def numbers(self, ids: Iterable[Any], *, missing: str = "negative") -> NumArray:
         """Map ids to numbers; unknown ids give -1, or a KeyError when ``missing="error"``."""

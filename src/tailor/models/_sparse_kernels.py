@@ -1,9 +1,10 @@
-"""Numba kernels that score a batch of sparse user profiles against item-item matrices.
+"""Numba kernels for the neighbourhood models: scoring sparse profiles, and top-k of CSR rows.
 
-Both compute dense score rows :math:`S_{r\\cdot} = \\sum_k x_{rk} W_{k\\cdot}` for the CSR rows
-``x``, one row per thread. They replace scipy's products, which are single-threaded and, for
-sparse @ sparse, build a sparse result only to densify it. Reference: ``x @ W`` in scipy, used by
-the tests.
+The two products compute dense score rows :math:`S_{r\\cdot} = \\sum_k x_{rk} W_{k\\cdot}` for
+the CSR rows ``x``. They replace scipy's products, which for sparse @ sparse build a sparse
+result only to densify it. They run on one thread on purpose: on a shared machine (or beside
+BLAS, implicit or a server's request threads) a parallel loop waits for its slowest thread, and
+it was slower than one thread in our measurements. Reference: scipy's ``x @ W`` (the tests).
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True)
 def csr_times_dense(
     indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, dense: np.ndarray
 ) -> np.ndarray:
     """Dense float32 ``x @ dense`` for CSR ``x`` (indptr, indices, data)."""
     n_rows = len(indptr) - 1
     out = np.zeros((n_rows, dense.shape[1]), np.float32)
-    for r in numba.prange(n_rows):
+    for r in range(n_rows):
         row = out[r]
         for p in range(indptr[r], indptr[r + 1]):
             w = data[p]
@@ -29,7 +30,7 @@ def csr_times_dense(
     return out
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True)
 def csr_times_csr(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -42,7 +43,7 @@ def csr_times_csr(
     """Dense float32 ``x @ w`` for CSR ``x`` and CSR ``w`` with ``n_cols`` columns."""
     n_rows = len(indptr) - 1
     out = np.zeros((n_rows, n_cols), np.float32)
-    for r in numba.prange(n_rows):
+    for r in range(n_rows):
         row = out[r]
         for p in range(indptr[r], indptr[r + 1]):
             w = data[p]

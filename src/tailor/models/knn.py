@@ -176,4 +176,3 @@ def item_similarity(
     )
     sim_mat.sort_indices()
     return sim_mat
-
