@@ -85,15 +85,21 @@ def match_lists(lists: np.ndarray, ptr: np.ndarray, items: np.ndarray) -> np.nda
             item = lists[u, j]
             if item < first or item > last:
                 continue
-            pos = lo + np.searchsorted(items[lo:hi], item)
-            if pos < hi and items[pos] == item:
+            left, right = lo, hi  # binary search in the user's sorted truth items
+            while left < right:
+                mid = (left + right) >> 1
+                if items[mid] < item:
+                    left = mid + 1
+                else:
+                    right = mid
+            if left < hi and items[left] == item:
                 repeated = False
                 for prev in range(j):
-                    if out[u, prev] == pos:
+                    if out[u, prev] == left:
                         repeated = True
                         break
                 if not repeated:
-                    out[u, j] = pos
+                    out[u, j] = left
     return out
 
 

@@ -31,11 +31,13 @@ def catalog_coverage(lists: np.ndarray, k: int, catalog: np.ndarray) -> float:
     least one top-K list. Edge cases: an empty catalogue gives 0; items outside the catalogue do
     not count; users without recommendations add nothing.
     """
+    return coverage_of(exposure(lists, k, len(catalog)), catalog)
+
+
+def coverage_of(shown: np.ndarray, catalog: np.ndarray) -> float:
+    """Coverage from exposure counts: share of catalogue items with exposure > 0."""
     size = int(catalog.sum())
-    if size == 0:
-        return 0.0
-    shown = exposure(lists, k, len(catalog)) > 0
-    return float((shown & catalog).sum() / size)
+    return float(((shown > 0) & catalog).sum() / size) if size else 0.0
 
 
 def gini(values: NPVector) -> float:

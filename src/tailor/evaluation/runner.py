@@ -117,7 +117,7 @@ def evaluate(
         {
             Columns.USER_ID: lists.user_ids[rows],
             "n_relevant": n_rel[rows].astype(np.int64),
-            "n_recs": (lists.lists[rows] >= 0).sum(axis=1),
+            "n_recs": (_take(lists.lists, rows) >= 0).sum(axis=1),
         }
     )
     per_user = per_user.assign(**_accuracy(lists, gains, rows, ks, map_denominator))
@@ -167,9 +167,9 @@ def _accuracy(
 ) -> dict[str, np.ndarray]:
     """Per-user accuracy metrics of ``rows`` at every k (gains per truth row, 0 = irrelevant)."""
     kmax = ks[-1]
-    sub_matches = lists.matches[rows, :kmax]
+    sub_matches = _take(lists.matches[:, :kmax], rows)
     gain_mat = np.append(gains, 0.0)[sub_matches]
-    ideal = lists.ideal(gains, kmax)[rows]
+    ideal = _take(lists.ideal(gains, kmax), rows)
     hits = gain_mat > 0
     n_rel = lists.truth.n_relevant(gains)[rows]
     out: dict[str, np.ndarray] = {}
@@ -215,7 +215,7 @@ class _Context:
                 self.features = beyond.feature_matrix(self.items, self.lists.item_ids, cols)
 
     def per_user_beyond(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        top = self.lists.lists[rows]
+        top = _take(self.lists.lists, rows)
         out: dict[str, np.ndarray] = {}
         for k in self.ks:
             if self.popularity is not None:
@@ -226,12 +226,20 @@ class _Context:
         return out
 
     def global_beyond(self, rows: np.ndarray) -> dict[str, float]:
-        top = self.lists.lists[rows]
+        top = _take(self.lists.lists, rows)
         out: dict[str, float] = {}
         for k in self.ks:
-            out[f"coverage@{k}"] = beyond.catalog_coverage(top, k, self.catalog)
-            out[f"gini@{k}"] = beyond.exposure_gini(top, k, self.catalog)
+            shown = beyond.exposure(top, k, len(self.catalog))
+            out[f"coverage@{k}"] = beyond.coverage_of(shown, self.catalog)
+            out[f"gini@{k}"] = beyond.gini(shown[self.catalog])
         return out
+
+
+def _take(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``matrix[rows]``, without a copy when ``rows`` is every row in order."""
+    if len(rows) == len(matrix) and (len(rows) == 0 or rows[-1] == len(rows) - 1):
+        return matrix
+    return matrix[rows]
 
 
 def _metric_columns(per_user: pd.DataFrame) -> list[str]:
