@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck chromium bench bench-data bench-eval bench-serving bench-accuracy clean
+.PHONY: demo test lint typecheck chromium bench bench-data bench-eval bench-models bench-serving bench-accuracy clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,13 +30,17 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Benchmarks write their results under bench/results/ and into docs/; none runs in `make test`.
-bench: bench-data bench-eval bench-serving bench-accuracy
+bench: bench-data bench-eval bench-models bench-serving bench-accuracy
 
 bench-data: $(STAMP)
 	$(BIN)/python bench/data_prepare_split.py
 
 bench-eval: $(STAMP)
 	$(BIN)/python bench/evaluate_speed.py
+
+bench-models: $(STAMP)
+	$(BIN)/python bench/models_speed.py
+	$(BIN)/python bench/mf_sgd.py
 
 bench-serving: $(STAMP)
 	$(BIN)/python bench/serving/run.py

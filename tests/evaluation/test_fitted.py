@@ -56,6 +56,7 @@ def test_fallback_answers_unknown_users() -> None:
 def test_truth_filter_restricts_relevant_rows() -> None:
     split = _split()
     model = Popularity().fit(Dataset.from_frame(split.train))
-    result = evaluate_model(model, split, k=(1,), n=2,
-                            truth_filter=lambda t: t[t["user_id"] != "new"])
+    result = evaluate_model(
+        model, split, k=(1,), n=2, truth_filter=lambda t: t[t["user_id"] != "new"]
+    )
     assert result.metrics["n_users"] == 2

@@ -107,3 +107,23 @@ def test_curve_sums_match_single_k_functions() -> None:
         assert sums["map"][k - 1] == pytest.approx(m.average_precision(hits, n_rel, k).sum())
         assert sums["mrr"][k - 1] == pytest.approx(m.reciprocal_rank(hits, k).sum())
         assert sums["hit_rate"][k - 1] == pytest.approx(m.hit_rate(hits, k).sum())
+
+
+def test_accuracy_at_agrees_with_single_k_functions() -> None:
+    rng = np.random.default_rng(5)
+    rel = rng.integers(0, 3, size=(40, 15)).astype(float) * (rng.random((40, 15)) < 0.4)
+    ideal = -np.sort(-np.concatenate([rel, np.ones((40, 3))], axis=1), axis=1)[:, :15]
+    n_rel = (rel > 0).sum(1).astype(float) + 3
+    hits = rel > 0
+    for den in ("min", "relevant"):
+        out = m.accuracy_at(rel, ideal, n_rel, [1, 4, 15, 20], den)  # type: ignore[arg-type]
+        for k in (1, 4, 15, 20):
+            np.testing.assert_allclose(out[f"ndcg@{k}"], m.ndcg(rel, ideal, k))
+            np.testing.assert_allclose(out[f"precision@{k}"], m.precision(hits, k))
+            np.testing.assert_allclose(out[f"recall@{k}"], m.recall(hits, n_rel, k))
+            np.testing.assert_allclose(
+                out[f"map@{k}"],
+                m.average_precision(hits, n_rel, k, den),  # type: ignore[arg-type]
+            )
+            np.testing.assert_allclose(out[f"mrr@{k}"], m.reciprocal_rank(hits, k))
+            np.testing.assert_allclose(out[f"hit_rate@{k}"], m.hit_rate(hits, k))

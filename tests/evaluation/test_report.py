@@ -92,8 +92,8 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     hook = (
         "<script>window.__errors=[];window.onerror=function(m){window.__errors.push(String(m))};"
         "console.error=function(m){window.__errors.push(String(m))};"
-        "window.addEventListener('load',function(){setTimeout(function(){var d=document.createElement"
-        "('div');d.id='tailor-errors';d.textContent='ERRORS:'+window.__errors.length+':'+"
+        "window.addEventListener('load',function(){setTimeout(function(){"
+        "var d=document.createElement('div');d.id='tailor-errors';d.textContent='ERRORS:'+window.__errors.length+':'+"
         "window.__errors.join('|');document.body.appendChild(d);"
         "d.setAttribute('data-plots',document.querySelectorAll('.js-plotly-plot').length)},500)});"
         "</script>"

@@ -154,7 +154,7 @@ def test_ids_as_numbers_categoricals_and_text_agree() -> None:
 
 
 def test_bad_input_errors_name_the_problem() -> None:
-    with pytest.raises(DataError, match="column 'rank'.*row 2"):
+    with pytest.raises(DataError, match=r"column 'rank'.*row 2"):
         evaluate(_recs().assign(rank=[1, np.nan, 3, 1, 2, 1, 1]), _truth(), 3)
     with pytest.raises(DataError, match="'rank' or a 'score'"):
         evaluate(_recs().drop(columns="rank"), _truth(), 3)

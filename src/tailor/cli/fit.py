@@ -49,7 +49,12 @@ _PATH = click.Path(path_type=Path)
     "--items", type=_PATH, help="Catalog (item_id, category...); default TRAIN's items.parquet."
 )
 @click.option("--threads", default=0, show_default=True, help="Threads for fitting; 0 = auto.")
-@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Model directory to write (model, popularity/ fallback, items.parquet).",
+)
 def fit(
     train: Path,
     name: str,

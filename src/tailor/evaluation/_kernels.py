@@ -174,6 +174,7 @@ def curve_sums(
     n_users, width = matches.shape
     n_blocks = 64
     partial = np.zeros((n_blocks, 6, width))
+    discount = 1.0 / np.log2(np.arange(width) + 2.0)
     for b in prange(n_blocks):
         acc = partial[b]
         for u in range(b, n_users, n_blocks):
@@ -190,7 +191,7 @@ def curve_sums(
             ap = 0.0
             rr = 0.0
             for j in range(width):
-                disc = 1.0 / np.log2(j + 2.0)
+                disc = discount[j]
                 if j < len(ideal):
                     idcg += ideal[j] * disc
                 row = matches[u, j]

@@ -144,6 +144,45 @@ def average_precision(
     return out
 
 
+def accuracy_at(
+    gains: NPMatrix,
+    ideal: NPMatrix,
+    n_relevant: NPVector,
+    ks: list[int],
+    denominator: MapDenominator = "min",
+) -> dict[str, NPVector]:
+    """Every accuracy metric at every k in ``ks``, sharing one cumulative sum per quantity.
+
+    The same definitions as :func:`ndcg`, :func:`precision`, :func:`recall`,
+    :func:`average_precision`, :func:`reciprocal_rank` and :func:`hit_rate` (tests check they
+    agree); this only avoids recomputing prefix sums for each k.
+
+    Returns:
+        ``{"ndcg@k": ..., "precision@k": ..., ...}`` per-user arrays.
+    """
+    width = min(max(ks), gains.shape[1])
+    top = gains[:, :width]
+    hit = top > 0
+    cum_hits = np.cumsum(hit, axis=1, dtype=np.float64)
+    ap_terms = np.where(hit, cum_hits / np.arange(1, width + 1), 0.0)
+    cum_ap = np.cumsum(ap_terms, axis=1)
+    first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, width + 1)
+    out: dict[str, NPVector] = {}
+    for k in ks:
+        col = min(k, width) - 1
+        n_hits = cum_hits[:, col]
+        out[f"ndcg@{k}"] = ndcg(top, ideal, k)
+        out[f"precision@{k}"] = n_hits / k
+        out[f"recall@{k}"] = np.divide(
+            n_hits, n_relevant, out=np.zeros(len(top)), where=n_relevant > 0
+        )
+        denom = np.minimum(n_relevant, k) if denominator == "min" else n_relevant
+        out[f"map@{k}"] = np.divide(cum_ap[:, col], denom, out=np.zeros(len(top)), where=denom > 0)
+        out[f"mrr@{k}"] = np.where(first <= k, 1.0 / first, 0.0)
+        out[f"hit_rate@{k}"] = (n_hits > 0).astype(np.float64)
+    return out
+
+
 def rmse(predicted: NPVector, actual: NPVector) -> float:
     r"""Root mean squared error :math:`\sqrt{\frac{1}{n}\sum_r (\hat y_r - y_r)^2}`.
 

@@ -170,17 +170,8 @@ def _accuracy(
     sub_matches = _take(lists.matches[:, :kmax], rows)
     gain_mat = np.append(gains, 0.0)[sub_matches]
     ideal = _take(lists.ideal(gains, kmax), rows)
-    hits = gain_mat > 0
     n_rel = lists.truth.n_relevant(gains)[rows]
-    out: dict[str, np.ndarray] = {}
-    for k in ks:
-        out[f"ndcg@{k}"] = m.ndcg(gain_mat, ideal, k)
-        out[f"precision@{k}"] = m.precision(hits, k)
-        out[f"recall@{k}"] = m.recall(hits, n_rel, k)
-        out[f"map@{k}"] = m.average_precision(hits, n_rel, k, map_denominator)
-        out[f"mrr@{k}"] = m.reciprocal_rank(hits, k)
-        out[f"hit_rate@{k}"] = m.hit_rate(hits, k)
-    return out
+    return m.accuracy_at(gain_mat, ideal, n_rel, list(ks), map_denominator)
 
 
 @dataclass

@@ -76,6 +76,8 @@ def fit_model_dir(
     Popularity().fit(data).save(out / POPULARITY_DIR)
     if items is not None:
         items.to_parquet(out / ITEMS_FILE, index=False)
+    else:
+        (out / ITEMS_FILE).unlink(missing_ok=True)  # never leave a stale catalog from a refit
     n_val = len(val.interactions) if val is not None else 0
     return FitSummary(
         model=name,
