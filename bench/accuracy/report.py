@@ -29,7 +29,17 @@ produce top-10 lists for every training user. The paired tests (t-test and Wilco
 two-sided, per test user) compare tailor's best model with the best peer, each chosen by its
 validation NDCG@10 (not by test).
 
-Environment: Python {python}, {cpus} CPUs; {libraries}.
+Environment: Python {python}, {cpus} CPUs; {libraries}. LensKit 2025.8.1 is the newest
+release for Python 3.11 and needs pandas 2.x, so the peers' environment runs pandas 2.3.
+SVD++ is slow (about 50 s per fit at 20 factors here), so it gets half the rating trials and at
+most 64 factors; the other rating models search up to 256.
+
+**tailor recency-ease** (`tailor fit --model recency-ease`) is EASE made time-aware, with three
+options tuned like any hyperparameter: `profile_half_life` weighs the k-th most recent item of a
+user's history by `floor + (1 - floor) 2^(-k/h)` when scoring (next items follow the latest
+ones), `gram_half_life_days` lets old co-occurrences fade in the Gram matrix, and
+`popularity_weight` blends in a recency-decayed popularity (`popularity_half_life_days`). All are
+computed from training data only; see `src/tailor/models/recency_ease.py` for the formulas.
 """
 
 

@@ -96,7 +96,7 @@ def test_split_dir_adds_segments_and_coverage(tmp_path: Path) -> None:
 
 
 def test_bad_files_raise_data_errors(tmp_path: Path) -> None:
-    recs, truth = _files(tmp_path, "csv")
+    _, truth = _files(tmp_path, "csv")
     bad = tmp_path / "bad.csv"
     bad.write_text("user_id,item\n1,a\n")
     args = ["--truth", str(truth), "--out", str(tmp_path / "o")]

@@ -43,8 +43,15 @@ K = (10, 20)
 
 @click.command("demo")
 @click.option("--out", default="demo-output", show_default=True, type=click.Path(path_type=Path))
-def demo(out: Path) -> None:
+@click.option(
+    "--models",
+    default=",".join(CANDIDATES),
+    show_default=True,
+    help="Comma-separated candidate models (popularity is always the baseline).",
+)
+def demo(out: Path, models: str) -> None:
     """Run the whole pipeline on the bundled Online Retail data and explain the result."""
+    names = _candidates(models)
     console = Console()
     out.mkdir(parents=True, exist_ok=True)
     with _step(console, "Profiling the raw data"):
@@ -60,7 +67,7 @@ def demo(out: Path) -> None:
         split.save(out / "split")
         _print_split(console, split)
     with _step(console, "Choosing a model on the validation period"):
-        best = _choose(console, split, prepared.items, out / "candidates")
+        best = _choose(console, split, prepared.items, names, out / "candidates")
     with _step(console, f"Refitting on train + validation, evaluating {best} on the test period"):
         results = _final(split, prepared.items, best, out)
     report_path = _report(console, results, best, split, out / "evaluation")
@@ -119,7 +126,19 @@ def _validation_split(split: Split) -> Split:
     return Split(train=split.train, validation=None, test=split.validation, info=split.info)
 
 
-def _choose(console: Console, split: Split, items: pd.DataFrame, root: Path) -> str:
+def _candidates(models: str) -> list[str]:
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = sorted(set(names) - set(CANDIDATES))
+    if unknown or not names:
+        raise click.BadParameter(
+            f"choose from {', '.join(CANDIDATES)} (got {models!r})", param_hint="--models"
+        )
+    return list(dict.fromkeys(["popularity", *names]))
+
+
+def _choose(
+    console: Console, split: Split, items: pd.DataFrame, names: list[str], root: Path
+) -> str:
     val = _validation_split(split)
     truth = lambda test: unseen_only(test, val.train)  # noqa: E731
     table = Table(title="Validation NDCG@10 (novel purchases)")
@@ -127,8 +146,8 @@ def _choose(console: Console, split: Split, items: pd.DataFrame, root: Path) -> 
     table.add_column("ndcg@10", justify="right")
     table.add_column("fit (s)", justify="right")
     scores: dict[str, float] = {}
-    for name, params in CANDIDATES.items():
-        summary = fit_model_dir(split.train, name, params, root / name, items=items)
+    for name in names:
+        summary = fit_model_dir(split.train, name, CANDIDATES[name], root / name, items=items)
         model, popularity = load_model_dir(root / name)
         result = evaluate_model(model, val, K, fallback=popularity, truth_filter=truth, ci=False)
         scores[name] = float(result.metrics["ndcg@10"])
