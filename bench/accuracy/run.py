@@ -2,7 +2,7 @@
 
 Run it in the peers environment (``bash bench/accuracy/setup_peers.sh`` creates it)::
 
-    bench/.venv-peers/bin/python bench/accuracy/run.py [--trials 20] [--only ml100k,retail,rating]
+    bench/.venv-peers/bin/python bench/accuracy/run.py [--trials 15] [--only ml100k,retail,rating]
 
 For each top-N protocol every model is tuned on the validation split with the same Optuna TPE
 budget, refitted on train + validation with the chosen parameters, and evaluated on test.
@@ -105,22 +105,32 @@ def run_topn(
 
 
 def compare_best(rows: list[dict[str, Any]], tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """Paired tests of tailor's best model against the best peer, both chosen on validation."""
+    """Paired tests of tailor's best model against the best peer.
 
-    def best(library_is_tailor: bool) -> str:
+    Both are chosen by validation NDCG@10 (the honest choice); ``vs_best_test_peer`` repeats the
+    tests against the peer with the highest *test* NDCG@10, the strongest opponent in hindsight.
+    """
+
+    def best(library_is_tailor: bool, key: Any) -> str:
         pool = [r for r in rows if (r["library"] == "tailor") == library_is_tailor]
-        return str(max(pool, key=lambda r: r["validation_ndcg@10"])["model"])
+        return str(max(pool, key=key)["model"])
 
-    ours, theirs = best(True), best(False)
-    return {
-        "tailor_best": ours,
-        "peer_best": theirs,
-        "chosen_by": "validation NDCG@10",
-        **{
+    ours = best(True, lambda r: r["validation_ndcg@10"])
+    out: dict[str, Any] = {"tailor_best": ours, "chosen_by": "validation NDCG@10"}
+    by_test = {k: float(t["ndcg@10"].mean()) for k, t in tables.items()}
+    for label, theirs in (
+        ("", best(False, lambda r: r["validation_ndcg@10"])),
+        ("vs_best_test_peer", best(False, lambda r: by_test[r["model"]])),
+    ):
+        tests = {
             metric: metrics.paired_tests(tables[ours][metric], tables[theirs][metric])
             for metric in metrics.METRICS
-        },
-    }
+        }
+        if label:
+            out[label] = {"peer_best": theirs, **tests}
+        else:
+            out.update({"peer_best": theirs, **tests})
+    return out
 
 
 def run_cold(proto: datasets.Protocol, truth: pd.DataFrame) -> dict[str, Any]:
@@ -143,8 +153,8 @@ def run_cold(proto: datasets.Protocol, truth: pd.DataFrame) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=20, help="tuning trials per top-N model")
-    parser.add_argument("--rating-trials", type=int, default=8, help="trials per rating model")
+    parser.add_argument("--trials", type=int, default=15, help="tuning trials per top-N model")
+    parser.add_argument("--rating-trials", type=int, default=6, help="trials per rating model")
     parser.add_argument("--only", default="ml100k,retail,rating", help="parts to run")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--doc", type=Path, default=DOC)
@@ -159,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if "ml100k" in parts:
         proto = datasets.ml100k_topn()
         results["ml100k"] = run_topn(proto, args.trials, [("test", proto.test, True)])
+        write(results, args.out, args.doc)
     if "retail" in parts:
         proto = datasets.retail_topn(novel_only=True)
         repeat = datasets.retail_topn(novel_only=False)
@@ -167,14 +178,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         cold = datasets.cold_truth(datasets.load_retail(), datasets.RETAIL_TEST_START)
         results["retail"]["cold"] = run_cold(proto, cold)
+        write(results, args.out, args.doc)
     if "rating" in parts:
         results["rating"] = rating.run(args.rating_trials, log)
     results["total_s"] = time.perf_counter() - started
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    args.doc.write_text(report.render(results))
+    write(results, args.out, args.doc)
     log(f"wrote {args.out} and {args.doc} in {results['total_s']:.0f} s")
     return 0
+
+
+def write(results: dict[str, Any], out: Path, doc: Path) -> None:
+    """Save the results so far and regenerate the page (after each part)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    doc.write_text(report.render(results))
 
 
 def environment() -> dict[str, Any]:

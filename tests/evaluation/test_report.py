@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -131,5 +132,7 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
         check=True,
     )
     assert shot.stat().st_size > 20_000
-    Path("/tmp/evalh").mkdir(exist_ok=True)  # kept for a person to look at
-    (Path("/tmp/evalh") / "report.png").write_bytes(shot.read_bytes())
+    keep = os.environ.get("TAILOR_SCREENSHOT_DIR")  # set it to keep the PNG for a person to see
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / "report.png").write_bytes(shot.read_bytes())

@@ -108,13 +108,17 @@ def ideal_gains(ptr: np.ndarray, relevance: np.ndarray, width: int) -> np.ndarra
     """(users, width) matrix of each user's relevances sorted descending, zero-padded."""
     n_users = len(ptr) - 1
     out = np.zeros((n_users, width), np.float64)
-    for u in prange(n_users):
-        lo, hi = ptr[u], ptr[u + 1]
-        if hi == lo:
-            continue
-        ranked = np.sort(relevance[lo:hi])[::-1]
-        m = min(width, hi - lo)
-        out[u, :m] = ranked[:m]
+    longest = 0
+    for u in range(n_users):
+        longest = max(longest, ptr[u + 1] - ptr[u])
+    n_blocks = 64
+    chunk = (n_users + n_blocks - 1) // n_blocks
+    for b in prange(n_blocks):
+        ranked = np.empty(longest)  # one buffer per block: no allocation per user
+        for u in range(b * chunk, min((b + 1) * chunk, n_users)):
+            n = _sorted_desc(relevance[ptr[u] : ptr[u + 1]], ranked)
+            for j in range(min(width, n)):
+                out[u, j] = ranked[j]
     return out
 
 
@@ -175,13 +179,18 @@ def curve_sums(
     n_blocks = 64
     partial = np.zeros((n_blocks, 6, width))
     discount = 1.0 / np.log2(np.arange(width) + 2.0)
+    longest = 0
+    for u in range(n_users):
+        longest = max(longest, ptr[u + 1] - ptr[u])
     for b in prange(n_blocks):
         acc = partial[b]
-        for u in range(b, n_users, n_blocks):
-            ideal = np.sort(gains[ptr[u] : ptr[u + 1]])[::-1]
+        ideal = np.empty(longest)  # one buffer per block: no allocation per user
+        chunk = (n_users + n_blocks - 1) // n_blocks
+        for u in range(b * chunk, min((b + 1) * chunk, n_users)):
+            n_ideal = _sorted_desc(gains[ptr[u] : ptr[u + 1]], ideal)
             n_rel = 0.0
-            for g in ideal:
-                if g > 0:
+            for i in range(n_ideal):
+                if ideal[i] > 0:
                     n_rel += 1.0
             if n_rel == 0:
                 continue
@@ -192,7 +201,7 @@ def curve_sums(
             rr = 0.0
             for j in range(width):
                 disc = discount[j]
-                if j < len(ideal):
+                if j < n_ideal:
                     idcg += ideal[j] * disc
                 row = matches[u, j]
                 if row >= 0 and gains[row] > 0:
@@ -210,3 +219,17 @@ def curve_sums(
                 acc[4, j] += rr
                 acc[5, j] += 1.0 if hits > 0 else 0.0
     return partial.sum(axis=0)
+
+
+@njit(cache=True)
+def _sorted_desc(values: np.ndarray, out: np.ndarray) -> int:
+    """Insertion-sort ``values`` descending into ``out`` (short per-user slices); returns count."""
+    n = len(values)
+    for i in range(n):
+        v = values[i]
+        j = i
+        while j > 0 and out[j - 1] < v:
+            out[j] = out[j - 1]
+            j -= 1
+        out[j] = v
+    return n

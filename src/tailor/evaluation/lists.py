@@ -115,6 +115,8 @@ def id_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _as_text(values: np.ndarray) -> np.ndarray:
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values  # already text: skip a copy of every id
     if values.dtype.kind == "f" and np.all(values == np.round(values)):
         values = values.astype(np.int64)
     return values.astype(str).astype(object)

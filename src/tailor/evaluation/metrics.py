@@ -162,10 +162,9 @@ def accuracy_at(
     """
     width = min(max(ks), gains.shape[1])
     top = gains[:, :width]
-    hit = top > 0
-    cum_hits = np.cumsum(hit, axis=1, dtype=np.float64)
-    ap_terms = np.where(hit, cum_hits / np.arange(1, width + 1), 0.0)
-    cum_ap = np.cumsum(ap_terms, axis=1)
+    hit = np.asfortranarray(top > 0)
+    cum_hits = _prefix_sums(hit)
+    cum_ap = _prefix_sums(np.where(hit, cum_hits / np.arange(1, width + 1), 0.0))
     first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, width + 1)
     out: dict[str, NPVector] = {}
     for k in ks:
@@ -180,6 +179,14 @@ def accuracy_at(
         out[f"map@{k}"] = np.divide(cum_ap[:, col], denom, out=np.zeros(len(top)), where=denom > 0)
         out[f"mrr@{k}"] = np.where(first <= k, 1.0 / first, 0.0)
         out[f"hit_rate@{k}"] = (n_hits > 0).astype(np.float64)
+    return out
+
+
+def _prefix_sums(matrix: np.ndarray) -> np.ndarray:
+    """Cumulative sums along rows, column by column (fast for many short rows)."""
+    out = np.asfortranarray(matrix, dtype=np.float64).copy(order="F")
+    for j in range(1, out.shape[1]):
+        out[:, j] += out[:, j - 1]
     return out
 
 

@@ -7,6 +7,8 @@ import-time singletons: every app has its own settings, cache, metrics and state
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +36,9 @@ from tailor.serving.settings import ServeSettings, load_settings
 from tailor.serving.state import StateHolder
 
 _log = get_logger(__name__)
+
+DRAIN_TIMEOUT_S = 1.0
+"""How long shutdown waits for live-scored lists still being written to the cache."""
 
 
 def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services:
@@ -87,6 +92,8 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             yield
         finally:
             await reloader.stop()
+            with contextlib.suppress(TimeoutError):  # pending write-backs, briefly
+                await asyncio.wait_for(services.service.drain(), DRAIN_TIMEOUT_S)
             services.service.close()
             await services.cache.close()
 

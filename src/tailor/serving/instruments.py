@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -20,6 +20,9 @@ class ServingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._cache_counts: dict[str, int] = {}
+        self._lookup_children: dict[str, Any] = {}
+        self._answer_children: dict[str, Any] = {}
+        self._latency_children: dict[tuple[str, str], Any] = {}
         r = self.registry
         self.request_seconds = Histogram(
             "tailor_serving_request_seconds",
@@ -51,6 +54,7 @@ class ServingMetrics:
             "hits / (hits + misses + errors) since start.",
             registry=r,
         )
+        self.cache_hit_ratio.set_function(self._hit_ratio)  # computed at scrape, not per request
         self.model_info = Gauge(
             "tailor_serving_model_info",
             "1 for the active model version.",
@@ -63,6 +67,12 @@ class ServingMetrics:
             ["metric"],
             registry=r,
         )
+        self.cache_writes = Counter(
+            "tailor_serving_cache_writes_total",
+            "Live-scored lists written back to the cache, by result (written, failed, skipped).",
+            ["result"],
+            registry=r,
+        )
         self.redis_up = Gauge(
             "tailor_serving_redis_up", "1 when Redis answered the last call.", registry=r
         )
@@ -71,11 +81,31 @@ class ServingMetrics:
         )
 
     def cache_result(self, result: str) -> None:
-        """Count one cache lookup and update the hit ratio."""
-        self.cache_lookups.labels(result).inc()
+        """Count one cache lookup (``hit``, ``miss`` or ``error``)."""
+        child = self._lookup_children.get(result)
+        if child is None:
+            child = self._lookup_children[result] = self.cache_lookups.labels(result)
+        child.inc()
         self._cache_counts[result] = self._cache_counts.get(result, 0) + 1
+
+    def answered(self, source: str) -> None:
+        """Count one list returned from ``source``."""
+        child = self._answer_children.get(source)
+        if child is None:
+            child = self._answer_children[source] = self.answers.labels(source)
+        child.inc()
+
+    def _hit_ratio(self) -> float:
         total = sum(self._cache_counts.values())
-        self.cache_hit_ratio.set(self._cache_counts.get("hit", 0) / total)
+        return self._cache_counts.get("hit", 0) / total if total else 0.0
+
+    def observe_request(self, route: str, status: str, seconds: float) -> None:
+        """Record one request's latency (label children cached: ``labels()`` costs a lock)."""
+        key = (route, status)
+        child = self._latency_children.get(key)
+        if child is None:
+            child = self._latency_children[key] = self.request_seconds.labels(route, status)
+        child.observe(seconds)
 
     def show_state(self, state: ServingState) -> None:
         """Publish the active version and its offline metrics."""

@@ -64,7 +64,9 @@ class Reloader:
             if version is None or (version == self.holder.state.version and not force):
                 return False
             size = self.settings.fallback_size
-            state = await asyncio.to_thread(load_state, self.registry, version, size)
+            state = await asyncio.to_thread(
+                load_state, self.registry, version, size, self.settings.ann
+            )
             if self.settings.warm_on_start and state.model is not None:
                 await self._warm(state)
             self._install(state)

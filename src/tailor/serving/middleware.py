@@ -41,7 +41,7 @@ class LatencyMiddleware:
             route: Any = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - start
-            self.metrics.request_seconds.labels(label, str(status)).observe(elapsed)
+            self.metrics.observe_request(label, str(status), elapsed)
 
 
 class BodyLimitMiddleware:

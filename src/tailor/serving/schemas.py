@@ -50,6 +50,21 @@ class RecommendRequest(BaseModel):
     exclude_seen: bool = True
 
 
+class RecommendParams(BaseModel):
+    """Query of ``GET /v1/recommendations/{user_id}``, validated in one call (see the route)."""
+
+    category: Identifier | None = Field(
+        default=None, description="Only items of this catalog category."
+    )
+    n: int | None = Field(default=None, ge=1, le=MAX_N, description="List length.")
+    exclude: list[Identifier] = Field(
+        default=[],  # pydantic copies it per instance; a literal keeps "default: []" in the spec
+        max_length=MAX_N,
+        description="Item ids never to return (repeat the parameter).",
+    )
+    exclude_seen: bool = Field(default=True, description="Leave out items the user saw.")
+
+
 class BatchRecommendResponse(BaseModel):
     """One result per requested user, in request order."""
 

@@ -5,7 +5,8 @@ vocabularies (about 2 ms on a 4,000-item catalogue) before scoring. For one user
 :class:`ModelIndex` converts ids once per model version and :func:`score_user` calls the
 model's scoring hook directly: score row :math:`s = \\text{\\_score}(u)`, then
 :math:`s_i = -\\infty` for items that are seen, excluded, unavailable or outside the category,
-then the ``n`` best finite scores (ties by lower item number, as in ``recommend``).
+then the ``n`` best finite scores (ties by lower item number, as in ``recommend``). Factor
+models over large catalogues score only the candidates of an ANN index (:mod:`.ann`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tailor.models.base import RecommenderBase, top_n
+from tailor.serving.ann import AnnIndex
 from tailor.serving.catalog import Catalog
 from tailor.serving.filters import ItemList
 
@@ -74,21 +76,31 @@ def score_user(
     category: str | None = None,
     exclude: Iterable[str] = (),
     exclude_seen: bool = True,
+    ann: AnnIndex | None = None,
 ) -> ItemList:
-    """The user's top-``n`` (item_id, score) after all filters."""
+    """The user's top-``n`` (item_id, score) after all filters.
+
+    With ``ann`` (a factor model over a large catalogue) only the index's candidates are scored;
+    when they cannot fill the list, the whole catalogue is scored as without it.
+    """
     if not isinstance(model, RecommenderBase):  # a foreign model: its own recommend
         return _via_recommend(model, index, user_num, n, category, exclude, exclude_seen)
+    allowed = index.allowed(category)
+    seen = seen_nums(model, user_num) if exclude_seen else np.empty(0, np.int64)
+    excluded = np.array(
+        [k for k in (model.items.number(i) for i in exclude) if k is not None], dtype=np.int64
+    )
+    if ann is not None:
+        found = ann.top(user_num, n, allowed=allowed, banned=np.concatenate([seen, excluded]))
+        if found is not None:
+            return list(zip(index.item_ids[found[0]].tolist(), found[1].tolist(), strict=True))
     row = model._score(np.array([user_num], dtype=np.int32))
     scores = np.array(row, dtype=np.float32).reshape(1, -1)  # a copy: masks write into it
     scores[~np.isfinite(scores)] = -np.inf
-    allowed = index.allowed(category)
     if allowed is not None:
         scores[0, ~allowed] = -np.inf
-    if exclude_seen:
-        scores[0, seen_nums(model, user_num)] = -np.inf
-    excluded = [k for k in (model.items.number(i) for i in exclude) if k is not None]
-    if excluded:
-        scores[0, excluded] = -np.inf
+    scores[0, seen] = -np.inf
+    scores[0, excluded] = -np.inf
     idx, vals = top_n(scores, n)
     keep = np.isfinite(vals[0])
     return list(zip(index.item_ids[idx[0][keep]].tolist(), vals[0][keep].tolist(), strict=True))

@@ -4,6 +4,8 @@ Order for a known user (``exclude_seen`` on): the version's precomputed list in 
 on a miss (or when filters leave too few items) live scoring, run in a worker thread and abandoned
 after ``scoring_budget_ms``; on any failure the in-process popular lists. An unknown user gets the
 popular lists with ``source=cold_start``. A dependency failure is never an error to the caller.
+A list scored live on a cache miss is written back to the cache in the background, so the
+user's next request is a hit.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from tailor.serving.state import ServingState, StateHolder
 _log = get_logger(__name__)
 
 T = TypeVar("T")
+
+
+MAX_PENDING_WRITES = 256
+"""Write-backs in flight at most; more are skipped (the cache is slow or down)."""
+_MISS = object()
+"""``_from_cache``'s answer when the user has no stored list."""
 
 
 class ScoringTimeout(Exception):
@@ -74,6 +82,7 @@ class RecService:
         self.budget_s = budget_s
         self.precompute_n = precompute_n
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tailor-score")
+        self._writes: set[asyncio.Task[None]] = set()
 
     def close(self) -> None:
         """Stop the scoring threads (queued work is dropped)."""
@@ -88,20 +97,30 @@ class RecService:
         user_num = state.user_num(user_id)
         if user_num is None:
             return self._popular(state, query, frozenset(), "cold_start")
+        missed = False
         if query.exclude_seen:
             cached = await self._from_cache(state, user_id, query)
             if isinstance(cached, Answer):
                 return cached
+            missed = cached is _MISS
+        stored: list[ItemList] = []  # the cacheable list, when one is computed
         try:
-            items = await self._run(lambda: self._score(state, user_num, query))
+            if missed:
+                items = await self._run(lambda: self._score_miss(state, user_num, query, stored))
+            else:
+                items = await self._run(lambda: self._score(state, user_num, query))
         except ScoringTimeout:
             return self._fallback(state, user_id, query, "scoring_timeout")
         except Exception as exc:  # a broken model must not become a 5xx
             _log.error("scoring_failed", error_type=type(exc).__name__, version=state.version)
             return self._fallback(state, user_id, query, "scoring_error")
+        if stored:
+            self._write_back(state, user_id, stored[0])
         return self._answer(items, "model", state)
 
     async def _from_cache(self, state: ServingState, user_id: str, query: RecQuery) -> Any:
+        """An Answer from the cache or the fallback (cache down); ``_MISS`` when the user has no
+        list; None when the list is there but too short after the request's filters."""
         assert state.version is not None
         try:
             cached = await self.cache.get_recs(state.version, user_id)
@@ -112,7 +131,7 @@ class RecService:
         self.metrics.redis_up.set(1)
         if cached is None:
             self.metrics.cache_result("miss")
-            return None
+            return _MISS
         self.metrics.cache_result("hit")
         # seen items were left out when the list was computed
         items = apply_filters(cached, query.n, self._rule(state, query, frozenset()))
@@ -131,7 +150,52 @@ class RecService:
             category=query.category,
             exclude=query.exclude,
             exclude_seen=query.exclude_seen,
+            ann=state.ann,
         )
+
+    def _score_miss(
+        self, state: ServingState, user_num: int, query: RecQuery, stored: list[ItemList]
+    ) -> ItemList:
+        """Score the list the cache would hold (top ``precompute_n``, seen and unavailable items
+        left out, as ``warm`` writes it), append it to ``stored`` for the write-back, and answer
+        from it with the request's filters; score again with the filters when too few remain."""
+        assert state.index is not None
+        full = score_user(
+            state.model, state.index, user_num, self.precompute_n, ann=state.ann
+        )
+        stored.append(full)
+        items = apply_filters(full, query.n, self._rule(state, query, frozenset()))
+        if len(items) >= query.n or len(full) < self.precompute_n:
+            return items
+        return self._score(state, user_num, query)
+
+    def _write_back(self, state: ServingState, user_id: str, items: ItemList) -> None:
+        """Store a live-scored list under the version's key, in the background: the answer does
+        not wait for the cache, and a failed write only means another miss later."""
+        if len(self._writes) >= MAX_PENDING_WRITES:  # the cache is slow: skip, do not pile up
+            self.metrics.cache_writes.labels("skipped").inc()
+            return
+        assert state.version is not None
+        task = asyncio.create_task(self._put(state.version, user_id, items))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _put(self, version: str, user_id: str, items: ItemList) -> None:
+        try:
+            await self.cache.put_recs(version, {user_id: items})
+        except CacheUnavailable:
+            self.metrics.cache_writes.labels("failed").inc()
+            return
+        except Exception as exc:  # a background write must never surface
+            _log.error("cache_write_failed", error_type=type(exc).__name__)
+            self.metrics.cache_writes.labels("failed").inc()
+            return
+        self.metrics.cache_writes.labels("written").inc()
+
+    async def drain(self) -> None:
+        """Wait for the pending write-backs (shutdown and tests)."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     # ---- similar and popular --------------------------------------------------------------
     async def similar(self, item_id: str, n: int) -> Answer | None:
@@ -210,5 +274,5 @@ class RecService:
         return self._popular(state, query, seen, "fallback")
 
     def _answer(self, items: ItemList, source: str, state: ServingState) -> Answer:
-        self.metrics.answers.labels(source).inc()
+        self.metrics.answered(source)
         return Answer(items, source, state.version, uuid.uuid4().hex)

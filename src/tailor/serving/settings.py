@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tailor.errors import ConfigError
+from tailor.serving.ann import AnnSettings
 
 Scope = Literal["read", "admin"]
 
@@ -73,6 +74,13 @@ class ServeSettings(BaseSettings):
     """Live-scoring budget; past it the request is answered from the fallback. Default 30 ms."""
     scoring_threads: int = Field(default=2, ge=1)
     """Threads that run live scoring. Default 2."""
+    ann_min_items: int = Field(default=50_000, ge=1)
+    """Factor models (mf-sgd, ALS, BPR) with at least this many items get an HNSW index at load
+    time, and live scoring ranks only its candidates. Default 50,000."""
+    ann_candidate_factor: int = Field(default=10, ge=1)
+    """ANN candidates per requested item: ``k = factor * n + seen + excluded``. Default 10."""
+    ann_ef_search: int = Field(default=400, ge=1)
+    """HNSW search breadth (raised to ``k`` when smaller). Default 400."""
     fallback_size: int = Field(default=200, ge=1)
     """Length of the in-process popular lists (global and per category). Default 200."""
     fallback_refresh_s: float = Field(default=60.0, gt=0)
@@ -87,6 +95,15 @@ class ServeSettings(BaseSettings):
     """API keys (hashed). Empty (default): no authentication."""
     rate_limit_per_s: int = Field(default=0, ge=0)
     """Requests per second allowed per API key, shared through Redis; 0 (default): unlimited."""
+
+    @property
+    def ann(self) -> AnnSettings:
+        """The ANN settings as the loader takes them."""
+        return AnnSettings(
+            min_items=self.ann_min_items,
+            candidate_factor=self.ann_candidate_factor,
+            ef_search=self.ann_ef_search,
+        )
 
     @property
     def auth_enabled(self) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from tailor.errors import TailorError
 from tailor.logging import get_logger
 from tailor.models.artifacts import load_model, read_manifest
+from tailor.serving.ann import AnnIndex, AnnSettings, build_ann
 from tailor.serving.catalog import Catalog
 from tailor.serving.fallback import PopularLists
 from tailor.serving.registry import ModelRegistry
@@ -40,6 +41,7 @@ class ServingState:
         path: the version's directory.
         popularity_stamp: modification time of the popularity artifact the lists came from.
         index: the model's items as arrays for fast one-user scoring (None without a model).
+        ann: candidate index of a factor model over a large catalogue (None: exact scoring).
     """
 
     version: str | None = None
@@ -51,6 +53,7 @@ class ServingState:
     path: Path | None = None
     popularity_stamp: float | None = None
     index: ModelIndex | None = None
+    ann: AnnIndex | None = None
 
     def knows_user(self, user_id: str) -> bool:
         """Whether the model has a profile for ``user_id``."""
@@ -95,8 +98,14 @@ class StateHolder:
             return True
 
 
-def load_state(registry: ModelRegistry, version: str, fallback_size: int) -> ServingState:
-    """Load ``version``: model, catalog, popularity lists and manifest metrics.
+def load_state(
+    registry: ModelRegistry,
+    version: str,
+    fallback_size: int,
+    ann: AnnSettings | None = None,
+) -> ServingState:
+    """Load ``version``: model, catalog, popularity lists and manifest metrics, and (with
+    ``ann``, for a factor model of at least ``ann.min_items`` items) its ANN index.
 
     A part that fails to load is logged and left empty, so the service still answers from what is
     there (for example popular items without the model).
@@ -117,12 +126,30 @@ def load_state(registry: ModelRegistry, version: str, fallback_size: int) -> Ser
         catalog = replace(catalog, category_of=Catalog.from_popularity(popularity).category_of)
     popular = _lists(popularity, catalog, fallback_size)
     index = ModelIndex.build(model, catalog) if model is not None else None
+    ann_index = _build_ann(model, ann, log)
     if model is not None and index is not None:
-        model = _warm_up(model, index, log)
-    log.info("state_loaded", model=name, fallback_items=len(popular))
+        model = _warm_up(model, index, ann_index, log)
+    log.info("state_loaded", model=name, fallback_items=len(popular), ann=ann_index is not None)
     return ServingState(
-        version, model, popular, catalog, metrics, name, path, popularity_stamp(path), index
+        version,
+        model,
+        popular,
+        catalog,
+        metrics,
+        name,
+        path,
+        popularity_stamp(path),
+        index,
+        ann_index if model is not None else None,
     )
+
+
+def _build_ann(model: Any, settings: AnnSettings | None, log: Any) -> AnnIndex | None:
+    try:
+        return build_ann(model, settings)
+    except Exception as exc:  # no index is slower, not broken: score exactly
+        log.error("ann_build_failed", error_type=type(exc).__name__, error=str(exc))
+        return None
 
 
 def popularity_stamp(path: Path) -> float | None:
@@ -163,13 +190,13 @@ def _lists(popularity: Any, catalog: Catalog, size: int) -> PopularLists:
     return PopularLists() if popularity is None else PopularLists.build(popularity, catalog, size)
 
 
-def _warm_up(model: Any, index: ModelIndex, log: Any) -> Any:
+def _warm_up(model: Any, index: ModelIndex, ann: AnnIndex | None, log: Any) -> Any:
     """Score one user before going live: JIT compilation and BLAS start-up happen here, not
     inside the first requests' budget. A model that cannot score is dropped (None)."""
     if len(model.users) == 0:
         return model
     try:
-        score_user(model, index, 0, 1)
+        score_user(model, index, 0, 1, ann=ann)
     except Exception as exc:  # a model that cannot score must not go live
         log.error("model_warm_up_failed", error_type=type(exc).__name__, error=str(exc))
         return None

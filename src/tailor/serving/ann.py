@@ -1,0 +1,186 @@
+"""Approximate nearest-neighbour candidate retrieval for factor models (hnswlib).
+
+A factor model scores user :math:`u` and item :math:`i` as an inner product plus a per-user
+constant, :math:`s_{ui} = \\langle x_u, y_i \\rangle + c_u`: SGDMF with
+:math:`x_u = [p_u, 1]`, :math:`y_i = [q_i, b_i]` (the item bias folded in as one more dimension)
+and :math:`c_u = b_u + \\mu`; ALS and BPR with their factor rows (``implicit``'s BPR already
+carries the item bias as a factor column) and :math:`c_u = 0`.
+
+Maximum inner product search is reduced to nearest-neighbour search in L2 (Bachrach et al.,
+2014): with :math:`M = \\max_i \\lVert y_i \\rVert`, item :math:`i` is indexed as
+:math:`y'_i = [y_i, \\sqrt{M^2 - \\lVert y_i \\rVert^2}]` and a query as :math:`x'_u = [x_u, 0]`,
+so :math:`\\lVert x'_u - y'_i \\rVert^2 = \\lVert x_u \\rVert^2 + M^2 - 2\\langle x_u, y_i
+\\rangle`: the nearest items are exactly those with the largest inner products. An HNSW graph
+(hnswlib) finds them approximately in about :math:`O(\\log I)` distance evaluations.
+
+Per request, :meth:`AnnIndex.top` retrieves :math:`k = f \\cdot n + |\\text{banned}|`
+candidates (``f`` = ``candidate_factor``, banned = seen and excluded items), scores them exactly,
+applies the filters and ranks them. When the filters leave fewer than ``n`` candidates (a
+narrow category, say) it returns None and the caller scores the whole catalogue exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tailor.logging import get_logger
+from tailor.models.base import top_n
+
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class AnnSettings:
+    """When and how the index is built and searched.
+
+    Attributes:
+        min_items: build an index only for catalogues of at least this many items.
+        candidate_factor: candidates retrieved per requested item (``k = factor * n + banned``).
+        ef_search: HNSW search breadth (at least ``k`` is used); larger = better recall, slower.
+        m: HNSW graph degree.
+        ef_construction: HNSW build breadth.
+        seed: HNSW level-assignment seed.
+    """
+
+    min_items: int = 50_000
+    candidate_factor: int = 10
+    ef_search: int = 400
+    m: int = 16
+    ef_construction: int = 200
+    seed: int = 0
+
+
+class FactorView:
+    """A factor model's scores as inner products: :math:`s_{ui} = \\langle x_u, y_i\\rangle + c_u`.
+
+    Holds references to the model's arrays, plus one augmented copy of the item matrix.
+    """
+
+    def __init__(
+        self,
+        user_factors: np.ndarray,
+        item_vectors: np.ndarray,
+        *,
+        append_one: bool = False,
+        user_offset: np.ndarray | None = None,
+    ) -> None:
+        self._users = user_factors
+        self.items = np.ascontiguousarray(item_vectors, dtype=np.float32)
+        """(n_items, d) item vectors :math:`y_i`."""
+        self._append_one = append_one
+        self._offset = user_offset
+
+    def query(self, user_num: int) -> np.ndarray:
+        """The query vector :math:`x_u` (float32, length d)."""
+        row = np.asarray(self._users[user_num], dtype=np.float32)
+        return np.append(row, np.float32(1.0)) if self._append_one else row
+
+    def scores(self, user_num: int, item_nums: np.ndarray) -> np.ndarray:
+        """Exact scores :math:`s_{ui}` of ``item_nums`` (float32)."""
+        out = self.items[item_nums] @ self.query(user_num)
+        if self._offset is not None:
+            out += self._offset[user_num]
+        return out
+
+
+def factor_view(model: Any) -> FactorView | None:
+    """The inner-product form of ``model``'s scores, or None when it is not a factor model."""
+    from tailor.models.implicit_models import ALS, BPR
+    from tailor.models.mf_sgd import SGDMF
+
+    if isinstance(model, SGDMF):
+        items = np.hstack([model.item_factors, model.item_bias[:, None]])
+        offset = (model.user_bias + model.global_mean[0]).astype(np.float32)
+        return FactorView(model.user_factors, items, append_one=True, user_offset=offset)
+    if isinstance(model, ALS | BPR):
+        return FactorView(model.user_factors, model.item_factors)
+    return None
+
+
+class AnnIndex:
+    """An HNSW index over a factor model's items, built once per model version."""
+
+    def __init__(self, view: FactorView, settings: AnnSettings) -> None:
+        import hnswlib
+
+        self.view = view
+        self.settings = settings
+        items = view.items
+        self.n_items = len(items)
+        norms2 = np.einsum("ij,ij->i", items, items)
+        lift = np.sqrt(np.maximum(norms2.max() - norms2, 0.0)).astype(np.float32)
+        data = np.hstack([items, lift[:, None]])
+        index = hnswlib.Index(space="l2", dim=data.shape[1])
+        index.init_index(
+            max_elements=self.n_items,
+            ef_construction=settings.ef_construction,
+            M=settings.m,
+            random_seed=settings.seed,
+        )
+        index.add_items(data, np.arange(self.n_items))
+        index.set_ef(settings.ef_search)
+        self._index = index
+
+    def candidates(self, user_num: int, k: int) -> np.ndarray:
+        """Item numbers of (about) the ``k`` largest inner products, in ascending number order."""
+        query = np.append(self.view.query(user_num), np.float32(0.0))[None, :]
+        labels, _ = self._index.knn_query(query, k=k, num_threads=1)
+        return np.sort(labels[0].astype(np.int64))
+
+    def top(
+        self,
+        user_num: int,
+        n: int,
+        *,
+        allowed: np.ndarray | None,
+        banned: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``n`` best allowed, non-banned items among the ANN candidates.
+
+        Returns:
+            (item numbers, scores), best first, ties by lower item number; None when the
+            candidates cannot give ``n`` items (the caller then scores exactly).
+        """
+        k = self.settings.candidate_factor * n + len(banned)
+        if 2 * k >= self.n_items:  # most of the catalogue: exact scoring is as cheap
+            return None
+        try:
+            cands = self.candidates(user_num, k)
+        except RuntimeError:  # hnswlib found fewer than k neighbours
+            return None
+        keep = np.ones(len(cands), dtype=bool)
+        if allowed is not None:
+            keep &= allowed[cands]
+        if len(banned):
+            keep &= ~np.isin(cands, banned)
+        cands = cands[keep]
+        scores = self.view.scores(user_num, cands)
+        scores[~np.isfinite(scores)] = -np.inf
+        idx, vals = top_n(scores[None, :], n)
+        finite = np.isfinite(vals[0])
+        if finite.sum() < n:
+            return None
+        return cands[idx[0][finite]], vals[0][finite]
+
+
+def build_ann(model: Any, settings: AnnSettings | None) -> AnnIndex | None:
+    """An index for ``model`` when it is a factor model with at least ``settings.min_items``
+    items (None otherwise, or when ``settings`` is None)."""
+    if settings is None or model is None or len(model.items) < settings.min_items:
+        return None
+    view = factor_view(model)
+    if view is None:
+        return None
+    start = time.perf_counter()
+    index = AnnIndex(view, settings)
+    _log.info(
+        "ann_index_built",
+        items=index.n_items,
+        dim=view.items.shape[1] + 1,
+        seconds=round(time.perf_counter() - start, 2),
+    )
+    return index
