@@ -47,6 +47,39 @@ def write_model_dir(
     return path
 
 
+def write_factor_model_dir(
+    path: Path, *, users: int = 40, items: int = 300, seed: int = 0
+) -> Path:
+    """An SGDMF model (16 factors, biases) on random interactions over ``items`` items, with
+    popularity/ and a catalog (categories ``c0``-``c4`` by item number mod 5; every 7th item
+    unavailable), for tests of factor-model scoring and ANN retrieval."""
+    import numpy as np
+
+    from tailor.models import SGDMF
+
+    rng = np.random.default_rng(seed)
+    item_ids = [f"i{k}" for k in range(items)]
+    pairs = pd.DataFrame(
+        {
+            "user_id": [f"u{k}" for k in rng.integers(0, users, items * 4)],
+            "item_id": [item_ids[k % items] for k in range(items * 4)],
+            "value": rng.integers(1, 6, items * 4).astype("float64"),
+        }
+    ).drop_duplicates(["user_id", "item_id"])
+    catalog = pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "category": [f"c{k % 5}" for k in range(items)],
+            "available": [k % 7 != 3 for k in range(items)],
+        }
+    )
+    data = Dataset.from_frame(pairs, items=catalog)
+    SGDMF(embedding_size=16, epochs=3, init_std=0.5, seed=seed).fit(data).save(path)
+    Popularity().fit(data).save(path / "popularity")
+    catalog.to_parquet(path / "items.parquet")
+    return path
+
+
 def serve_settings(model_dir: Path | None, **kwargs: Any) -> Any:
     """ServeSettings for tests, independent of the machine's TAILOR_* environment."""
     from tailor.serving.settings import ServeSettings
