@@ -66,6 +66,22 @@ def test_warm_then_cache_hits_under_versioned_keys(model_dir: Path, prefix: str)
     assert raw.ttl(f"{prefix}:{version}:recs:u0") > 0
 
 
+def test_live_scored_list_is_written_back_with_ttl(model_dir: Path, prefix: str) -> None:
+    settings = serve_settings(model_dir, redis_url=SHARED_URL, key_prefix=prefix, cache_ttl_s=300)
+    raw = redis.Redis.from_url(SHARED_URL, decode_responses=True)
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/v1/recommendations/u0", params={"n": 2})
+        assert (r.json()["source"], items_of(r)) == ("model", U0_MODEL[:2])
+        key = f"{prefix}:{r.json()['model_version']}:recs:u0"
+        deadline = time.monotonic() + 1.0
+        while raw.get(key) is None and time.monotonic() < deadline:  # written in the background
+            time.sleep(0.01)
+        assert raw.get(key) == '[["i4",6.0],["i1",4.0],["i6",4.0],["i7",4.0],["i5",4.0]]'
+        assert 0 < raw.ttl(key) <= 300
+        r = c.get("/v1/recommendations/u0", params={"n": 2})
+        assert (r.json()["source"], items_of(r)) == ("cache", U0_MODEL[:2])
+
+
 def test_rate_limit_is_shared_between_instances(model_dir: Path, prefix: str) -> None:
     from tailor.serving.auth import hash_key
 

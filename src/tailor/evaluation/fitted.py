@@ -13,6 +13,7 @@ import pandas as pd
 
 from tailor.data.columns import Columns
 from tailor.evaluation.runner import EvaluationResult, evaluate
+from tailor.models.model_dir import recommend_with_fallback
 
 
 def recommend_for(
@@ -26,32 +27,9 @@ def recommend_for(
     """Top-``n`` lists for ``user_ids`` as a frame with a ``source`` column.
 
     Users the model does not know get no rows (they score 0), unless a ``fallback`` model is given:
-    it answers them through its own ``recommend``, and users it does not know either get its
-    ``top_items(n)`` list when it has one (Popularity does).
+    see :func:`~tailor.models.model_dir.recommend_with_fallback`, which this delegates to.
     """
-    recs = model.recommend(user_ids, n, exclude_seen=exclude_seen).to_frame()
-    recs[Columns.SOURCE] = "model"
-    if fallback is None:
-        return recs
-    missing = np.setdiff1d(np.asarray(user_ids, dtype=str), recs[Columns.USER_ID].astype(str))
-    extra = fallback.recommend(missing, n, exclude_seen=exclude_seen).to_frame()
-    still = np.setdiff1d(missing, extra[Columns.USER_ID].astype(str))
-    parts = [recs, extra.assign(**{Columns.SOURCE: "fallback"})]
-    if len(still) and hasattr(fallback, "top_items"):
-        top = fallback.top_items(n)
-        width = len(top)
-        parts.append(
-            pd.DataFrame(
-                {
-                    Columns.USER_ID: np.repeat(still, width),
-                    Columns.ITEM_ID: np.tile(top[Columns.ITEM_ID].to_numpy(), len(still)),
-                    Columns.RANK: np.tile(np.arange(1, width + 1), len(still)),
-                    Columns.SCORE: np.tile(top[Columns.SCORE].to_numpy(), len(still)),
-                    Columns.SOURCE: "fallback",
-                }
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+    return recommend_with_fallback(model, fallback, user_ids, n, exclude_seen=exclude_seen)
 
 
 def evaluate_model(

@@ -122,28 +122,37 @@ def load_model_dir(path: Path) -> tuple[Any, Popularity | None]:
 
 def recommend_with_fallback(
     model: Any,
-    popularity: Popularity | None,
+    fallback: Any,
     user_ids: Any,
     n: int,
     *,
     exclude_seen: bool = True,
 ) -> pd.DataFrame:
-    """Top-``n`` per user with a ``source`` column: ``model``, or ``popularity`` for users the
-    model does not know (they get the most popular items). Users keep the input order."""
+    """Top-``n`` per user with a ``source`` column; users keep the input order.
+
+    Users the model knows get its lists (``source="model"``). The others are answered by
+    ``fallback`` (``source="popularity"``): through its own ``recommend`` when it knows them,
+    else from its ``top_items(n)`` when it has one (Popularity does). Without a fallback they get
+    no rows.
+    """
     ids = np.asarray(pd.unique(np.asarray(user_ids).astype(str)))
     recs = model.recommend(ids, n, exclude_seen=exclude_seen).to_frame()
     recs[Columns.SOURCE] = SOURCE_MODEL
-    unknown = ids[model.users.numbers(ids) < 0]
     frames = [recs]
-    if len(unknown) and popularity is not None:
-        frames.append(_popular_rows(popularity, unknown, n))
+    unknown = ids[model.users.numbers(ids) < 0]
+    if len(unknown) and fallback is not None:
+        extra = fallback.recommend(unknown, n, exclude_seen=exclude_seen).to_frame()
+        frames.append(extra.assign(**{Columns.SOURCE: SOURCE_POPULARITY}))
+        still = unknown[fallback.users.numbers(unknown) < 0]
+        if len(still) and hasattr(fallback, "top_items"):
+            frames.append(_popular_rows(fallback, still, n))
     out = pd.concat(frames, ignore_index=True)
     position = pd.Series(np.arange(len(ids)), index=pd.Index(ids))
     order = np.lexsort((out[Columns.RANK].to_numpy(), position[out[Columns.USER_ID]].to_numpy()))
     return out.iloc[order].reset_index(drop=True)
 
 
-def _popular_rows(popularity: Popularity, users: np.ndarray, n: int) -> pd.DataFrame:
+def _popular_rows(popularity: Any, users: np.ndarray, n: int) -> pd.DataFrame:
     top = popularity.top_items(n)
     width = len(top)
     return pd.DataFrame(
