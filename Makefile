@@ -44,6 +44,9 @@ bench-models: $(STAMP)
 
 bench-serving: $(STAMP)
 	$(BIN)/python bench/serving/run.py
+	$(BIN)/python bench/serving/hot_path.py
+	$(BIN)/python bench/serving/hot_path.py --redis redis://127.0.0.1:6379/0
+	$(BIN)/python bench/serving/ann_recall.py
 
 bench-accuracy: $(STAMP)
 	bash bench/accuracy/setup_peers.sh

@@ -47,7 +47,10 @@ def model_dir(root: Path, users: int = 2000, items: int = 1000, per_user: int = 
         }
     ).drop_duplicates(["user_id", "item_id"])
     catalog = pd.DataFrame(
-        {"item_id": [f"i{k}" for k in range(items)], "category": [f"c{k % 10}" for k in range(items)]}
+        {
+            "item_id": [f"i{k}" for k in range(items)],
+            "category": [f"c{k % 10}" for k in range(items)],
+        }
     )
     data = Dataset.from_frame(frame, items=catalog)
     path = root / "model"
@@ -152,4 +155,4 @@ if __name__ == "__main__":
     stored = json.loads(args.out.read_text()) if args.out.is_file() else {}
     stored[args.label or result["cache"]] = result
     args.out.write_text(json.dumps(stored, indent=2) + "\n")
-    print(json.dumps(result, indent=2))  # noqa: T201
+    print(json.dumps(result, indent=2))

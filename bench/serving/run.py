@@ -114,8 +114,10 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def start_server(model_dir: Path, redis_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TAILOR_SCORING_THREADS": "1"}
+def start_server(
+    model_dir: Path, redis_url: str, port: int, **env_extra: str
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TAILOR_SCORING_THREADS": "1", **env_extra}
     proc = subprocess.Popen(
         [TAILOR, "serve", "--model-dir", str(model_dir), "--redis", redis_url,
          "--port", str(port)],
@@ -201,7 +203,8 @@ def scenario_cache(model_dir: Path, users: list[str], seconds: float) -> dict[st
 
 def scenario_live(model_dir: Path, users: list[str], seconds: float) -> dict[str, Any]:
     port = free_port()
-    server = start_server(model_dir, "memory://", port)
+    # no write-back: otherwise users seen before are answered from the cache, not scored
+    server = start_server(model_dir, "memory://", port, TAILOR_WRITE_BACK="false")
     try:
         warmup(port, users)
         return measured(server, 200, lambda: load(port, users, 200, seconds))

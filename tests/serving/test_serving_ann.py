@@ -142,9 +142,7 @@ def test_service_answers_through_the_index_like_exact_scoring(
 
     monkeypatch.setattr(state_module, "build_ann", counting_build)
     monkeypatch.setattr(AnnIndex, "top", counting_top)
-    requests = [
-        {"user": f"u{k}", "n": 10, "exclude_seen": "false"} for k in range(0, 40, 3)
-    ] + [
+    requests = [{"user": f"u{k}", "n": 10, "exclude_seen": "false"} for k in range(0, 40, 3)] + [
         {"user": "u1", "n": 5, "category": "c2", "exclude_seen": "false"},
         {"user": "u2", "n": 5, "exclude": ["i1", "i2", "i3"], "exclude_seen": "false"},
         {"user": "u3", "n": 10},  # a cache miss, then a hit from the written-back list

@@ -256,3 +256,33 @@ def test_similar_items_from_a_model_that_supports_them(tmp_path: Path) -> None:
         # live scoring with EASE: u0's one unseen item of its group comes first
         rec = c.get("/v1/recommendations/u0", params={"n": 1})
         assert (rec.json()["source"], items_of(rec)) == ("model", ["i1"])
+
+
+def test_hot_route_documents_each_query_parameter(client: TestClient) -> None:
+    # the route validates the query itself (RecommendOneRoute); the spec must still list every
+    # parameter with its constraints, as FastAPI generates it for plain parameters
+    spec = client.get("/openapi.json").json()
+    params = spec["paths"]["/v1/recommendations/{user_id}"]["get"]["parameters"]
+    assert [(p["name"], p["in"]) for p in params] == [
+        ("user_id", "path"),
+        ("category", "query"),
+        ("n", "query"),
+        ("exclude", "query"),
+        ("exclude_seen", "query"),
+    ]
+    by_name = {p["name"]: p["schema"] for p in params}
+    assert by_name["n"]["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 100}
+    assert by_name["exclude"]["maxItems"] == 100
+    assert by_name["exclude"]["default"] == []
+    assert by_name["exclude_seen"]["default"] is True
+    assert by_name["user_id"]["maxLength"] == 256
+
+
+def test_hot_route_reports_every_invalid_field_at_once(client: TestClient) -> None:
+    r = client.get("/v1/recommendations/bad%01id", params={"n": 0, "exclude_seen": "maybe"})
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == [
+        "path.user_id",
+        "query.n",
+        "query.exclude_seen",
+    ]

@@ -64,3 +64,9 @@ def test_failed_write_back_does_not_change_the_answer(
         assert _get(c, "u0") == ("model", U0_MODEL)
         text = c.get("/metrics").text
         assert 'tailor_serving_cache_writes_total{result="failed"} 2.0' in text
+
+
+def test_write_back_can_be_turned_off(model_dir: Path) -> None:
+    with TestClient(create_app(serve_settings(model_dir, write_back=False))) as c:
+        assert _get(c, "u0") == ("model", U0_MODEL)
+        assert _get(c, "u0") == ("model", U0_MODEL)

@@ -61,6 +61,7 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         budget_s=settings.scoring_budget_ms / 1000,
         threads=settings.scoring_threads,
         precompute_n=settings.precompute_n,
+        write_back=settings.write_back,
     )
     registry = ModelRegistry(settings.model_dir) if settings.model_dir else None
     limiter = RateLimiter(cache, settings.rate_limit_per_s)

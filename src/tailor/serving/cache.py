@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
+
 from tailor.errors import ConfigError
 from tailor.serving.breaker import CircuitBreaker
 from tailor.serving.keys import Keys
@@ -69,8 +71,8 @@ def encode_list(items: Sequence[tuple[str, float]]) -> str:
 
 
 def decode_list(raw: str | bytes) -> ItemList:
-    """Inverse of :func:`encode_list`."""
-    return [(str(i), float(s)) for i, s in json.loads(raw)]
+    """Inverse of :func:`encode_list` (the JSON already holds str ids and float scores)."""
+    return [(i, s) for i, s in orjson.loads(raw)]
 
 
 class MemoryRecCache:

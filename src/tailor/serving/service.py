@@ -75,12 +75,14 @@ class RecService:
         budget_s: float = 0.03,
         threads: int = 2,
         precompute_n: int = 50,
+        write_back: bool = True,
     ) -> None:
         self.holder = holder
         self.cache = cache
         self.metrics = metrics
         self.budget_s = budget_s
         self.precompute_n = precompute_n
+        self.write_back = write_back
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tailor-score")
         self._writes: set[asyncio.Task[None]] = set()
 
@@ -102,7 +104,7 @@ class RecService:
             cached = await self._from_cache(state, user_id, query)
             if isinstance(cached, Answer):
                 return cached
-            missed = cached is _MISS
+            missed = cached is _MISS and self.write_back
         stored: list[ItemList] = []  # the cacheable list, when one is computed
         try:
             if missed:
@@ -160,9 +162,7 @@ class RecService:
         left out, as ``warm`` writes it), append it to ``stored`` for the write-back, and answer
         from it with the request's filters; score again with the filters when too few remain."""
         assert state.index is not None
-        full = score_user(
-            state.model, state.index, user_num, self.precompute_n, ann=state.ann
-        )
+        full = score_user(state.model, state.index, user_num, self.precompute_n, ann=state.ann)
         stored.append(full)
         items = apply_filters(full, query.n, self._rule(state, query, frozenset()))
         if len(items) >= query.n or len(full) < self.precompute_n:

@@ -74,6 +74,9 @@ class ServeSettings(BaseSettings):
     """Live-scoring budget; past it the request is answered from the fallback. Default 30 ms."""
     scoring_threads: int = Field(default=2, ge=1)
     """Threads that run live scoring. Default 2."""
+    write_back: bool = True
+    """Store a list scored live on a cache miss under the active version's key (TTL
+    ``cache_ttl_s``), in the background, so the user's next request is a hit. Default True."""
     ann_min_items: int = Field(default=50_000, ge=1)
     """Factor models (mf-sgd, ALS, BPR) with at least this many items get an HNSW index at load
     time, and live scoring ranks only its candidates. Default 50,000."""

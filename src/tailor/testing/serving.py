@@ -47,9 +47,7 @@ def write_model_dir(
     return path
 
 
-def write_factor_model_dir(
-    path: Path, *, users: int = 40, items: int = 300, seed: int = 0
-) -> Path:
+def write_factor_model_dir(path: Path, *, users: int = 40, items: int = 300, seed: int = 0) -> Path:
     """An SGDMF model (16 factors, biases) on random interactions over ``items`` items, with
     popularity/ and a catalog (categories ``c0``-``c4`` by item number mod 5; every 7th item
     unavailable), for tests of factor-model scoring and ANN retrieval."""
