@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tailor.cli import cli
+from tailor.models.artifacts import read_manifest
 from tailor.models.model_dir import load_model_dir
 
 
@@ -26,6 +27,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     assert 0.0 < metrics["ndcg@10"] < 1.0
     assert {"user:cold", "user:warm", "item:cold", "item:warm"} <= set(metrics["segments"])
     assert (out / "evaluation" / "report.html").stat().st_size > 100_000
+    assert read_manifest(out / "model")["metrics"]["ndcg@10"] == metrics["ndcg@10"]
     model, popularity = load_model_dir(out / "model")
     assert popularity is not None and len(model.recommend(["17850"], n=5)) == 5
     assert "tailor serve --model-dir" in result.output

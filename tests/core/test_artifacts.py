@@ -8,7 +8,7 @@ import pytest
 from tailor.data.dataset import Dataset
 from tailor.errors import ArtifactError, ConfigError
 from tailor.models import Popularity, create_model
-from tailor.models.artifacts import load_model, read_manifest
+from tailor.models.artifacts import load_model, read_manifest, record_metrics
 from tailor.testing.data import planted_frame
 
 
@@ -45,3 +45,11 @@ def test_create_model_validates_parameters() -> None:
     assert create_model("popularity", {"measure": "count"}).config.measure == "count"
     with pytest.raises(ConfigError, match="measur"):
         create_model("popularity", {"measur": "count"})
+
+
+def test_record_metrics_updates_the_manifest(tmp_path: Path) -> None:
+    Popularity().fit(Dataset.from_frame(planted_frame())).save(str(tmp_path))
+    record_metrics(tmp_path, {"ndcg@10": 0.25})
+    record_metrics(str(tmp_path), {"recall@20": 0.5})
+    assert read_manifest(tmp_path)["metrics"] == {"ndcg@10": 0.25, "recall@20": 0.5}
+    assert load_model(str(tmp_path)).top_items(1)["item_id"].tolist() == ["i0"]

@@ -28,6 +28,7 @@ from tailor.data.sources import get_source
 from tailor.data.split import Split, temporal_split, with_validation
 from tailor.evaluation import EvaluationResult, compare, evaluate_model, write_report
 from tailor.evaluation.truth import unseen_only
+from tailor.models.artifacts import record_metrics
 from tailor.models.model_dir import POPULARITY_DIR, fit_model_dir, load_model_dir
 
 SOURCE = "online-retail"
@@ -169,7 +170,13 @@ def _final(split: Split, items: pd.DataFrame, best: str, out: Path) -> dict[str,
         results[name] = evaluate_model(
             model, split, K, fallback=popularity, truth_filter=truth, items=items
         )
+        record_metrics(target, _headline(results[name].metrics))
     return results
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, float]:
+    """The top-level metric@k means: what the model directory's manifest keeps."""
+    return {k: float(v) for k, v in metrics.items() if "@" in k and isinstance(v, int | float)}
 
 
 def _report(

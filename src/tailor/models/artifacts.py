@@ -21,10 +21,11 @@ PARAMS = "params.npz"
 FORMAT_VERSION = 1
 
 
-def save_model(model: Any, path: Path, *, metrics: dict[str, float] | None = None) -> None:
+def save_model(model: Any, path: Path | str, *, metrics: dict[str, float] | None = None) -> None:
     """Write ``model`` to ``path`` (created if needed), atomically per file."""
     from tailor import __version__
 
+    path = Path(path)
     model._require_fitted()
     path.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {
@@ -49,9 +50,9 @@ def save_model(model: Any, path: Path, *, metrics: dict[str, float] | None = Non
     _atomic_write(path / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=2).encode()))
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
+def read_manifest(path: Path | str) -> dict[str, Any]:
     """The manifest of a saved model, with a clear error when it is missing or corrupt."""
-    file = path / MANIFEST
+    file = Path(path) / MANIFEST
     if not file.is_file():
         raise ArtifactError(f"{path} is not a tailor model directory (no {MANIFEST})")
     try:
@@ -63,10 +64,19 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_model(path: Path) -> Any:
+def record_metrics(path: Path | str, metrics: dict[str, float]) -> None:
+    """Store offline metrics in a saved model's manifest (serving exports them on /metrics)."""
+    manifest = read_manifest(path)
+    manifest["metrics"] = {**manifest.get("metrics", {}), **metrics}
+    data = json.dumps(manifest, indent=2).encode()
+    _atomic_write(Path(path) / MANIFEST, lambda f: f.write(data))
+
+
+def load_model(path: Path | str) -> Any:
     """Construct the model from its manifest's config, then restore its arrays."""
     from tailor.models.registry import model_class
 
+    path = Path(path)
     manifest = read_manifest(path)
     cls = model_class(manifest["model"])
     model = cls(cls.config_class.model_validate(manifest["config"]))
