@@ -200,3 +200,36 @@ def test_recommend_bad_inputs(
     assert run(monkeypatch, *args, "--out", tmp_path / "r.csv") == 2
     assert "column 'user_id': required column is missing" in _error_line(capsys)
     assert not np.any([p.name == "r.csv" for p in tmp_path.iterdir()])
+
+
+def test_iterative_fit_with_validation_writes_learning_curve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 30, n).astype(str),
+            "item_id": rng.integers(0, 20, n).astype(str),
+            "value": rng.integers(1, 6, n).astype(float),
+            "timestamp": pd.date_range("2024-01-01", periods=n, freq="h"),
+        }
+    )
+    frame.iloc[:300].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[300:].to_csv(tmp_path / "val.csv", index=False)
+    args = ["fit", "--train", tmp_path / "train.csv", "--validation", tmp_path / "val.csv"]
+    params = ["--param", "epochs=30", "--param", "regularization=0.0", "--param", "seed=1"]
+    assert run(monkeypatch, *args, "--model", "mf-sgd", *params, "--out", tmp_path / "m") == 0
+    out = capsys.readouterr().out
+    # random ratings: no signal to learn, so validation RMSE gets worse while train improves
+    assert "Learning curve (overfitting): Validation rmse was best at epoch" in out
+    page = (tmp_path / "m" / "learning_curve.html").read_text()
+    assert "Learning curve: overfitting" in page and "plotly" in page
+
+
+def test_no_learning_curve_without_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["fit", "--train", _train(tmp_path), "--model", "mf-sgd", "--out", tmp_path / "m"]
+    assert run(monkeypatch, *args) == 0
+    assert not (tmp_path / "m" / "learning_curve.html").exists()

@@ -19,6 +19,8 @@ from tailor.data.columns import Columns
 from tailor.data.io import read_interactions, read_items, write_frame
 from tailor.data.validate import read_table
 from tailor.errors import DataError
+from tailor.evaluation.diagnostics import epoch_history, learning_curve_verdict
+from tailor.evaluation.report import write_learning_curve
 from tailor.models.model_dir import (
     ITEMS_FILE,
     SOURCE_POPULARITY,
@@ -30,6 +32,7 @@ from tailor.models.model_dir import (
 from tailor.models.registry import MODELS, model_class
 
 _PATH = click.Path(path_type=Path)
+LEARNING_CURVE_FILE = "learning_curve.html"
 
 
 @click.command("fit")
@@ -71,7 +74,8 @@ def fit(
     catalog = read_items(catalog_file) if catalog_file is not None else None
     train_frame = read_interactions(train)
     val_frame = read_interactions(validation) if validation is not None else None
-    with _progress(f"fitting {name} on {len(train_frame):,} interactions") as on_epoch:
+    epochs: list[Mapping[str, float]] = []
+    with _progress(f"fitting {name} on {len(train_frame):,} interactions", epochs) as on_epoch:
         summary = fit_model_dir(
             train_frame,
             name,
@@ -83,6 +87,20 @@ def fit(
             on_epoch=on_epoch,
         )
     _print_summary(summary, hyper, out, catalog_file)
+    _learning_curve(epochs, out)
+
+
+def _learning_curve(epochs: list[Mapping[str, float]], out: Path) -> None:
+    """With validation data, an iterative model's curve and a plain-words verdict."""
+    found = epoch_history(epochs)
+    if found is None:
+        return
+    history, metric = found
+    verdict = learning_curve_verdict(history, higher_is_better=metric != "rmse", metric=metric)
+    path = write_learning_curve(history, verdict, out / LEARNING_CURVE_FILE)
+    click.echo(f"Learning curve ({verdict.kind}): {verdict.message}")
+    click.echo(f"Next: {verdict.advice}")
+    click.echo(f"Plot: {path}")
 
 
 @click.command("recommend")
@@ -147,7 +165,9 @@ def _default_items(train: Path) -> Path | None:
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, Mapping[str, float]], None]]:
+def _progress(
+    label: str, epochs: list[Mapping[str, float]]
+) -> Iterator[Callable[[int, Mapping[str, float]], None]]:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -158,6 +178,7 @@ def _progress(label: str) -> Iterator[Callable[[int, Mapping[str, float]], None]
         task = progress.add_task(label, total=None)
 
         def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
+            epochs.append(dict(metrics))
             shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items())
             progress.update(task, description=f"{label}: epoch {epoch} {shown}")
 

@@ -7,6 +7,7 @@ Stability: experimental.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,8 +78,9 @@ def learning_curve_verdict(
         return Verdict(
             "overfitting",
             best_epoch,
-            f"Validation {metric} peaked at epoch {best_epoch} and has fallen {fall:.1%} since, "
-            "while the training value kept improving: the model is memorising the training data.",
+            f"Validation {metric} was best at epoch {best_epoch} and has worsened {fall:.1%} "
+            "since, while the training value kept improving: the model is memorising the "
+            "training data.",
             f"Stop at epoch {best_epoch} (early stopping with the best epoch restored), raise the "
             "regularization, or use fewer factors / a smaller model.",
         )
@@ -105,6 +107,29 @@ def learning_curve_verdict(
         f"training is {gap:.1%}.",
         "Keep these settings; tune regularization and size on the validation split for more.",
     )
+
+
+def epoch_history(epochs: Sequence[Mapping[str, float]]) -> tuple[pd.DataFrame, str] | None:
+    """Per-epoch metrics of an iterative model as ``epoch, train, validation`` columns.
+
+    Uses the first metric ``X`` reported both as ``train_X`` and ``validation_X``; returns the
+    frame and ``X``, or None when there is no such pair or fewer than two epochs.
+    """
+    if len(epochs) < 2:
+        return None
+    keys = epochs[0].keys()
+    pairs = [k.removeprefix("train_") for k in keys if k.startswith("train_")]
+    metric = next((m for m in pairs if f"validation_{m}" in keys), None)
+    if metric is None:
+        return None
+    frame = pd.DataFrame(
+        {
+            "epoch": [e.get("epoch", i + 1) for i, e in enumerate(epochs)],
+            "train": [e[f"train_{metric}"] for e in epochs],
+            "validation": [e[f"validation_{metric}"] for e in epochs],
+        }
+    )
+    return frame, metric
 
 
 def residuals(

@@ -64,30 +64,43 @@ def write_report(
         figures.append(_learning_figure(*learning))
     for name, table in (residuals or {}).items():
         figures.append(_residual_figure(name, table))
-    parts = [
-        f"<h1>{html.escape(title)}</h1>",
-        _overview(result.metrics),
-        _summary_table(result.metrics),
-    ]
+    parts = [_overview(result.metrics), _summary_table(result.metrics)]
     if comparisons:
         parts.append(_comparison_table(comparisons))
     if learning is not None:
-        verdict = learning[1]
-        parts.append(
-            f"<h2>Learning curve: {html.escape(verdict.kind)}</h2><p>"
-            f"{html.escape(verdict.message)} <b>Next:</b> {html.escape(verdict.advice)}</p>"
-        )
-    first = True
-    for fig in figures:
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=first))
-        first = False
-    page = (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>"
-    )
+        parts.append(_verdict_html(learning[1]))
     path = out / REPORT_FILE
-    path.write_text(page, encoding="utf-8")
+    path.write_text(_page(title, parts, figures), encoding="utf-8")
     return path
+
+
+def write_learning_curve(
+    history: pd.DataFrame, verdict: Verdict, path: str | Path, *, title: str = "Learning curve"
+) -> Path:
+    """Write a self-contained HTML page with a learning curve and its plain-words verdict."""
+    target = Path(path)
+    page = _page(title, [_verdict_html(verdict)], [_learning_figure(history, verdict)])
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+def _verdict_html(verdict: Verdict) -> str:
+    return (
+        f"<h2>Learning curve: {html.escape(verdict.kind)}</h2><p>"
+        f"{html.escape(verdict.message)} <b>Next:</b> {html.escape(verdict.advice)}</p>"
+    )
+
+
+def _page(title: str, parts: Sequence[str], figures: Sequence[go.Figure]) -> str:
+    """One HTML page: heading, the given HTML parts, then the figures (plotly.js inlined once)."""
+    plots = [
+        fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)
+    ]
+    body = "".join([f"<h1>{html.escape(title)}</h1>", *parts, *plots])
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
 
 
 def _overview(metrics: Mapping[str, Any]) -> str:
