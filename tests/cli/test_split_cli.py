@@ -129,3 +129,39 @@ def test_missing_interactions_is_a_data_error(tmp_path: Path) -> None:
     assert isinstance(result.exception, DataError)
     assert "interactions.parquet" in str(result.exception)
     assert "no prepared interactions here" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        # training items a, b, c: mean 20, population std sqrt(200 / 3)
+        ("zscore", [-(1.5**0.5), 0.0, 1.5**0.5, 80 / (200 / 3) ** 0.5]),
+        ("minmax", [0.0, 0.5, 1.0, 4.5]),  # (x - 10) / (30 - 10)
+    ],
+)
+def test_numeric_attributes_are_scaled_with_training_statistics(
+    prepared: Path, tmp_path: Path, method: str, expected: list[float]
+) -> None:
+    catalog = pd.DataFrame({"item_id": list("abcd"), "price": [10.0, 20.0, 30.0, 100.0]})
+    catalog.to_parquet(prepared / "items.parquet", index=False)
+    out = tmp_path / "split"
+    args = [str(prepared), "--strategy", "temporal", "--cut", "2024-01-08", "--out", str(out)]
+    result = CliRunner().invoke(split, [*args, "--validation-fraction", "0", "--scale", method])
+    assert result.exit_code == 0, result.output
+    # train holds days 0-6 (items a, b, c); d is only in test, yet scaled with train statistics
+    items = pd.read_parquet(out / "items.parquet")
+    assert items["price"].tolist() == [10.0, 20.0, 30.0, 100.0]
+    assert items["price_scaled"].tolist() == pytest.approx(expected)
+    stored = json.loads((out / "items_scaler.json").read_text())
+    assert "price" in json.dumps(stored)
+    assert not (out / "users_scaler.json").exists()  # users have no numeric attribute
+
+
+def test_scale_none_copies_tables_unchanged(prepared: Path, tmp_path: Path) -> None:
+    pd.DataFrame({"item_id": list("abcd"), "price": [1.0, 2.0, 3.0, 4.0]}).to_parquet(
+        prepared / "items.parquet", index=False
+    )
+    out = tmp_path / "split"
+    args = [str(prepared), "--strategy", "random", "--scale", "none", "--out", str(out)]
+    assert CliRunner().invoke(split, args).exit_code == 0
+    assert list(pd.read_parquet(out / "items.parquet").columns) == ["item_id", "price"]

@@ -11,6 +11,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from tailor.data.columns import Columns
+from tailor.data.features import save_json, scale_side_features
 from tailor.data.split import (
     STRATEGIES,
     Split,
@@ -22,7 +24,8 @@ from tailor.data.split import (
 from tailor.errors import DataError
 
 INTERACTIONS_FILE = "interactions.parquet"
-COPIED_FILES = ("items.parquet", "users.parquet")
+SIDE_TABLES = {"items.parquet": Columns.ITEM_ID, "users.parquet": Columns.USER_ID}
+"""Side tables copied through a split, with the id column their rows are keyed by."""
 DEFAULT_QUANTILE = 0.8
 DEFAULT_LAST_FRACTION = 0.2
 DEFAULT_TEST_FRACTION = 0.2
@@ -72,6 +75,13 @@ _STRATEGY_OPTIONS = {
 )
 @click.option("--seed", type=int, default=42, show_default=True, help="random: the seed.")
 @click.option(
+    "--scale",
+    type=click.Choice(["zscore", "minmax", "none"]),
+    default="zscore",
+    show_default=True,
+    help="add <col>_scaled for numeric item/user attributes, fitted on the training part only.",
+)
+@click.option(
     "--out",
     required=True,
     type=click.Path(path_type=Path, file_okay=False),
@@ -87,14 +97,17 @@ def split(
     test_fraction: float | None,
     validation_fraction: float,
     seed: int,
+    scale: str,
     out: Path,
 ) -> None:
     """Split the prepared interactions in DIRECTORY into train/validation/test Parquet files.
 
     Writes OUT/train.parquet, OUT/validation.parquet (unless --validation-fraction 0),
     OUT/test.parquet and OUT/split.json (strategy, parameters, per-segment counts); copies
-    items.parquet and users.parquet through. Validation and test rows carry user_segment and
-    item_segment ("warm"/"cold": the user or item is present/absent in the training data).
+    items.parquet and users.parquet through, with numeric attributes scaled by statistics of the
+    training part (scalers stored as OUT/items_scaler.json, OUT/users_scaler.json). Validation and
+    test rows carry user_segment and item_segment ("warm"/"cold": the user or item is
+    present/absent in the training data).
     """
     options = {
         "cut": cut,
@@ -116,7 +129,7 @@ def split(
         if validation_fraction > 0:
             result = with_validation(result, fraction=validation_fraction)
         result.save(out)
-        copied = _copy_through(directory, out)
+        copied = _copy_through(directory, out, result.train, None if scale == "none" else scale)
     console.print(split_table(result))
     parts = ", ".join(f"{name} {stats['rows']:,}" for name, stats in result.info["parts"].items())
     extra = f"; copied {', '.join(copied)}" if copied else ""
@@ -150,14 +163,22 @@ def _read_interactions(directory: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def _copy_through(directory: Path, out: Path) -> list[str]:
+def _copy_through(directory: Path, out: Path, train: pd.DataFrame, scale: str | None) -> list[str]:
+    """Copy the side tables; with ``scale``, add scaled numeric columns fitted on train's ids."""
     copied = []
-    for name in COPIED_FILES:
+    for name, key in SIDE_TABLES.items():
         src, dst = directory / name, out / name
-        if src.is_file():
+        if not src.is_file():
+            continue
+        copied.append(name)
+        if scale is None:
             if src.resolve() != dst.resolve():
                 shutil.copyfile(src, dst)
-            copied.append(name)
+            continue
+        table, scaler = scale_side_features(pd.read_parquet(src), key, train[key].unique(), scale)
+        table.to_parquet(dst, index=False)
+        if scaler is not None:
+            save_json(scaler, out / name.replace(".parquet", "_scaler.json"))
     return copied
 
 

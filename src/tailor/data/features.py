@@ -310,3 +310,32 @@ def _columns_of(data: Mapping[str, Any], kind: str) -> Mapping[str, Mapping[str,
     if data.get("kind") != kind or not isinstance(data.get("columns"), Mapping):
         raise ConfigError(f"not a saved {kind}: expected kind={kind!r} and a 'columns' table")
     return data["columns"]
+
+
+SCALED_SUFFIX = "_scaled"
+
+
+def scale_side_features(
+    table: pd.DataFrame, key: str, train_ids: Any, method: str = "zscore"
+) -> tuple[pd.DataFrame, Scaler | None]:
+    """Add ``<col>_scaled`` for every numeric attribute of an item or user table.
+
+    The scaler is fitted on the rows whose ``key`` occurs in ``train_ids`` (what the training
+    split knows), then applied to every row, so held-out items are scaled with training
+    statistics. The raw columns stay for display and business filters. Returns the table and the
+    fitted scaler (None when the table has no numeric attribute).
+    """
+    numeric = [
+        c
+        for c in table.columns
+        if c != key
+        and not c.endswith(SCALED_SUFFIX)
+        and pd.api.types.is_numeric_dtype(table[c])
+        and not pd.api.types.is_bool_dtype(table[c])
+    ]
+    if not numeric:
+        return table, None
+    in_train = table[key].astype(str).isin(pd.Index(np.asarray(train_ids).astype(str)))
+    scaler = Scaler(dict.fromkeys(numeric, method)).fit(table.loc[in_train])
+    scaled = scaler.transform(table[numeric])
+    return table.assign(**{f"{c}{SCALED_SUFFIX}": scaled[c] for c in numeric}), scaler
