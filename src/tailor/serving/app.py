@@ -25,7 +25,7 @@ from tailor.serving.cache import open_cache, redact_url
 from tailor.serving.deps import Services
 from tailor.serving.instruments import ServingMetrics
 from tailor.serving.keys import Keys
-from tailor.serving.lifecycle import Reloader
+from tailor.serving.lifecycle import Reloader, freeze_heap
 from tailor.serving.middleware import BodyLimitMiddleware, LatencyMiddleware
 from tailor.serving.registry import ModelRegistry
 from tailor.serving.routes import admin, health, items, popular, recommendations
@@ -88,6 +88,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         if services.registry is None:
             _log.warning("no_model_dir")
         await reloader.sync(force=True)  # also publishes the active version to the cache
+        freeze_heap(collect=True)  # before the first request: no full GC pass over the model
         reloader.start()
         try:
             yield

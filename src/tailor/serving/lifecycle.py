@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 
 from tailor.errors import TailorError
 from tailor.logging import get_logger
@@ -19,6 +20,23 @@ from tailor.serving.settings import ServeSettings
 from tailor.serving.state import ServingState, StateHolder, load_state, reload_popular
 
 _log = get_logger(__name__)
+
+
+def freeze_heap(*, collect: bool) -> None:
+    """Move every object alive now out of the garbage collector's reach (``gc.freeze``).
+
+    A loaded model version is many long-lived objects (id vocabularies, catalogue and seen-item
+    maps, popular lists: about 190,000 for Online Retail). CPython's full collection walks all of
+    them while holding the GIL, 90-130 ms here, and at 500 requests/s it ran once or twice per
+    10 s of load, stalling every request in flight. Frozen objects are never walked again;
+    request garbage is still collected, quickly. ``collect`` first (startup only: it costs one
+    full pass) so that garbage from loading is freed instead of frozen. A replaced version's
+    objects are freed by reference counting when the last request using it ends; only cyclic
+    garbage among them stays.
+    """
+    if collect:
+        gc.collect()
+    gc.freeze()
 
 
 class Reloader:
@@ -50,6 +68,7 @@ class Reloader:
 
     def _install(self, state: ServingState) -> None:
         old = self.holder.swap(state)
+        freeze_heap(collect=False)  # no full pass here: it would stall requests in flight
         self.metrics.show_state(state)
         _log.info("version_active", version=state.version, previous=old.version)
 
