@@ -33,6 +33,10 @@ class ImplicitALS(ScoringModel):
             iterations=params["iterations"],
             random_state=seed,
         )
+        self._fit_factors(model, data)
+
+    def _fit_factors(self, model: Any, data: TrainData) -> None:
+        """Fit an ``implicit`` model quietly and keep its factors."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.fit(_csr(data), show_progress=False)
@@ -58,10 +62,7 @@ class ImplicitBPR(ImplicitALS):
             iterations=params["iterations"],
             random_state=seed,
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(_csr(data), show_progress=False)
-        self.user_factors, self.item_factors = model.user_factors, model.item_factors
+        self._fit_factors(model, data)
 
 
 class LightFMWARP(ScoringModel):

@@ -15,7 +15,7 @@ Stability: stable.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -93,29 +93,35 @@ def user_labels(
     user_ids: np.ndarray, truth: pd.DataFrame, train: pd.DataFrame | None
 ) -> dict[str, np.ndarray]:
     """Per user-segment family (``user``, ``activity``), each user's label."""
-    out: dict[str, np.ndarray] = {}
-    tags = tag_by_id(truth, Columns.USER_ID, Columns.USER_SEGMENT, user_ids)
-    if tags is None and train is not None:
-        tags = warm_cold(user_ids, train[Columns.USER_ID].to_numpy())
-    if tags is not None:
-        out["user"] = tags
-    if train is not None:
-        counts = train_counts(train, Columns.USER_ID, user_ids, distinct=None)
-        out["activity"] = activity_buckets(counts)
-    return out
+    return _labels(user_ids, truth, train, Columns.USER_ID, Columns.USER_SEGMENT, "user",
+                   ("activity", activity_buckets))  # fmt: skip
 
 
 def item_labels(
     item_ids: np.ndarray, truth: pd.DataFrame, train: pd.DataFrame | None
 ) -> dict[str, np.ndarray]:
     """Per item-segment family (``item``, ``popularity``), each item's label."""
+    return _labels(item_ids, truth, train, Columns.ITEM_ID, Columns.ITEM_SEGMENT, "item",
+                   ("popularity", popularity_buckets))  # fmt: skip
+
+
+def _labels(
+    ids: np.ndarray,
+    truth: pd.DataFrame,
+    train: pd.DataFrame | None,
+    key: str,
+    segment: str,
+    family: str,
+    buckets: tuple[str, Callable[[np.ndarray], np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """Warm/cold tags (from the truth's split tags, else from ``train``) and count buckets."""
     out: dict[str, np.ndarray] = {}
-    tags = tag_by_id(truth, Columns.ITEM_ID, Columns.ITEM_SEGMENT, item_ids)
+    tags = tag_by_id(truth, key, segment, ids)
     if tags is None and train is not None:
-        tags = warm_cold(item_ids, train[Columns.ITEM_ID].to_numpy())
+        tags = warm_cold(ids, train[key].to_numpy())
     if tags is not None:
-        out["item"] = tags
+        out[family] = tags
     if train is not None:
-        pop = train_counts(train, Columns.ITEM_ID, item_ids, distinct=None)
-        out["popularity"] = popularity_buckets(pop)
+        name, bucket = buckets
+        out[name] = bucket(train_counts(train, key, ids, distinct=None))
     return out
