@@ -26,7 +26,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     metrics = json.loads((out / "evaluation" / "metrics.json").read_text())
     assert 0.0 < metrics["ndcg@10"] < 1.0
     assert {"user:cold", "user:warm", "item:cold", "item:warm"} <= set(metrics["segments"])
-    assert (out / "evaluation" / "report.html").stat().st_size > 100_000
+    page = (out / "evaluation" / "report.html").read_text()
+    assert len(page) > 100_000 and "<th>ease - popularity</th>" in page
     assert read_manifest(out / "model")["metrics"]["ndcg@10"] == metrics["ndcg@10"]
     model, popularity = load_model_dir(out / "model")
     assert popularity is not None and len(model.recommend(["17850"], n=5)) == 5

@@ -202,6 +202,7 @@ def _report(
         out,
         title=f"tailor demo: {best} on Online Retail (test from {TEST_FROM})",
         comparisons=comparisons,
+        comparison_names=("popularity", best),
     )
     table = Table(title="Test period (novel purchases), per segment")
     table.add_column("model")

@@ -38,6 +38,7 @@ def write_report(
     *,
     title: str = "tailor evaluation",
     comparisons: Sequence[Comparison] = (),
+    comparison_names: tuple[str, str] = ("A", "B"),
     learning: tuple[pd.DataFrame, Verdict] | None = None,
     residuals: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path:
@@ -48,6 +49,7 @@ def write_report(
         out_dir: created if needed.
         title: page title.
         comparisons: paired significance results to tabulate.
+        comparison_names: what systems A and B of ``comparisons`` are, for the table's header.
         learning: per-epoch history (``epoch, train, validation``) and its verdict.
         residuals: tables from :func:`~tailor.evaluation.diagnostics.residuals`.
     """
@@ -66,7 +68,7 @@ def write_report(
         figures.append(_residual_figure(name, table))
     parts = [_overview(result.metrics), _summary_table(result.metrics)]
     if comparisons:
-        parts.append(_comparison_table(comparisons))
+        parts.append(_comparison_table(comparisons, comparison_names))
     if learning is not None:
         parts.append(_verdict_html(learning[1]))
     path = out / REPORT_FILE
@@ -179,10 +181,11 @@ def _residual_figure(name: str, table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def _comparison_table(comparisons: Sequence[Comparison]) -> str:
+def _comparison_table(comparisons: Sequence[Comparison], names: tuple[str, str]) -> str:
+    a, b = (html.escape(n) for n in names)
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("metric", "users", "A", "B", "B - A", "95% CI", "t-test p", "Wilcoxon p")
+        for h in ("metric", "users", a, b, f"{b} - {a}", "95% CI", "t-test p", "Wilcoxon p")
     )
     rows = "".join(
         f"<tr><td>{html.escape(c.metric)}</td><td>{c.users:,}</td><td>{c.mean_a:.4f}</td>"
