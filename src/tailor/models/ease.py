@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 import scipy.linalg
 import scipy.sparse as sp
 from pydantic import Field
@@ -15,7 +16,15 @@ from typing_extensions import override
 from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
 from tailor.errors import ConfigError
-from tailor.models._matrices import csr_from_params, csr_params, interaction_matrix
+from tailor.models._matrices import (
+    csr_from_params,
+    csr_params,
+    fitted_columns,
+    fold_in_profiles,
+    interaction_matrix,
+    newest_times,
+    pad_unfitted,
+)
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
@@ -52,6 +61,15 @@ class EASE(RecommenderBase[EASEConfig]):
     budget allows raise :class:`~tailor.errors.ConfigError` up front (use ItemKNN or filter the
     catalogue then). ``similar_items`` lists the largest weights :math:`B_{ij}` of row :math:`i`.
 
+    **Fold-in** (``partial_fit``): :math:`B` is not refitted; it changes only by a full ``fit``.
+    New users and items join the vocabularies and the batch's pairs join ``seen``. The profiles
+    :math:`p_u` of the users in the batch absorb the new interactions with the rules of ``fit``
+    (binary or summed weights, decay from the user's new newest time), so a new user with
+    interactions on known items gets personalised recommendations at once. Items new to the model
+    have no weights (empty rows and columns of :math:`B`, which keeps its fitted size) until the
+    next ``fit``: they score NaN and are never recommended, but they are remembered as seen.
+    Users not in the batch keep bit-identical scores.
+
     Stability: stable.
     """
 
@@ -62,6 +80,8 @@ class EASE(RecommenderBase[EASEConfig]):
     """float32 items x items matrix :math:`B` with a zero diagonal."""
     profiles: sp.csr_array
     """users x items float32 profile matrix used to score."""
+    profile_newest: np.ndarray
+    """int64 newest interaction time per user: the origin of the profile's recency decay."""
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -72,27 +92,71 @@ class EASE(RecommenderBase[EASEConfig]):
         self.profiles = interaction_matrix(
             data, binary=cfg.binary, half_life_days=cfg.recency_half_life_days
         )
+        self.profile_newest = newest_times(data.interactions, data.n_users)
+
+    def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
+        """Fold new interactions into the users' profiles; :math:`B` stays as fitted.
+
+        New users and items join the vocabularies; the profiles of the users in the batch are
+        updated as ``fit`` would build them from all their interactions (see the class
+        docstring). Items new to the model get no weights (they are not recommended until the
+        next ``fit``). Hyperparameters never change.
+
+        Args:
+            frame: interactions with user_id, item_id and optionally value/weight, timestamp.
+        """
+        batch = self._grow(frame)
+        self.profiles, self.profile_newest = fold_in_profiles(
+            self.profiles,
+            self.profile_newest,
+            batch,
+            (len(self.users), len(self.items)),
+            binary=self.config.binary,
+            half_life_days=self.config.recency_half_life_days,
+        )
+        self._check_finite()
+        return self
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
-        rows = self.profiles[user_nums]
-        return csr_times_dense(rows.indptr, rows.indices, rows.data, self.weights)
+        rows = fitted_columns(self.profiles[user_nums], len(self.weights))
+        scores = csr_times_dense(rows.indptr, rows.indices, rows.data, self.weights)
+        return pad_unfitted(scores, self.profiles.shape[1])
 
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """Items with the largest weights :math:`B_{ij}` from each query item :math:`i`.
 
         The result's ``user_id`` column holds the query item ids.
         """
-        return similar_items_recs(self, item_ids, n, lambda nums: self.weights[nums])
+        return similar_items_recs(
+            self, item_ids, n, lambda nums: weight_rows(self.weights, nums, len(self.items))
+        )
 
     @override
     def _get_params(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights, **csr_params("profiles", self.profiles)}
+        return {
+            "weights": self.weights,
+            **csr_params("profiles", self.profiles),
+            "profile_newest": self.profile_newest,
+        }
 
     @override
     def _set_params(self, params: Mapping[str, np.ndarray]) -> None:
         self.weights = params["weights"]
         self.profiles = csr_from_params("profiles", params)
+        self.profile_newest = params["profile_newest"]
+
+
+def weight_rows(weights: np.ndarray, item_nums: np.ndarray, n_items: int) -> np.ndarray:
+    r"""Rows :math:`B_{i\cdot}` over all ``n_items``, ``-inf`` for items added after the fit by
+    ``partial_fit`` (they have no weights)."""
+    n_fitted = len(weights)
+    if n_items == n_fitted:
+        return weights[item_nums]
+    out = np.full((len(item_nums), n_items), -np.inf, np.float32)
+    fitted = np.flatnonzero(item_nums < n_fitted)
+    out[fitted, :n_fitted] = weights[item_nums[fitted]]
+    return out
 
 
 def ease_weights(x: sp.csr_array, regularization: float) -> np.ndarray:

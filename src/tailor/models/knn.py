@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 from typing_extensions import override
@@ -16,7 +17,11 @@ from tailor.models._matrices import (
     bm25_weight,
     csr_from_params,
     csr_params,
+    fitted_columns,
+    fold_in_profiles,
     interaction_matrix,
+    newest_times,
+    pad_unfitted,
     tfidf_weight,
 )
 from tailor.models._similar import similar_items_recs
@@ -73,6 +78,15 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
     Similarities are computed in blocks of rows with sparse products, so the dense items x items
     matrix never exists. ``similar_items`` lists an item's kept neighbours.
 
+    **Fold-in** (``partial_fit``): the similarities are not refitted; they change only by a full
+    ``fit``. New users and items join the vocabularies and the batch's pairs join ``seen``. The
+    profiles :math:`p_u` of the users in the batch absorb the new interactions with the rules of
+    ``fit`` (binary or summed weights, decay from the user's new newest time), so a new user
+    with interactions on known items gets personalised recommendations at once. Items new to the
+    model have no similarities until the next ``fit``: they score NaN and are never recommended
+    (nor listed by ``similar_items``), but they are remembered as seen. Users not in the batch
+    keep bit-identical scores.
+
     Stability: stable.
     """
 
@@ -83,6 +97,8 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
     """items x items float32 top-k similarity matrix (row i: neighbours of item i)."""
     profiles: sp.csr_array
     """users x items float32 profile matrix used to score."""
+    profile_newest: np.ndarray
+    """int64 newest interaction time per user: the origin of the profile's recency decay."""
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -99,13 +115,39 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
         self.profiles = interaction_matrix(
             data, binary=cfg.binary, half_life_days=cfg.recency_half_life_days
         )
+        self.profile_newest = newest_times(data.interactions, data.n_users)
+
+    def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
+        """Fold new interactions into the users' profiles; the similarities stay as fitted.
+
+        New users and items join the vocabularies; the profiles of the users in the batch are
+        updated as ``fit`` would build them from all their interactions (see the class
+        docstring). Items new to the model get no similarities (they are not recommended until
+        the next ``fit``). Hyperparameters never change.
+
+        Args:
+            frame: interactions with user_id, item_id and optionally value/weight, timestamp.
+        """
+        batch = self._grow(frame)
+        self.profiles, self.profile_newest = fold_in_profiles(
+            self.profiles,
+            self.profile_newest,
+            batch,
+            (len(self.users), len(self.items)),
+            binary=self.config.binary,
+            half_life_days=self.config.recency_half_life_days,
+        )
+        self._check_finite()
+        return self
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
-        rows, sim = self.profiles[user_nums], self.similarity
-        return csr_times_csr(
+        sim = self.similarity
+        rows = fitted_columns(self.profiles[user_nums], sim.shape[0])
+        scores = csr_times_csr(
             rows.indptr, rows.indices, rows.data, sim.indptr, sim.indices, sim.data, sim.shape[1]
         )
+        return pad_unfitted(scores, self.profiles.shape[1])
 
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """The (at most ``k``) most similar items of each query item, best first.
@@ -115,9 +157,11 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
         return similar_items_recs(self, item_ids, n, self._similarity_rows)
 
     def _similarity_rows(self, item_nums: np.ndarray) -> np.ndarray:
-        sub = self.similarity[item_nums]
-        out = np.full(sub.shape, -np.inf, np.float32)
-        rows = np.repeat(np.arange(len(item_nums)), np.diff(sub.indptr))
+        # items added by partial_fit (numbers past the fitted matrix) have no neighbours
+        fitted = np.flatnonzero(item_nums < self.similarity.shape[0])
+        sub = self.similarity[item_nums[fitted]]
+        out = np.full((len(item_nums), len(self.items)), -np.inf, np.float32)
+        rows = np.repeat(fitted, np.diff(sub.indptr))
         out[rows, sub.indices] = sub.data
         return out
 
@@ -126,12 +170,14 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
         return {
             **csr_params("similarity", self.similarity),
             **csr_params("profiles", self.profiles),
+            "profile_newest": self.profile_newest,
         }
 
     @override
     def _set_params(self, params: Mapping[str, np.ndarray]) -> None:
         self.similarity = csr_from_params("similarity", params)
         self.profiles = csr_from_params("profiles", params)
+        self.profile_newest = params["profile_newest"]
 
 
 def item_similarity(

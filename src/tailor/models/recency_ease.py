@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 from typing_extensions import override
 
 from tailor.data.dataset import Dataset
+from tailor.data.interactions import Interactions
 from tailor.data.recs import Recs
-from tailor.models._matrices import csr_from_params, csr_params
+from tailor.models._matrices import (
+    csr_from_params,
+    csr_params,
+    fitted_columns,
+    grow_csr,
+    pad_unfitted,
+)
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
-from tailor.models.ease import check_memory, ease_weights
+from tailor.models.ease import check_memory, ease_weights, weight_rows
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -64,6 +72,17 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     puts the two terms on one scale; it does not change a row's order when :math:`\gamma = 0`.
     With all options off this is plain EASE up to that per-user scale.
 
+    **Fold-in** (``partial_fit``): :math:`B` and the trend :math:`q` are fitted state and change
+    only by a full ``fit`` (so the trend does not move with the batch either). New users and items
+    join the vocabularies and the batch's pairs join ``seen``. For the users in the batch the
+    positional profile is recomputed over all their distinct items, old and new, by the pairs'
+    latest times (ties: batch rows are newer than fitted ones, fitted pairs keep their fitted
+    order), so a new user with interactions on known items gets personalised recommendations at
+    once. Items new to the model have no weights and no trend until the next ``fit``: they score
+    NaN and are never recommended, but they are remembered as seen, and they do take a position
+    in the profile (a newer new item pushes the older ones down). Users not in the batch keep
+    bit-identical scores.
+
     Stability: experimental.
     """
 
@@ -74,6 +93,8 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     """float32 items x items matrix :math:`B` with a zero diagonal."""
     profiles: sp.csr_array
     """users x items float32 profile weights :math:`p_{ui}`."""
+    profile_times: sp.csr_array
+    """users x items int64 latest interaction time of each profile pair (for ``partial_fit``)."""
     trend: np.ndarray
     """float32 :math:`\\gamma q / \\max q` per item (zeros when :math:`\\gamma = 0`)."""
 
@@ -85,6 +106,8 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
             decayed_pairs(data, cfg.gram_half_life_days), cfg.regularization
         )
         self.profiles = positional_profiles(data, cfg.profile_half_life, cfg.profile_floor)
+        users, items, times, _ = latest_pairs(data.interactions, data.n_items)
+        self.profile_times = _csr(data, users, items, times, np.int64)
         self.trend = np.zeros(data.n_items, np.float32)
         if cfg.popularity_weight > 0:
             recent = decayed_pairs(data, cfg.popularity_half_life_days)
@@ -92,21 +115,48 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
             if q.max() > 0:
                 self.trend = (cfg.popularity_weight * q / q.max()).astype(np.float32)
 
+    def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
+        """Fold new interactions into the users' positional profiles; :math:`B` and the trend
+        stay as fitted.
+
+        New users and items join the vocabularies; the profiles of the users in the batch are
+        recomputed as ``fit`` would from all their interactions (see the class docstring). Items
+        new to the model get no weights (they are not recommended until the next ``fit``).
+        Hyperparameters never change.
+
+        Args:
+            frame: interactions with user_id, item_id and optionally value/weight, timestamp.
+        """
+        cfg = self.config
+        batch = self._grow(frame)
+        self.profiles, self.profile_times = fold_in_positional(
+            self.profiles,
+            self.profile_times,
+            batch,
+            (len(self.users), len(self.items)),
+            cfg.profile_half_life,
+            cfg.profile_floor,
+        )
+        self._check_finite()
+        return self
+
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
-        rows = self.profiles[user_nums]
+        rows = fitted_columns(self.profiles[user_nums], len(self.weights))
         scores = csr_times_dense(rows.indptr, rows.indices, rows.data, self.weights)
         scale = np.abs(scores).max(axis=1, keepdims=True)
         scores /= np.where(scale > 0, scale, 1.0)
         scores += self.trend[None, :]
-        return scores
+        return pad_unfitted(scores, self.profiles.shape[1])
 
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """Items with the largest weights :math:`B_{ij}` from each query item :math:`i`.
 
         The result's ``user_id`` column holds the query item ids.
         """
-        return similar_items_recs(self, item_ids, n, lambda nums: self.weights[nums])
+        return similar_items_recs(
+            self, item_ids, n, lambda nums: weight_rows(self.weights, nums, len(self.items))
+        )
 
     @override
     def _get_params(self) -> dict[str, np.ndarray]:
@@ -114,6 +164,7 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
             "weights": self.weights,
             "trend": self.trend,
             **csr_params("profiles", self.profiles),
+            **csr_params("profile_times", self.profile_times),
         }
 
     @override
@@ -121,18 +172,18 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
         self.weights = params["weights"]
         self.trend = params["trend"]
         self.profiles = csr_from_params("profiles", params)
+        self.profile_times = csr_from_params("profile_times", params)
 
 
-def latest_pairs(data: Dataset) -> tuple[np.ndarray, ...]:
+def latest_pairs(inter: Interactions, n_items: int) -> tuple[np.ndarray, ...]:
     """Distinct (user, item) pairs with the time and row of their latest interaction.
 
     Returns int64 arrays ``users, items, times, rows``; among equal times the later row wins.
     """
-    inter = data.interactions
     users = inter.user_nums.astype(np.int64)
     items = inter.item_nums.astype(np.int64)
     row = np.arange(len(inter))
-    key = users * data.n_items + items
+    key = users * n_items + items
     order = np.lexsort((row, inter.timestamps, key))
     last = np.r_[key[order][1:] != key[order][:-1], True] if len(inter) else np.zeros(0, bool)
     pick = order[last]
@@ -145,7 +196,7 @@ def decayed_pairs(data: Dataset, half_life_days: float | None) -> sp.csr_array:
     :math:`t_{ui}` is the pair's latest interaction, :math:`t_{max}` the newest training
     interaction of all users: a global clock, so old co-occurrences and old popularity fade.
     """
-    users, items, times, _ = latest_pairs(data)
+    users, items, times, _ = latest_pairs(data.interactions, data.n_items)
     weights = np.ones(len(users))
     if half_life_days is not None and len(users):
         weights = np.exp2(-(times.max() - times) / SECONDS_PER_DAY / half_life_days)
@@ -159,23 +210,87 @@ def positional_profiles(data: Dataset, half_life: float | None, floor: float) ->
     a pair's time is its latest interaction, ties broken by row order (later rows are newer).
     Without a half-life every seen pair weighs 1.
     """
-    u, i, times, rows = latest_pairs(data)
-    weights = np.ones(len(u))
-    if half_life is not None and len(u):
-        # newest first within each user: sort by (user, -time, -row)
-        newest = np.lexsort((-rows, -times, u))
-        starts = np.searchsorted(u[newest], u[newest], side="left")
-        rank = np.empty(len(u))
-        rank[newest] = np.arange(len(u)) - starts
-        weights = floor + (1.0 - floor) * np.exp2(-rank / half_life)
+    u, i, times, rows = latest_pairs(data.interactions, data.n_items)
+    weights = _positional_weights(u, (-rows, -times, u), half_life, floor)
     return _csr(data, u, i, weights)
 
 
-def _csr(data: Dataset, users: np.ndarray, items: np.ndarray, weights: np.ndarray) -> sp.csr_array:
-    mat = sp.csr_array(
-        (weights.astype(np.float32), (users, items)),
-        shape=(data.n_users, data.n_items),
-        dtype=np.float32,
-    )
+def fold_in_positional(
+    profiles: sp.csr_array,
+    times: sp.csr_array,
+    batch: Interactions,
+    shape: tuple[int, int],
+    half_life: float | None,
+    floor: float,
+) -> tuple[sp.csr_array, sp.csr_array]:
+    r"""Add a batch to :func:`positional_profiles` (and the pairs' latest ``times``).
+
+    Each touched user's pairs, fitted and new, are merged (a pair's time is its latest
+    interaction's) and ranked newest first again; among equal times batch rows are newer than
+    fitted pairs (they come later), batch rows keep their order and fitted pairs their fitted
+    order, which their profile weights record (a larger weight is newer). That is the ranking
+    ``positional_profiles`` gives all the interactions, so the result equals it up to float32
+    rounding. Rows of users without batch interactions are returned bit-identical.
+
+    Returns:
+        The grown profile and time matrices (same sparsity structure).
+    """
+    profiles, times = grow_csr(profiles, shape), grow_csr(times, shape)
+    touched = np.unique(batch.user_nums).astype(np.int64)
+    old_p, old_t = profiles[touched], times[touched]
+    bu, bi, bt, brow = latest_pairs(batch, shape[1])
+    u = np.concatenate([np.repeat(touched, np.diff(old_p.indptr)), bu])
+    i = np.concatenate([old_p.indices.astype(np.int64), bi])
+    t = np.concatenate([old_t.data.astype(np.int64), bt])
+    src = np.r_[np.zeros(old_p.nnz), np.ones(len(bu))]  # 1: from the batch
+    tie = np.r_[old_p.data.astype(np.float64), brow.astype(np.float64)]
+    # one entry per pair: the latest by (time, batch after fitted, order within its source)
+    key = u * shape[1] + i
+    order = np.lexsort((tie, src, t, key))
+    pick = order[np.r_[key[order][1:] != key[order][:-1], True]] if len(key) else order
+    u, i, t, src, tie = u[pick], i[pick], t[pick], src[pick], tie[pick]
+    weights = _positional_weights(u, (-tie, -src, -t, u), half_life, floor)
+    all_rows = np.repeat(np.arange(shape[0]), np.diff(profiles.indptr))
+    keep = ~np.isin(all_rows, touched)  # untouched users' entries, copied unchanged
+    rows = all_rows[keep]
+    cols = profiles.indices[keep].astype(np.int64)
+    new_rows, new_cols = np.concatenate([rows, u]), np.concatenate([cols, i])
+    out_p = _matrix(new_rows, new_cols, np.r_[profiles.data[keep], weights], shape, np.float32)
+    out_t = _matrix(new_rows, new_cols, np.r_[times.data[keep], t], shape, np.int64)
+    return out_p, out_t
+
+
+def _positional_weights(
+    users: np.ndarray, newest_first: tuple[np.ndarray, ...], half_life: float | None, floor: float
+) -> np.ndarray:
+    r""":math:`f + (1-f)\,2^{-k/h}` per pair, with ``k`` its rank in the user's pairs sorted by
+    ``np.lexsort(newest_first)`` (whose last key must be ``users``); 1 without a half-life."""
+    if half_life is None or not len(users):
+        return np.ones(len(users))
+    newest = np.lexsort(newest_first)
+    starts = np.searchsorted(users[newest], users[newest], side="left")
+    rank = np.empty(len(users))
+    rank[newest] = np.arange(len(users)) - starts
+    return floor + (1.0 - floor) * np.exp2(-rank / half_life)
+
+
+def _csr(
+    data: Dataset,
+    users: np.ndarray,
+    items: np.ndarray,
+    weights: np.ndarray,
+    dtype: type = np.float32,
+) -> sp.csr_array:
+    return _matrix(users, items, weights, (data.n_users, data.n_items), dtype)
+
+
+def _matrix(
+    users: np.ndarray,
+    items: np.ndarray,
+    values: np.ndarray,
+    shape: tuple[int, int],
+    dtype: type,
+) -> sp.csr_array:
+    mat = sp.csr_array((values.astype(dtype), (users, items)), shape=shape, dtype=dtype)
     mat.sum_duplicates()
     return mat
