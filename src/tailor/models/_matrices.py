@@ -6,6 +6,7 @@ Kept apart from the models so the weighting formulas are written (and tested) on
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,6 +42,24 @@ def newest_times(inter: Interactions, n_users: int) -> np.ndarray:
     newest = np.full(n_users, NO_TIME, np.int64)
     np.maximum.at(newest, inter.user_nums.astype(np.int64), inter.timestamps)
     return newest
+
+
+def fold_in_model_profiles(model: Any, frame: Any) -> None:
+    """Grow ``model``'s vocabularies with ``frame`` and fold the batch into its profiles.
+
+    For models holding ``profiles`` and ``profile_newest`` built by :func:`interaction_matrix`
+    with their config's ``binary`` and ``recency_half_life_days`` (ItemKNN, EASE).
+    """
+    batch = model._grow(frame)
+    model.profiles, model.profile_newest = fold_in_profiles(
+        model.profiles,
+        model.profile_newest,
+        batch,
+        (len(model.users), len(model.items)),
+        binary=model.config.binary,
+        half_life_days=model.config.recency_half_life_days,
+    )
+    model._check_finite()
 
 
 def fold_in_profiles(

@@ -18,7 +18,7 @@ from tailor.models._matrices import (
     csr_from_params,
     csr_params,
     fitted_columns,
-    fold_in_profiles,
+    fold_in_model_profiles,
     interaction_matrix,
     newest_times,
     pad_unfitted,
@@ -128,16 +128,7 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
         Args:
             frame: interactions with user_id, item_id and optionally value/weight, timestamp.
         """
-        batch = self._grow(frame)
-        self.profiles, self.profile_newest = fold_in_profiles(
-            self.profiles,
-            self.profile_newest,
-            batch,
-            (len(self.users), len(self.items)),
-            binary=self.config.binary,
-            half_life_days=self.config.recency_half_life_days,
-        )
-        self._check_finite()
+        fold_in_model_profiles(self, frame)
         return self
 
     @override
