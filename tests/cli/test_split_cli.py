@@ -47,6 +47,7 @@ def test_temporal_split_writes_parts_stats_and_copies(prepared: Path, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == [
+        ".tailor-output.json",
         "items.parquet",
         "split.json",
         "test.parquet",

@@ -13,11 +13,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tailor.cli.options import FORCE
 from tailor.data.cleaning import CleaningReport, StepCallback
 from tailor.data.prepare import prepare
 from tailor.data.prepared import REPORT_FILE
 from tailor.data.profile import profile
 from tailor.data.sources import SOURCES, read_source
+from tailor.outputs import check_output, output_dir, output_file
 
 _SOURCE = click.argument("source", type=click.Choice(list(SOURCES)), metavar="SOURCE")
 _INPUT = click.option(
@@ -55,8 +57,8 @@ def profile_command(
         stats = profile(raw)
     _print_profile(Console(), stats)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(stats, indent=2, default=str) + "\n")
+        with output_file(json_path, inputs=(input_path, config)) as tmp:
+            tmp.write_text(json.dumps(stats, indent=2, default=str) + "\n")
         click.echo(f"profile written to {json_path}")
 
 
@@ -70,13 +72,21 @@ def profile_command(
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder for interactions/items/users.parquet and report.json.",
 )
-def prepare_command(source: str, input_path: Path | None, config: Path | None, out: Path) -> None:
-    """Clean SOURCE into tailor's contract and write it to --out, with a report of every rule."""
+@FORCE
+def prepare_command(
+    source: str, input_path: Path | None, config: Path | None, out: Path, force: bool
+) -> None:
+    """Clean SOURCE into tailor's contract and write it to --out, with a report of every rule.
+
+    The folder appears whole or not at all, and never over the files it reads."""
+    check_output(out, (input_path, config), force=force)
     with _progress() as on_step:
         prepared, report = prepare(source, input_path, config, on_step=on_step)
         on_step("writing Parquet")
-        prepared.save(out)
-        report.save(out / REPORT_FILE)
+        inputs = (input_path, config, *report.provenance.get("files", ()))
+        with output_dir(out, command="data prepare", inputs=inputs, force=force) as staging:
+            prepared.save(staging)
+            report.save(staging / REPORT_FILE)
     _print_report(Console(), report, out)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from tailor.cli.options import FORCE
 from tailor.data.columns import Columns
 from tailor.data.features import save_json, scale_side_features
 from tailor.data.split import (
@@ -22,6 +23,7 @@ from tailor.data.split import (
     with_validation,
 )
 from tailor.errors import DataError
+from tailor.outputs import check_output, output_dir
 
 INTERACTIONS_FILE = "interactions.parquet"
 SIDE_TABLES = {"items.parquet": Columns.ITEM_ID, "users.parquet": Columns.USER_ID}
@@ -85,8 +87,9 @@ _STRATEGY_OPTIONS = {
     "--out",
     required=True,
     type=click.Path(path_type=Path, file_okay=False),
-    help="output directory (created).",
+    help="output directory (created; replaced whole when tailor wrote it before).",
 )
+@FORCE
 def split(
     directory: Path,
     strategy: str,
@@ -99,6 +102,7 @@ def split(
     seed: int,
     scale: str,
     out: Path,
+    force: bool,
 ) -> None:
     """Split the prepared interactions in DIRECTORY into train/validation/test Parquet files.
 
@@ -122,14 +126,18 @@ def split(
             raise click.UsageError(f"{flag} applies to --strategy {_STRATEGY_OPTIONS[name]} only")
     if validation_fraction < 0 or validation_fraction >= 1:
         raise click.UsageError("--validation-fraction must be in [0, 1)")
+    check_output(out, (directory,), force=force)
     frame = _read_interactions(directory)
     console = Console(highlight=False)
     with console.status(f"splitting {len(frame):,} interactions ({strategy})"):
         result = _split(frame, strategy, options, seed)
         if validation_fraction > 0:
             result = with_validation(result, fraction=validation_fraction)
-        result.save(out)
-        copied = _copy_through(directory, out, result.train, None if scale == "none" else scale)
+        with output_dir(out, command="data split", inputs=(directory,), force=force) as staging:
+            result.save(staging)
+            copied = _copy_through(
+                directory, staging, result.train, None if scale == "none" else scale
+            )
     console.print(split_table(result))
     parts = ", ".join(f"{name} {stats['rows']:,}" for name, stats in result.info["parts"].items())
     extra = f"; copied {', '.join(copied)}" if copied else ""
@@ -172,8 +180,7 @@ def _copy_through(directory: Path, out: Path, train: pd.DataFrame, scale: str | 
             continue
         copied.append(name)
         if scale is None:
-            if src.resolve() != dst.resolve():
-                shutil.copyfile(src, dst)
+            shutil.copyfile(src, dst)
             continue
         table, scaler = scale_side_features(pd.read_parquet(src), key, train[key].unique(), scale)
         table.to_parquet(dst, index=False)

@@ -8,7 +8,6 @@ report.html -> how to serve it.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,15 +20,19 @@ from rich.console import Console
 from rich.table import Table
 
 from tailor.cli.data import _print_profile, _print_report
+from tailor.cli.options import FORCE
 from tailor.data.columns import Columns
 from tailor.data.prepare import prepare
+from tailor.data.prepared import REPORT_FILE
 from tailor.data.profile import profile
 from tailor.data.sources import get_source
 from tailor.data.split import Split, temporal_split, with_validation
 from tailor.evaluation import EvaluationResult, compare, evaluate_model, write_report
+from tailor.evaluation.report import REPORT_FILE as EVAL_REPORT_FILE
 from tailor.evaluation.truth import unseen_only
 from tailor.models.artifacts import record_metrics
 from tailor.models.model_dir import POPULARITY_DIR, fit_model_dir, load_model_dir
+from tailor.outputs import output_dir
 
 SOURCE = "online-retail"
 TEST_FROM = "2011-11-09"
@@ -57,30 +60,35 @@ K = (10, 20)
     show_default=True,
     help="Comma-separated candidate models (popularity is always the baseline).",
 )
-def demo(out: Path, models: str) -> None:
-    """Run the whole pipeline on the bundled Online Retail data and explain the result."""
+@FORCE
+def demo(out: Path, models: str, force: bool) -> None:
+    """Run the whole pipeline on the bundled Online Retail data and explain the result.
+
+    OUT is built aside and replaces an earlier demo's folder whole at the end."""
     names = _candidates(models)
     console = Console()
-    out.mkdir(parents=True, exist_ok=True)
-    with _step(console, "Profiling the raw data"):
-        raw = get_source(SOURCE).read(None, None)
-        _print_profile(console, profile(raw))
-    with _step(console, "Cleaning"):
-        prepared, report = prepare(SOURCE)
-        prepared.save(out / "prepared")
-        (out / "prepared" / "report.json").write_text(json.dumps(report.to_dict(), indent=2))
-        _print_report(console, report, out / "prepared")
-    with _step(console, f"Splitting: test = purchases from {TEST_FROM} on"):
-        split = with_validation(temporal_split(prepared.interactions, cut=TEST_FROM))
-        split.save(out / "split")
-        _print_split(console, split)
-    with _step(console, "Choosing a model on the validation period"):
-        best = _choose(console, split, prepared.items, names, out / "candidates")
-    with _step(console, f"Refitting on train + validation, evaluating {best} on the test period"):
-        results = _final(split, prepared.items, best, out)
-    report_path = _report(console, results, best, split, out / "evaluation")
-    _print_top_products(console, out / "model" / POPULARITY_DIR, prepared.items)
-    _print_next_steps(console, out, report_path)
+    with output_dir(out, command="demo", force=force) as staging:
+        with _step(console, "Profiling the raw data"):
+            raw = get_source(SOURCE).read(None, None)
+            _print_profile(console, profile(raw))
+        with _step(console, "Cleaning"):
+            prepared, report = prepare(SOURCE)
+            prepared.save(staging / "prepared")
+            report.save(staging / "prepared" / REPORT_FILE)
+            _print_report(console, report, out / "prepared")
+        with _step(console, f"Splitting: test = purchases from {TEST_FROM} on"):
+            split = with_validation(temporal_split(prepared.interactions, cut=TEST_FROM))
+            split.save(staging / "split")
+            _print_split(console, split)
+        with _step(console, "Choosing a model on the validation period"):
+            best = _choose(console, split, prepared.items, names, staging / "candidates")
+        with _step(
+            console, f"Refitting on train + validation, evaluating {best} on the test period"
+        ):
+            results = _final(split, prepared.items, best, staging)
+        _report(console, results, best, split, staging / "evaluation")
+        _print_top_products(console, staging / "model" / POPULARITY_DIR, prepared.items)
+    _print_next_steps(console, out, out / "evaluation" / EVAL_REPORT_FILE)
 
 
 @contextmanager

@@ -9,7 +9,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from tailor.cli.options import FORCE
 from tailor.errors import ConfigError, DataError
+from tailor.outputs import check_output, output_dir
 
 
 def _parse_ks(text: str) -> list[int]:
@@ -80,8 +82,9 @@ def _split_files(split: Path | None) -> tuple[pd.DataFrame | None, pd.DataFrame 
     "out_dir",
     type=click.Path(path_type=Path),
     required=True,
-    help="Output directory for metrics.json and report.html.",
+    help="Output directory for metrics.json and report.html (written whole or not at all).",
 )
+@FORCE
 def evaluate(
     recs_path: Path,
     truth_path: Path,
@@ -91,6 +94,7 @@ def evaluate(
     gain: str,
     curve_k: int,
     out_dir: Path,
+    force: bool,
 ) -> None:
     """Evaluate a recommendation file against a truth file (full ranking, no sampling)."""
     from tailor.evaluation.io import read_recs, read_truth
@@ -98,6 +102,8 @@ def evaluate(
     from tailor.evaluation.runner import evaluate as run_evaluation
 
     ks = _parse_ks(k_text)
+    inputs = (recs_path, truth_path, split_dir)
+    check_output(out_dir, inputs, force=force)
     console = Console()
     with console.status("reading files"):
         recs = read_recs(recs_path)
@@ -114,13 +120,14 @@ def evaluate(
             gain=gain,  # type: ignore[arg-type]
             curve_k=curve_k,
         )
-        report = write_report(result, out_dir, title=f"tailor evaluate: {recs_path.name}")
+        with output_dir(out_dir, command="evaluate", inputs=inputs, force=force) as staging:
+            write_report(result, staging, title=f"tailor evaluate: {recs_path.name}")
     console.print(_table(result.metrics, ks))
     console.print(
         f"{result.metrics['n_users']:,} users evaluated "
         f"({result.metrics['n_users_without_relevant']:,} without relevant items excluded)"
     )
-    console.print(f"metrics: {out_dir / 'metrics.json'}\nreport:  {report}")
+    console.print(f"metrics: {out_dir / 'metrics.json'}\nreport:  {out_dir / 'report.html'}")
 
 
 def _table(metrics: dict[str, object], ks: list[int]) -> Table:

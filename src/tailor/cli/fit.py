@@ -15,11 +15,16 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tailor.cli.options import FORCE
 from tailor.data.columns import Columns
 from tailor.data.io import read_interactions, read_items, write_frame
 from tailor.data.validate import read_table
 from tailor.errors import DataError
-from tailor.evaluation.diagnostics import epoch_history, learning_curve_verdict
+from tailor.evaluation.diagnostics import (
+    Verdict,
+    epoch_history,
+    learning_curve_verdict,
+)
 from tailor.evaluation.report import write_learning_curve
 from tailor.models.model_dir import (
     ITEMS_FILE,
@@ -30,6 +35,7 @@ from tailor.models.model_dir import (
     recommend_with_fallback,
 )
 from tailor.models.registry import MODELS, model_class
+from tailor.outputs import check_output, output_file
 
 _PATH = click.Path(path_type=Path)
 LEARNING_CURVE_FILE = "learning_curve.html"
@@ -58,6 +64,7 @@ LEARNING_CURVE_FILE = "learning_curve.html"
     type=click.Path(path_type=Path, file_okay=False),
     help="Model directory to write (model, popularity/ fallback, items.parquet).",
 )
+@FORCE
 def fit(
     train: Path,
     name: str,
@@ -66,15 +73,33 @@ def fit(
     items: Path | None,
     threads: int,
     out: Path,
+    force: bool,
 ) -> None:
-    """Fit model NAME on TRAIN and write it, with a popularity fallback, to --out."""
+    """Fit model NAME on TRAIN and write it, with a popularity fallback, to --out.
+
+    The folder is replaced whole once the fit succeeds (an earlier model stays until then)."""
     model_class(name)  # an unknown name fails before any file is read
     hyper = parse_params(params)
     catalog_file = items if items is not None else _default_items(train)
+    inputs = (train, validation, catalog_file)
+    check_output(out, inputs, force=force)
     catalog = read_items(catalog_file) if catalog_file is not None else None
     train_frame = read_interactions(train)
     val_frame = read_interactions(validation) if validation is not None else None
     epochs: list[Mapping[str, float]] = []
+    verdicts: list[Verdict] = []
+
+    def learning_curve(staging: Path) -> None:
+        """With validation data, an iterative model's curve and a plain-words verdict."""
+        found = epoch_history(epochs)
+        if found is not None:
+            history, metric = found
+            verdict = learning_curve_verdict(
+                history, higher_is_better=metric != "rmse", metric=metric
+            )
+            write_learning_curve(history, verdict, staging / LEARNING_CURVE_FILE)
+            verdicts.append(verdict)
+
     with _progress(f"fitting {name} on {len(train_frame):,} interactions", epochs) as on_epoch:
         summary = fit_model_dir(
             train_frame,
@@ -85,22 +110,15 @@ def fit(
             validation=val_frame,
             threads=threads,
             on_epoch=on_epoch,
+            extras=learning_curve,
+            inputs=inputs,
+            force=force,
         )
     _print_summary(summary, hyper, out, catalog_file)
-    _learning_curve(epochs, out)
-
-
-def _learning_curve(epochs: list[Mapping[str, float]], out: Path) -> None:
-    """With validation data, an iterative model's curve and a plain-words verdict."""
-    found = epoch_history(epochs)
-    if found is None:
-        return
-    history, metric = found
-    verdict = learning_curve_verdict(history, higher_is_better=metric != "rmse", metric=metric)
-    path = write_learning_curve(history, verdict, out / LEARNING_CURVE_FILE)
-    click.echo(f"Learning curve ({verdict.kind}): {verdict.message}")
-    click.echo(f"Next: {verdict.advice}")
-    click.echo(f"Plot: {path}")
+    for verdict in verdicts:
+        click.echo(f"Learning curve ({verdict.kind}): {verdict.message}")
+        click.echo(f"Next: {verdict.advice}")
+        click.echo(f"Plot: {out / LEARNING_CURVE_FILE}")
 
 
 @click.command("recommend")
@@ -123,11 +141,14 @@ def recommend(model_dir: Path, users: str, k: int, exclude_seen: bool, out: Path
     """Write the top-K items for each user: user_id, item_id, rank, score, source."""
     if out.suffix.lower() not in {".csv", ".parquet", ".pq"} and ".csv" not in out.suffixes:
         raise DataError("unsupported output format; use a .csv or .parquet name", file=str(out))
+    users_file = None if users == "all" else Path(users)
+    check_output(out, (users_file, model_dir), folder=False)
     model, popularity = load_model_dir(model_dir)
-    user_ids = model.users.ids if users == "all" else read_user_ids(Path(users))
+    user_ids = model.users.ids if users_file is None else read_user_ids(users_file)
     with Console(stderr=True).status(f"recommending for {len(user_ids):,} users"):
         recs = recommend_with_fallback(model, popularity, user_ids, k, exclude_seen=exclude_seen)
-        write_frame(recs, out)
+        with output_file(out, inputs=(users_file,), suffix="".join(out.suffixes)) as tmp:
+            write_frame(recs, tmp)
     fallback = recs.loc[recs[Columns.SOURCE] == SOURCE_POPULARITY, Columns.USER_ID].nunique()
     click.echo(
         f"{len(recs):,} recommendations for {recs[Columns.USER_ID].nunique():,} users "

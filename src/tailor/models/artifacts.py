@@ -14,20 +14,37 @@ import numpy as np
 import scipy.sparse as sp
 
 from tailor.data.vocab import Vocabulary
-from tailor.errors import ArtifactError
+from tailor.errors import ArtifactError, TailorError
+from tailor.outputs import file_mode, output_dir
 
 MANIFEST = "manifest.json"
 PARAMS = "params.npz"
 FORMAT_VERSION = 1
 
 
-def save_model(model: Any, path: Path | str, *, metrics: dict[str, float] | None = None) -> None:
-    """Write ``model`` to ``path`` (created if needed), atomically per file."""
+def save_model(
+    model: Any,
+    path: Path | str,
+    *,
+    metrics: dict[str, float] | None = None,
+    force: bool = False,
+) -> None:
+    """Write ``model`` to folder ``path`` whole or not at all (see :mod:`tailor.outputs`).
+
+    A folder tailor wrote before is replaced; another non-empty folder is refused unless
+    ``force``.
+    """
+    with output_dir(path, command="save", force=force) as staging:
+        write_model(model, staging, metrics=metrics)
+
+
+def write_model(model: Any, folder: Path, *, metrics: dict[str, float] | None = None) -> None:
+    """Write ``manifest.json`` and ``params.npz`` into ``folder`` (a staging folder: callers
+    that need atomicity build the whole output there first)."""
     from tailor import __version__
 
-    path = Path(path)
     model._require_fitted()
-    path.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {
         "_users": model.users.ids,
         "_items": model.items.ids,
@@ -35,7 +52,8 @@ def save_model(model: Any, path: Path | str, *, metrics: dict[str, float] | None
         "_seen_indices": model.seen.indices,
     }
     arrays.update(model._get_params())
-    _atomic_write(path / PARAMS, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
+    with open(folder / PARAMS, "wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
     manifest = {
         "format": FORMAT_VERSION,
         "model": model.name,
@@ -47,20 +65,37 @@ def save_model(model: Any, path: Path | str, *, metrics: dict[str, float] | None
         "n_items": len(model.items),
         "metrics": metrics or {},
     }
-    _atomic_write(path / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
 def read_manifest(path: Path | str) -> dict[str, Any]:
-    """The manifest of a saved model, with a clear error when it is missing or corrupt."""
+    """The manifest of a saved model, with a clear error naming the file when it is missing,
+    unreadable, not a JSON object, or lacks a key."""
     file = Path(path) / MANIFEST
     if not file.is_file():
         raise ArtifactError(f"{path} is not a tailor model directory (no {MANIFEST})")
     try:
-        manifest: dict[str, Any] = json.loads(file.read_text())
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ArtifactError(f"{file} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ArtifactError(f"{file} cannot be read: {exc.strerror}") from None
+    try:
+        manifest = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ArtifactError(f"{file} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{file} must hold a JSON object, not a {type(manifest).__name__}")
     if manifest.get("format") != FORMAT_VERSION:
         raise ArtifactError(f"{file}: unsupported artifact format {manifest.get('format')!r}")
+    for key, kind in _MANIFEST_KEYS.items():
+        if key not in manifest:
+            raise ArtifactError(f"{file}: the key {key!r} is missing")
+        value = manifest[key]
+        if not isinstance(value, kind) or isinstance(value, bool) or value == "":
+            raise ArtifactError(f"{file}: {key!r} must be a {_KIND_NAMES[kind]}")
+    if manifest["n_users"] < 0 or manifest["n_items"] < 0:
+        raise ArtifactError(f"{file}: n_users and n_items must not be negative")
     return manifest
 
 
@@ -73,20 +108,41 @@ def record_metrics(path: Path | str, metrics: dict[str, float]) -> None:
 
 
 def load_model(path: Path | str) -> Any:
-    """Construct the model from its manifest's config, then restore its arrays."""
+    """Construct the model from its manifest's config, then restore its arrays.
+
+    Every array is checked against the manifest's sizes and the model's ``params_spec`` (dtype,
+    shape, finite values, CSR structure) before the model is built, so a damaged or foreign
+    artifact is refused here with an ArtifactError naming the file and the array, instead of
+    being served as empty lists or zero scores.
+    """
+    from pydantic import ValidationError
+
+    from tailor.models._params import check_artifact
     from tailor.models.registry import model_class
 
     path = Path(path)
     manifest = read_manifest(path)
-    cls = model_class(manifest["model"])
-    model = cls(cls.config_class.model_validate(manifest["config"]))
+    file = path / MANIFEST
     try:
-        with np.load(path / PARAMS, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{path / PARAMS} cannot be read: {exc}") from None
-    model.users = Vocabulary(arrays.pop("_users"))
-    model.items = Vocabulary(arrays.pop("_items"))
+        cls = model_class(manifest["model"])
+    except TailorError as exc:
+        raise ArtifactError(f"{file}: {exc}") from None
+    try:
+        config = cls.config_class.model_validate(manifest["config"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "config"
+        raise ArtifactError(f"{file}: invalid config: {where}: {first['msg']}") from None
+    model = cls(config)
+    params = path / PARAMS
+    arrays = _read_params(params)
+    spec = getattr(cls, "params_spec", None)
+    check_artifact(arrays, spec, manifest["n_users"], manifest["n_items"], str(params))
+    try:
+        model.users = Vocabulary(arrays.pop("_users"))
+        model.items = Vocabulary(arrays.pop("_items"))
+    except ValueError as exc:  # duplicated ids
+        raise ArtifactError(f"{params}: {exc}") from None
     indptr, indices = arrays.pop("_seen_indptr"), arrays.pop("_seen_indices")
     model.seen = sp.csr_array(
         (np.ones(len(indices), np.float32), indices, indptr),
@@ -94,6 +150,57 @@ def load_model(path: Path | str) -> Any:
     )
     model._set_params(arrays)
     return model
+
+
+_MANIFEST_KEYS: dict[str, type] = {
+    "model": str,
+    "config": dict,
+    "version": str,
+    "n_users": int,
+    "n_items": int,
+}
+_KIND_NAMES = {str: "non-empty string", dict: "JSON object", int: "whole number"}
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
+
+
+def _read_params(file: Path) -> dict[str, np.ndarray]:
+    """Every array of ``params.npz``, never through pickle.
+
+    Errors name the file (and the array when one is at fault) in tailor's words: numpy's own
+    messages suggest loading with pickle, which must never be followed for a model file.
+    """
+    try:
+        with file.open("rb") as f:
+            head = f.read(4)
+    except FileNotFoundError:
+        raise ArtifactError(f"{file} is missing") from None
+    except OSError as exc:
+        raise ArtifactError(f"{file} cannot be read: {exc.strerror}") from None
+    if not head:
+        raise ArtifactError(f"{file} is empty")
+    if head not in _ZIP_MAGIC:
+        raise ArtifactError(f"{file} is not an .npz archive")
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            for name in npz.files:
+                try:
+                    arrays[name] = npz[name]
+                except ValueError as exc:
+                    if "pickle" in str(exc):
+                        raise ArtifactError(
+                            f"{file}: array {name!r} holds Python objects (never loaded)"
+                        ) from None
+                    raise
+                except Exception as exc:
+                    raise ArtifactError(
+                        f"{file}: array {name!r} is truncated or corrupt ({type(exc).__name__})"
+                    ) from None
+    except ArtifactError:
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError, ValueError, MemoryError
+        raise ArtifactError(f"{file} is truncated or corrupt ({type(exc).__name__})") from None
+    return arrays
 
 
 def version_id(model: Any) -> str:
@@ -112,6 +219,7 @@ def _atomic_write(target: Path, write: Any) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, file_mode())  # mkstemp creates 0600; outputs follow the umask
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

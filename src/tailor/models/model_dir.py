@@ -11,7 +11,7 @@ Stability: stable.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,11 @@ from tailor.data.columns import Columns
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.errors import ArtifactError
-from tailor.models.artifacts import load_model
+from tailor.models.artifacts import load_model, write_model
 from tailor.models.base import FitOptions
 from tailor.models.popular import Popularity
 from tailor.models.registry import create_model
+from tailor.outputs import check_output, output_dir
 
 POPULARITY_DIR = "popularity"
 ITEMS_FILE = "items.parquet"
@@ -59,12 +60,22 @@ def fit_model_dir(
     validation: pd.DataFrame | None = None,
     threads: int = 0,
     on_epoch: Callable[[int, Mapping[str, float]], None] | None = None,
+    extras: Callable[[Path], None] | None = None,
+    inputs: Sequence[Path | None] = (),
+    force: bool = False,
 ) -> FitSummary:
     """Fit model ``name`` and a Popularity fallback on ``train`` and save both under ``out``.
 
+    The folder appears whole or not at all: it is built in a staging sibling (``extras`` may
+    add files there, e.g. a learning curve) and swapped into place; an earlier model folder stays
+    whole until then. ``inputs`` are files ``out`` must not overwrite; a non-empty folder that
+    tailor did not write is refused unless ``force``.
+
     Raises:
-        ConfigError: unknown model name or invalid hyperparameters (before any fitting).
+        ConfigError: unknown model name or invalid hyperparameters (before any fitting), or an
+            output that would overwrite data.
     """
+    check_output(out, inputs, force=force)
     model = create_model(name, dict(params))
     data = Dataset.from_frame(train, items=items)
     val = validation_dataset(validation, data) if validation is not None else None
@@ -72,12 +83,13 @@ def fit_model_dir(
     start = time.perf_counter()
     model.fit(data, options)
     seconds = time.perf_counter() - start
-    model.save(out)
-    Popularity().fit(data).save(out / POPULARITY_DIR)
-    if items is not None:
-        items.to_parquet(out / ITEMS_FILE, index=False)
-    else:
-        (out / ITEMS_FILE).unlink(missing_ok=True)  # never leave a stale catalog from a refit
+    with output_dir(out, command="fit", inputs=inputs, force=force) as staging:
+        write_model(model, staging)
+        write_model(Popularity().fit(data), staging / POPULARITY_DIR)
+        if items is not None:
+            items.to_parquet(staging / ITEMS_FILE, index=False)
+        if extras is not None:
+            extras(staging)
     n_val = len(val.interactions) if val is not None else 0
     return FitSummary(
         model=name,
