@@ -25,6 +25,7 @@ from tailor.models._matrices import (
     newest_times,
     pad_unfitted,
 )
+from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
@@ -75,6 +76,11 @@ class EASE(RecommenderBase[EASEConfig]):
 
     config_class: ClassVar = EASEConfig
     name: ClassVar[str] = "ease"
+    params_spec: ClassVar[ParamSpec] = {  # partial_fit keeps the fitted weight size
+        "weights": Dense("f", ("fitted<=items", "fitted")),
+        "profiles": Sparse("f", ("users", "items")),
+        "profile_newest": Dense("i", ("users",)),
+    }
 
     weights: np.ndarray
     """float32 items x items matrix :math:`B` with a zero diagonal."""

@@ -18,6 +18,7 @@ from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
 from tailor.errors import ConfigError
 from tailor.models._matrices import interaction_matrix
+from tailor.models._params import Dense, ParamSpec
 from tailor.models._similar import cosine_rows, similar_items_recs
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
 
@@ -59,6 +60,10 @@ C = TypeVar("C", bound=ModelConfig)
 class _ImplicitMF(RecommenderBase[C]):
     """Shared part of the ``implicit`` wrappers: factors as data, dot-product scoring."""
 
+    params_spec: ClassVar[ParamSpec] = {
+        "user_factors": Dense("f", ("users", "k")),
+        "item_factors": Dense("f", ("items", "k")),
+    }
     user_factors: np.ndarray
     """float32 users x f matrix."""
     item_factors: np.ndarray

@@ -24,6 +24,7 @@ from tailor.models._matrices import (
     pad_unfitted,
     tfidf_weight,
 )
+from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_row_top_k, csr_times_csr
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
@@ -92,6 +93,11 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
 
     config_class: ClassVar = ItemKNNConfig
     name: ClassVar[str] = "itemknn"
+    params_spec: ClassVar[ParamSpec] = {  # partial_fit keeps the fitted similarity size
+        "similarity": Sparse("f", ("fitted<=items", "fitted")),
+        "profiles": Sparse("f", ("users", "items")),
+        "profile_newest": Dense("i", ("users",)),
+    }
 
     similarity: sp.csr_array
     """items x items float32 top-k similarity matrix (row i: neighbours of item i)."""

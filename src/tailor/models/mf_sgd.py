@@ -16,6 +16,7 @@ from tailor.data.recs import Recs
 from tailor.errors import ConfigError
 from tailor.models import _mf_kernels as kernels
 from tailor.models._mf_validation import ValidationSet, ranking_metric, validation_set
+from tailor.models._params import Dense, ParamSpec
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase, top_n
 from tailor.random import derive_rng, make_rng
 
@@ -104,6 +105,15 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
 
     config_class: ClassVar = SGDMFConfig
     name: ClassVar[str] = "mf-sgd"
+    params_spec: ClassVar[ParamSpec] = {
+        "user_factors": Dense("f", ("users", "k")),
+        "item_factors": Dense("f", ("items", "k")),
+        "user_bias": Dense("f", ("users",)),
+        "item_bias": Dense("f", ("items",)),
+        "global_mean": Dense("f", (1,)),
+        "rating_range": Dense("f", (2,)),
+        "time_reference": Dense("i", (1,)),
+    }
 
     user_factors: np.ndarray
     """float32 (n_users, k) matrix P."""

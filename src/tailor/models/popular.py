@@ -11,6 +11,7 @@ from typing_extensions import override
 
 from tailor.data.columns import Columns
 from tailor.data.dataset import Dataset
+from tailor.models._params import Dense, ParamSpec
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase, top_n
 
 SECONDS_PER_DAY = 86_400.0
@@ -39,6 +40,11 @@ class Popularity(RecommenderBase[PopularityConfig]):
 
     config_class: ClassVar = PopularityConfig
     name: ClassVar[str] = "popularity"
+    params_spec: ClassVar[ParamSpec] = {
+        "item_scores": Dense("f", ("items",)),
+        "item_categories": Dense("i", ("items",)),
+        "categories": Dense("U", ("categories",)),
+    }
 
     item_scores: np.ndarray
     """float32 popularity of each item."""

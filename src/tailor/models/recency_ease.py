@@ -21,6 +21,7 @@ from tailor.models._matrices import (
     grow_csr,
     pad_unfitted,
 )
+from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
 from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
@@ -88,6 +89,12 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
 
     config_class: ClassVar = RecencyEASEConfig
     name: ClassVar[str] = "recency-ease"
+    params_spec: ClassVar[ParamSpec] = {  # partial_fit keeps the fitted weight size
+        "weights": Dense("f", ("fitted<=items", "fitted")),
+        "trend": Dense("f", ("fitted",)),
+        "profiles": Sparse("f", ("users", "items")),
+        "profile_times": Sparse("i", ("users", "items")),
+    }
 
     weights: np.ndarray
     """float32 items x items matrix :math:`B` with a zero diagonal."""
