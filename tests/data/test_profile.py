@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,8 @@ def test_profile_planted() -> None:
 
 
 @pytest.fixture(scope="module")
-def retail_csv() -> pd.DataFrame:
-    if not RETAIL_CSV.exists():
-        pytest.skip("needs ../shared/data/online-retail")
+def retail_csv(require: Callable[[bool, str], None]) -> pd.DataFrame:
+    require(RETAIL_CSV.exists(), "needs ../shared/data/online-retail")
     return pd.read_csv(RETAIL_CSV, dtype={"InvoiceNo": str, "StockCode": str})
 
 

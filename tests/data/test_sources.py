@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -169,8 +170,8 @@ def test_online_retail_config_file_matches_builtin_source() -> None:
     assert builtin.interactions.equals(generic.interactions)
 
 
-@pytest.mark.skipif(not ML100K.is_dir(), reason="needs ../shared/data/ml-100k")
-def test_movielens_100k_reader() -> None:
+def test_movielens_100k_reader(require: Callable[[bool, str], None]) -> None:
+    require(ML100K.is_dir(), "needs ../shared/data/ml-100k")
     raw = read_source("movielens-100k", input=ML100K)
     inter = raw.interactions
     assert raw.raw_rows == 100_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -321,9 +322,8 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def online_retail() -> pd.DataFrame:
-    if not ONLINE_RETAIL.is_file():
-        pytest.skip(f"{ONLINE_RETAIL} is not available")
+def online_retail(require: Callable[[bool, str], None]) -> pd.DataFrame:
+    require(ONLINE_RETAIL.is_file(), f"{ONLINE_RETAIL} is not available")
     raw = pd.read_csv(ONLINE_RETAIL, usecols=["StockCode", "InvoiceDate", "CustomerID"])
     raw = raw.dropna(subset=["CustomerID"]).reset_index(drop=True)
     return pd.DataFrame(
@@ -395,9 +395,10 @@ def test_online_retail_random_is_seeded_partition(online_retail: pd.DataFrame) -
     _assert_partition(with_validation(one, fraction=0.15), len(online_retail))
 
 
-def test_movielens_user_temporal_holds_out_each_users_last_fifth() -> None:
-    if not ML100K.is_file():
-        pytest.skip(f"{ML100K} is not available")
+def test_movielens_user_temporal_holds_out_each_users_last_fifth(
+    require: Callable[[bool, str], None],
+) -> None:
+    require(ML100K.is_file(), f"{ML100K} is not available")
     raw = pd.read_csv(ML100K, sep="\t", names=["user_id", "item_id", "rating", "ts"], dtype=str)
     frame = pd.DataFrame(
         {

@@ -90,25 +90,6 @@ def test_rmse_mae_by_hand() -> None:
         m.mae(pred, true[:2])
 
 
-def test_curve_sums_match_single_k_functions() -> None:
-    rng = np.random.default_rng(3)
-    rel = rng.integers(0, 3, size=(50, 12)).astype(float) * (rng.random((50, 12)) < 0.3)
-    ideal = -np.sort(-np.concatenate([rel, rng.integers(0, 3, (50, 4)).astype(float)], 1), 1)
-    ideal = ideal[:, :12]
-    n_rel = np.maximum((ideal > 0).sum(1).astype(float), (rel > 0).sum(1))
-    ideal[:, 0] = np.maximum(ideal[:, 0], 1)
-    n_rel = np.maximum(n_rel, 1)
-    sums = m.curve_sums(rel, ideal, n_rel)
-    hits = rel > 0
-    for k in (1, 5, 12):
-        assert sums["ndcg"][k - 1] == pytest.approx(m.ndcg(rel, ideal, k).sum())
-        assert sums["precision"][k - 1] == pytest.approx(m.precision(hits, k).sum())
-        assert sums["recall"][k - 1] == pytest.approx(m.recall(hits, n_rel, k).sum())
-        assert sums["map"][k - 1] == pytest.approx(m.average_precision(hits, n_rel, k).sum())
-        assert sums["mrr"][k - 1] == pytest.approx(m.reciprocal_rank(hits, k).sum())
-        assert sums["hit_rate"][k - 1] == pytest.approx(m.hit_rate(hits, k).sum())
-
-
 def test_accuracy_at_agrees_with_single_k_functions() -> None:
     rng = np.random.default_rng(5)
     rel = rng.integers(0, 3, size=(40, 15)).astype(float) * (rng.random((40, 15)) < 0.4)

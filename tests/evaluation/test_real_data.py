@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,13 @@ from tailor.evaluation import evaluate
 from tailor.models import Popularity
 
 ML100K = Path(__file__).resolve().parents[2] / "../shared/data/ml-100k"
-pytestmark = [
-    pytest.mark.skipif(not (ML100K / "u.data").exists(), reason="ml-100k not available"),
-    pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaTypeSafetyWarning"),
-]
+pytestmark = pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaTypeSafetyWarning")
 
 
-def test_popularity_on_ml100k_matches_ranx_and_curves_are_consistent() -> None:
+def test_popularity_on_ml100k_matches_ranx_and_curves_are_consistent(
+    require: Callable[[bool, str], None],
+) -> None:
+    require((ML100K / "u.data").exists(), f"{ML100K} (MovieLens 100K) is not available")
     ratings = pd.read_csv(
         ML100K / "u.data",
         sep="\t",

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -82,11 +83,13 @@ def test_report_is_self_contained(tmp_path: Path) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's chromium at /usr/bin/chromium (make chromium installs it)",
-)
-def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(
+    tmp_path: Path, require: Callable[[bool, str], None]
+) -> None:
+    require(
+        CHROMIUM.exists(),
+        "needs Debian's chromium at /usr/bin/chromium (make chromium installs it)",
+    )
     out = _result_dir(tmp_path / "report")
     page = out / "report.html"
     # record uncaught errors and console.error into the DOM, then dump the DOM after scripts ran

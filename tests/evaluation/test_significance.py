@@ -34,9 +34,13 @@ def test_compare_matches_scipy_and_detects_a_real_difference() -> None:
 
 
 def test_compare_no_difference_is_not_significant() -> None:
-    a, _ = _frames(0.0)
-    res = compare(a, a.copy(), "ndcg@10")
-    assert res.difference == 0.0 and not res.significant and res.t_pvalue == 1.0
+    # B is A plus zero-mean noise (seed 0): the same distribution, drawn twice and paired. A
+    # compare() that drops the pairing or tests the wrong thing calls this different.
+    a, b = _frames(0.0)
+    res = compare(a, b, "ndcg@10")
+    assert res.users == 300 and abs(res.difference) < 0.01
+    assert res.t_pvalue > 0.05 and res.wilcoxon_pvalue > 0.05 and not res.significant
+    assert res.ci_low < 0.0 < res.ci_high
 
 
 def test_compare_uses_only_shared_users() -> None:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,8 @@ def _shared_available() -> bool:
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    if not _shared_available():
-        pytest.skip("no Redis on 127.0.0.1:6379")
+def prefix(require: Callable[[bool, str], None]) -> Iterator[str]:
+    require(_shared_available(), "no Redis on 127.0.0.1:6379")
     name = f"tailor-test-{uuid.uuid4().hex[:8]}"
     yield name
     client = redis.Redis.from_url(SHARED_URL)
@@ -142,9 +141,8 @@ class PrivateRedis:
 
 
 @pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+def private_redis(require: Callable[[bool, str], None]) -> Iterator[PrivateRedis]:
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
     server = PrivateRedis(_free_port())
     server.start()
     yield server

@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from tailor.data.dataset import Dataset
+from tailor.errors import ConfigError
 from tailor.models import ItemKNN, SupportsSimilarItems, create_model
 from tailor.models import knn as knn_module
 from tailor.models._sparse_kernels import csr_times_csr, csr_times_dense
@@ -172,12 +173,16 @@ def test_kernels_match_scipy() -> None:
 
 def test_registered_and_validated() -> None:
     assert isinstance(create_model("itemknn", {"k": 5}), ItemKNN)
-    with pytest.raises(Exception, match="k"):
+    with pytest.raises(
+        ConfigError, match=r"model 'itemknn': k: Input should be greater than or equal to 1"
+    ):
         create_model("itemknn", {"k": 0})
 
 
-@pytest.mark.skipif(not ML100K.is_dir(), reason="ML-100K not available")
-def test_movielens_star_wars_neighbours_are_its_sequels() -> None:
+def test_movielens_star_wars_neighbours_are_its_sequels(
+    require: Callable[[bool, str], None],
+) -> None:
+    require(ML100K.is_dir(), f"{ML100K} (MovieLens 100K) is not available")
     frame = pd.read_csv(
         ML100K / "u.data", sep="\t", names=["user_id", "item_id", "value", "timestamp"]
     )

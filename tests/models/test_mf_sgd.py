@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -416,8 +417,8 @@ def test_grow_extends_vocabularies_and_seen() -> None:
 
 
 # ---- real data ---------------------------------------------------------------------------
-@pytest.mark.skipif(not ML100K.is_file(), reason="MovieLens 100K is not available")
-def test_movielens_rmse_beats_a_bound() -> None:
+def test_movielens_rmse_beats_a_bound(require: Callable[[bool, str], None]) -> None:
+    require(ML100K.is_file(), f"{ML100K} (MovieLens 100K) is not available")
     ratings = pd.read_csv(ML100K, sep="\t", names=["user_id", "item_id", "value", "timestamp"])
     rng = np.random.default_rng(0)
     test = np.zeros(len(ratings), bool)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,10 @@ from tailor.serving.catalog import Catalog
 from tailor.serving.scoring import ModelIndex, score_user
 from tailor.testing.serving import items_of, serve_settings, write_factor_model_dir
 
-pytest.importorskip("hnswlib")
+
+@pytest.fixture(scope="module", autouse=True)
+def _hnswlib(require: Callable[[bool, str], None]) -> None:
+    require(importlib.util.find_spec("hnswlib") is not None, "hnswlib (the serve extra) is missing")
 
 
 @pytest.fixture(scope="module")

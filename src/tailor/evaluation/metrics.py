@@ -218,45 +218,5 @@ def _errors(predicted: NPVector, actual: NPVector) -> NPVector:
     return pred - true
 
 
-def curve_sums(
-    gains: NPMatrix,
-    ideal: NPMatrix,
-    n_relevant: NPVector,
-    denominator: MapDenominator = "min",
-) -> dict[str, NPVector]:
-    """Sum over rows of every accuracy metric at each K = 1..width, from cumulative sums.
-
-    Sums, not means, so that blocks of users can be added up; divide by the number of rows.
-
-    Returns:
-        ``{"ndcg": ..., "precision": ..., "recall": ..., "map": ..., "mrr": ..., "hit_rate": ...}``,
-        each an array whose entry ``K - 1`` is the metric@K summed over the rows (the same
-        definitions as the single-K functions above).
-    """
-    n, width = gains.shape
-    if n == 0:
-        return {name: np.zeros(width) for name in METRIC_NAMES}
-    ks = np.arange(1, width + 1)
-    disc = discounts(width)
-    hits = (gains > 0).astype(np.float64)
-    cum_hits = np.cumsum(hits, axis=1)
-    dcg_k = np.cumsum(gains * disc, axis=1)
-    idcg_k = np.cumsum(ideal * disc, axis=1)
-    ndcg_k = np.divide(dcg_k, idcg_k, out=np.zeros_like(dcg_k), where=idcg_k > 0)
-    rel = np.maximum(n_relevant, 1)[:, None]
-    ap_sum = np.cumsum(cum_hits / ks * hits, axis=1)
-    ap_den = np.minimum(rel, ks) if denominator == "min" else rel
-    first = np.where(cum_hits[:, -1] > 0, (cum_hits > 0).argmax(axis=1) + 1, width + 1)
-    first_counts = np.bincount(first, minlength=width + 2)[1 : width + 1]
-    return {
-        "ndcg": ndcg_k.sum(axis=0),
-        "precision": cum_hits.sum(axis=0) / ks,
-        "recall": (cum_hits / rel).sum(axis=0),
-        "map": (ap_sum / ap_den).sum(axis=0),
-        "mrr": np.cumsum(first_counts / ks),
-        "hit_rate": np.cumsum(first_counts).astype(np.float64),
-    }
-
-
 METRIC_NAMES = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate")
 """The accuracy metrics, in report order; keys are ``f"{name}@{k}"``."""
