@@ -129,19 +129,24 @@ def test_no_model_still_answers_from_popularity(tmp_path: Path) -> None:
         }
 
 
-def test_missing_model_dir_is_not_a_5xx(tmp_path: Path) -> None:
+def test_missing_model_dir_starts_and_answers_503(tmp_path: Path) -> None:
+    """Nothing to answer from: 503 (not an empty list that looks like an answer), never a
+    crash; /health/ready says why."""
     with TestClient(create_app(serve_settings(tmp_path / "absent"))) as c:
         r = c.get("/v1/recommendations/u0")
-        assert r.status_code == 200
-        assert r.json() | {"recommendation_id": ""} == {
-            "user_id": "u0",
-            "items": [],
-            "source": "fallback",
-            "model_version": None,
-            "recommendation_id": "",
-        }
+        assert r.status_code == 503
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.headers["retry-after"] == "5"
+        assert r.json()["detail"] == "no model and no fallback list are loaded; see /health/ready"
+        assert c.post("/v1/recommendations", json={"user_ids": ["u0"]}).status_code == 503
+        assert c.get("/v1/popular").status_code == 503
+        assert c.get("/v1/items/i0/similar").status_code == 503
         assert c.get("/health/live").status_code == 200
-        assert c.get("/health/ready").status_code == 503
+        ready = c.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["reason"] == (
+            "model: no active version in the model store; fallback: no popular list"
+        )
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,7 @@ def test_single_model_dir_is_a_one_version_registry(tmp_path: Path) -> None:
 
 
 def test_admin_switch_and_rollback_over_http(registry: ModelRegistry) -> None:
-    with TestClient(create_app(serve_settings(registry.root))) as c:
+    with TestClient(create_app(serve_settings(registry.root, admin_open=True))) as c:
         assert c.get("/v1/recommendations/u0", params={"n": 5}).json()["model_version"] == "v1"
         r = c.put("/v1/admin/active-version", json={"version": "v2"})
         assert r.json() == {"active": "v2", "versions": ["v1", "v2"]}
@@ -97,7 +97,7 @@ def test_switch_under_concurrent_reads_is_all_old_or_all_new(registry: ModelRegi
     seen: list[tuple[str, list[str], int]] = []
     stop = threading.Event()
 
-    with TestClient(create_app(serve_settings(registry.root))) as c:
+    with TestClient(create_app(serve_settings(registry.root, admin_open=True))) as c:
 
         def reader() -> None:
             while not stop.is_set():
@@ -120,7 +120,8 @@ def test_switch_under_concurrent_reads_is_all_old_or_all_new(registry: ModelRegi
         assert items == expected[version]
 
 
-def test_single_dir_has_no_admin_switch(client: TestClient) -> None:
-    r = client.put("/v1/admin/active-version", json={"version": "v2"})
-    assert r.status_code == 404
-    assert r.headers["content-type"] == "application/problem+json"
+def test_single_dir_has_no_admin_switch(model_dir: Path) -> None:
+    with TestClient(create_app(serve_settings(model_dir, admin_open=True))) as c:
+        r = c.put("/v1/admin/active-version", json={"version": "v2"})
+        assert r.status_code == 404
+        assert r.headers["content-type"] == "application/problem+json"

@@ -64,7 +64,7 @@ def test_cli_registry_commands(tmp_path: Path) -> None:
     assert runner.invoke(serve, ["activate", "--registry", root, "v2"]).exit_code == 0
     assert runner.invoke(serve, ["versions", "--registry", root]).output == "  v1\n* v2\n"
     assert runner.invoke(serve, ["rollback", "--registry", root]).output.strip() == "v1"
-    assert runner.invoke(serve, ["hash-key", "abc"]).output.strip() == hash_key("abc")
+    assert runner.invoke(serve, ["hash-key"], input="abc\n").output.strip() == hash_key("abc")
 
 
 def test_cli_serve_without_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,13 +6,18 @@ tailor serve publish --registry ROOT MODEL_DIR [--activate]
 tailor serve activate --registry ROOT VERSION
 tailor serve rollback --registry ROOT
 tailor serve versions --registry ROOT
-tailor serve hash-key KEY                          # the sha256 to put in api_keys
+tailor serve hash-key < key.txt                    # the sha256 to put in api_keys
+
+Secrets never go on the command line (other users see it in the process list): API keys are read
+from standard input by ``hash-key`` and stored hashed; a Redis password goes in
+``TAILOR_REDIS_URL`` or the settings file, and ``--redis`` refuses a URL that holds one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,21 +64,32 @@ def serve(ctx: click.Context, config: Path | None, **options: Any) -> None:
     """Serve recommendations over HTTP (OpenAPI docs at /docs)."""
     if ctx.invoked_subcommand is not None:
         return
-    import uvicorn
+    from tailor.serving.shutdown import run_server
 
+    _refuse_password_on_argv(options.get("redis_url"))
     settings = _settings(config, **options)
     if settings.model_dir is None:
         raise ConfigError("no model: pass --model-dir DIR or set TAILOR_MODEL_DIR")
     click.echo(f"serving {settings.model_dir} on http://{settings.host}:{settings.port}", err=True)
-    kwargs = {"host": settings.host, "port": settings.port, "log_level": "warning"}
+    kwargs = {"host": settings.host, "port": settings.port, "grace_s": settings.shutdown_grace_s}
     if settings.workers == 1:
         from tailor.serving.app import create_app
 
-        uvicorn.run(create_app(settings), **kwargs)  # type: ignore[arg-type]
+        run_server(create_app(settings), workers=1, **kwargs)
         return
     # each worker process builds its own app from the environment
     os.environ.update(_as_env(settings, options, config))
-    uvicorn.run("tailor.serving.app:app_from_env", factory=True, workers=settings.workers, **kwargs)  # type: ignore[arg-type]
+    run_server("tailor.serving.app:app_from_env", workers=settings.workers, **kwargs)
+
+
+def _refuse_password_on_argv(url: str | None) -> None:
+    from urllib.parse import urlsplit
+
+    if url and urlsplit(url).password is not None:
+        raise ConfigError(
+            "--redis must not hold a password (the command line is visible to other users); "
+            "set TAILOR_REDIS_URL or redis_url in the settings file instead"
+        )
 
 
 def _as_env(settings: Any, options: dict[str, Any], config: Path | None) -> dict[str, str]:
@@ -92,6 +108,7 @@ def _as_env(settings: Any, options: dict[str, Any], config: Path | None) -> dict
 @click.option("--no-activate", is_flag=True, help="Write the lists but keep the active pointer.")
 def warm(config: Path | None, no_activate: bool, **options: Any) -> None:
     """Precompute every user's top-N into the cache under the active version's keys."""
+    _refuse_password_on_argv(options.get("redis_url"))
     from tailor.serving.app import build_services
     from tailor.serving.instruments import ServingMetrics
     from tailor.serving.precompute import warm as warm_cache
@@ -129,16 +146,20 @@ _registry = click.option(
 )  # fmt: skip
 
 
+def _registry_at(root: Path) -> Any:
+    from tailor.serving.registry import ModelRegistry
+
+    return ModelRegistry(root, history_limit=_settings(None).history_limit)
+
+
 @serve.command()
 @_registry
 @click.argument("model_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--version", help="Version name (default: the manifest's).")
 @click.option("--activate", "do_activate", is_flag=True, help="Also make it active.")
 def publish(root: Path, model_dir: Path, version: str | None, do_activate: bool) -> None:
-    """Copy a model directory into the registry as a new version."""
-    from tailor.serving.registry import ModelRegistry
-
-    registry = ModelRegistry(root)
+    """Check that a model directory loads, then copy it into the registry as a new version."""
+    registry = _registry_at(root)
     name = registry.publish(model_dir, version)
     if do_activate:
         registry.activate(name)
@@ -149,38 +170,39 @@ def publish(root: Path, model_dir: Path, version: str | None, do_activate: bool)
 @_registry
 @click.argument("version")
 def activate(root: Path, version: str) -> None:
-    """Make VERSION active (running servers pick it up within reload_poll_s)."""
-    from tailor.serving.registry import ModelRegistry
-
-    ModelRegistry(root).activate(version)
+    """Check that VERSION loads, then make it active (running servers pick it up within
+    reload_poll_s). A version that does not load leaves the active one as it is."""
+    _registry_at(root).activate(version)
     click.echo(version)
 
 
 @serve.command()
 @_registry
 def rollback(root: Path) -> None:
-    """Re-activate the previously active version."""
-    from tailor.serving.registry import ModelRegistry
-
-    click.echo(ModelRegistry(root).rollback())
+    """Re-activate the previously active version (checked first, like activate)."""
+    click.echo(_registry_at(root).rollback())
 
 
 @serve.command()
 @_registry
 def versions(root: Path) -> None:
     """List published versions; the active one is marked with *."""
-    from tailor.serving.registry import ModelRegistry
-
-    registry = ModelRegistry(root)
+    registry = _registry_at(root)
     active = registry.active()
     for name in registry.versions():
         click.echo(f"{'*' if name == active else ' '} {name}")
 
 
 @serve.command("hash-key")
-@click.argument("key")
-def hash_key(key: str) -> None:
-    """Print the SHA-256 of an API key, the value to store in ``api_keys``."""
+def hash_key() -> None:
+    """Print the SHA-256 of an API key read from standard input (one line), the value to
+    store in ``api_keys``. The key is never taken from the command line."""
     from tailor.serving.auth import hash_key as digest
 
+    if sys.stdin.isatty():
+        key = str(click.prompt("API key", hide_input=True))
+    else:
+        key = sys.stdin.readline().rstrip("\r\n")
+    if not key:
+        raise ConfigError("no API key on standard input")
     click.echo(digest(key))

@@ -20,13 +20,18 @@ from fastapi.openapi.utils import get_openapi
 from tailor import __version__
 from tailor.logging import get_logger
 from tailor.serving import problems
-from tailor.serving.auth import RateLimiter
+from tailor.serving.auth import FailureThrottle, RateLimiter
 from tailor.serving.cache import open_cache, redact_url
 from tailor.serving.deps import Services
 from tailor.serving.instruments import ServingMetrics
 from tailor.serving.keys import Keys
 from tailor.serving.lifecycle import Reloader, freeze_heap
-from tailor.serving.middleware import BodyLimitMiddleware, LatencyMiddleware
+from tailor.serving.middleware import (
+    BodyLimitMiddleware,
+    HeadMiddleware,
+    LatencyMiddleware,
+    StrictUtf8Middleware,
+)
 from tailor.serving.registry import ModelRegistry
 from tailor.serving.routes import admin, health, items, popular, recommendations
 from tailor.serving.routes import metrics as metrics_route
@@ -63,9 +68,14 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         precompute_n=settings.precompute_n,
         write_back=settings.write_back,
     )
-    registry = ModelRegistry(settings.model_dir) if settings.model_dir else None
+    registry = (
+        ModelRegistry(settings.model_dir, history_limit=settings.history_limit)
+        if settings.model_dir
+        else None
+    )
     limiter = RateLimiter(cache, settings.rate_limit_per_s)
-    return Services(settings, holder, cache, metrics, service, limiter, registry)
+    throttle = FailureThrottle(settings.auth_fail_limit, settings.auth_fail_window_s)
+    return Services(settings, holder, cache, metrics, service, limiter, registry, throttle)
 
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
@@ -87,6 +97,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         )
         if services.registry is None:
             _log.warning("no_model_dir")
+        if settings.admin_open and not settings.auth_enabled:
+            _log.warning(
+                "admin_open_without_keys",
+                detail="anyone who reaches this port can switch model versions",
+            )
         await reloader.sync(force=True)  # also publishes the active version to the cache
         freeze_heap(collect=True)  # before the first request: no full GC pass over the model
         reloader.start()
@@ -103,11 +118,16 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         title="tailor serving API",
         version=__version__,
         lifespan=lifespan,
+        # no 307 to "the same path without the slash": its Location is built from the client's
+        # Host header, and an empty id (GET /v1/recommendations/) is simply not found
+        redirect_slashes=False,
     )
     problems.install(app)
     for module in (recommendations, items, popular, health, metrics_route, admin):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(StrictUtf8Middleware)
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -8,6 +8,11 @@ A key is presented as ``X-API-Key: KEY`` or ``Authorization: Bearer KEY``. The s
 The rate limit is a fixed one-second window per key: ``INCR {p}:rate:{name}:{second}`` in Redis,
 shared by every worker and instance; while Redis is unavailable each process counts on its own.
 Over the limit the answer is 429 with ``Retry-After`` (seconds until the window ends).
+
+Guessing keys is throttled per client IP: after ``auth_fail_limit`` failed keys (401) within
+``auth_fail_window_s`` every request from that IP gets 429 with ``Retry-After`` until the oldest
+failure leaves the window. Counted in process (a guesser is slowed per worker, which is enough
+to make guessing a 256-bit key hopeless and keeps a key-less Redis round trip off this path).
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import hashlib
 import hmac
 import math
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 
 from starlette.requests import HTTPConnection
 
@@ -98,3 +104,48 @@ class RateLimiter:
         if count > self.per_second:
             retry = max(1, math.ceil(window + 1 - now))
             raise ProblemError(429, "rate limit exceeded", headers={"Retry-After": str(retry)})
+
+
+class FailureThrottle:
+    """Failed-key counts per client, in a sliding window; bounded memory."""
+
+    MAX_CLIENTS = 10_000
+    """Clients tracked at most; past it, clients whose failures all expired are forgotten, then
+    the oldest entries (a flood of fresh addresses must not grow memory without end)."""
+
+    def __init__(
+        self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str, now: float) -> deque[float] | None:
+        times = self._failures.get(client)
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if times is not None and not times:
+            del self._failures[client]
+            return None
+        return times
+
+    def check(self, client: str) -> None:
+        """Raise 429 while ``client`` has ``limit`` failures within the window."""
+        now = self.clock()
+        times = self._recent(client, now)
+        if times is not None and len(times) >= self.limit:
+            retry = max(1, math.ceil(times[0] + self.window_s - now))
+            raise ProblemError(
+                429, "too many failed API keys; retry later", headers={"Retry-After": str(retry)}
+            )
+
+    def failed(self, client: str) -> None:
+        """Count one failed key of ``client``."""
+        now = self.clock()
+        if client not in self._failures and len(self._failures) >= self.MAX_CLIENTS:
+            for name in list(self._failures):
+                self._recent(name, now)
+            while len(self._failures) >= self.MAX_CLIENTS:
+                del self._failures[next(iter(self._failures))]
+        self._failures.setdefault(client, deque(maxlen=self.limit)).append(now)

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from tailor.serving.auth import RateLimiter, authorize
+from tailor.serving.auth import FailureThrottle, RateLimiter, authorize, presented_key
 from tailor.serving.cache import RecCache
 from tailor.serving.instruments import ServingMetrics
+from tailor.serving.problems import ProblemError
 from tailor.serving.registry import ModelRegistry
 from tailor.serving.service import RecService
 from tailor.serving.settings import ServeSettings
@@ -27,6 +28,7 @@ class Services:
     service: RecService
     limiter: RateLimiter
     registry: ModelRegistry | None
+    throttle: FailureThrottle
 
 
 async def get_services(request: Request) -> Services:
@@ -42,12 +44,26 @@ async def _require(request: Request, scope: str) -> None:
     services: Services = request.app.state.services
     settings = services.settings
     if not settings.auth_enabled:
+        if scope == "admin" and not settings.admin_open:  # no keys must not mean "anyone"
+            raise ProblemError(
+                403,
+                "the admin routes are off: configure an API key with the admin scope, "
+                "or set TAILOR_ADMIN_OPEN=true",
+            )
         return
-    spec = authorize(request, settings.api_keys, scope)
+    client = request.client.host if request.client else "unknown"
     try:
+        services.throttle.check(client)
+        try:
+            spec = authorize(request, settings.api_keys, scope)
+        except ProblemError as exc:
+            if exc.status == 401 and presented_key(request) is not None:
+                services.throttle.failed(client)  # a wrong key, not a missing one
+            raise
         await services.limiter.check(spec.name)
-    except Exception:
-        services.metrics.rate_limited.inc()
+    except ProblemError as exc:
+        if exc.status == 429:
+            services.metrics.rate_limited.inc()
         raise
 
 
@@ -57,7 +73,7 @@ async def require_read(request: Request) -> None:
 
 
 async def require_admin(request: Request) -> None:
-    """Allow callers with an admin key (or anyone when auth is off)."""
+    """Allow callers with an admin key (without keys: anyone if ``admin_open``, else nobody)."""
     await _require(request, "admin")
 
 

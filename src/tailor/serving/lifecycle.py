@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+from dataclasses import replace
 
-from tailor.errors import TailorError
+from tailor.errors import ArtifactError, TailorError
 from tailor.logging import get_logger
 from tailor.serving.cache import CacheUnavailable, RecCache
 from tailor.serving.instruments import ServingMetrics
@@ -57,41 +58,105 @@ class Reloader:
         self.settings = settings
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._failed: str | None = None
+        """The last version that did not load; not retried until ``ACTIVE`` changes."""
 
-    def _active_version(self) -> str | None:
+    def _active_version(self) -> tuple[str | None, str | None]:
+        """The active version's name, or None with the reason (paths relative to the store)."""
         assert self.registry is not None
         try:
-            return self.registry.active()
-        except (TailorError, OSError) as exc:
-            _log.error("registry_unreadable", error=str(exc))
-            return None
+            version = self.registry.active()
+        except Exception as exc:  # an unreadable store is a state to report, not a crash
+            text = str(exc) if isinstance(exc, TailorError) else f"unexpected {type(exc).__name__}"
+            problem = self.registry.public(text)
+            _log.error("registry_unreadable", error=problem)
+            return None, problem
+        if version is None:
+            return None, "no active version in the model store"
+        return version, None
 
     def _install(self, state: ServingState) -> None:
         old = self.holder.swap(state)
+        self._failed = None
         freeze_heap(collect=False)  # no full pass here: it would stall requests in flight
         self.metrics.show_state(state)
         _log.info("version_active", version=state.version, previous=old.version)
 
+    def _note(self, problem: str) -> None:
+        """Show ``problem`` on /health/ready while no model is served."""
+        state = self.holder.state
+        if state.model is None and state.problem != problem:
+            self.holder.swap(replace(state, problem=problem))
+
     async def sync(self, *, force: bool = False) -> bool:
-        """Load the registry's active version if it differs from the served one (or ``force``)."""
+        """Load the registry's active version if it differs from the served one (or ``force``).
+
+        A version that does not load is not installed over a working one (the old one keeps
+        answering) and is not retried until ``ACTIVE`` names another version; without a working
+        one its fallback lists (if any) are served and ``/health/ready`` says why.
+        """
         if self.registry is None:
             return False
         async with self._lock:
-            version = await asyncio.to_thread(self._active_version)
-            if version is None and force:
-                _log.warning("no_active_version", root=str(self.registry.root))
-            if version is None or (version == self.holder.state.version and not force):
+            version, problem = await asyncio.to_thread(self._active_version)
+            if version is None:
+                if force or problem != "no active version in the model store":
+                    _log.warning("no_active_version", reason=problem)
+                self._note(problem or "no model")
                 return False
-            size = self.settings.fallback_size
-            state = await asyncio.to_thread(
-                load_state, self.registry, version, size, self.settings.ann
-            )
+            if not force and version in (self.holder.state.version, self._failed):
+                return False
+            state = await self._load(version)
+            if state.model is None:
+                self._failed = version
+                if self.holder.state.model is not None:
+                    _log.error("version_not_installed", version=version, reason=state.problem)
+                    return False
             if self.settings.warm_on_start and state.model is not None:
                 await self._warm(state)
             self._install(state)
+            if state.model is None:
+                self._failed = version
         with contextlib.suppress(CacheUnavailable):
             await self.cache.set_active(version)
         return True
+
+    async def _load(self, version: str) -> ServingState:
+        assert self.registry is not None
+        size = self.settings.fallback_size
+        return await asyncio.to_thread(load_state, self.registry, version, size, self.settings.ann)
+
+    async def activate(self, version: str, *, rollback: bool = False) -> str:
+        """Check and load ``version`` (or, with ``rollback``, the previous one), then move the
+        pointer and serve it. Nothing changes when it does not load.
+
+        Raises:
+            ArtifactError: the version is broken (the message names the file, relative to the
+                model store).
+            ConfigError: nothing to roll back to.
+        """
+        registry = self.registry
+        assert registry is not None
+        async with self._lock:
+            if rollback:
+                version = await asyncio.to_thread(registry.rollback_target)
+            try:
+                await asyncio.to_thread(registry.check, version)
+            except ArtifactError as exc:
+                raise ArtifactError(registry.public(str(exc))) from None
+            state = await self._load(version)
+            if state.model is None:
+                raise ArtifactError(state.problem or f"version {version!r} did not load")
+            if self.settings.warm_on_start:
+                await self._warm(state)
+            if rollback:
+                await asyncio.to_thread(registry.rollback, check=False)
+            else:
+                await asyncio.to_thread(registry.activate, version, check=False)
+            self._install(state)
+        with contextlib.suppress(CacheUnavailable):
+            await self.cache.set_active(version)
+        return version
 
     async def _warm(self, state: ServingState) -> None:
         try:

@@ -1,9 +1,11 @@
-"""Pure ASGI middleware (no per-request task switch): request latency by route template."""
+"""Pure ASGI middleware (no per-request task switch): request latency by route template, body
+limit, HEAD on GET routes, strict UTF-8 in paths and queries."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -91,3 +93,75 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class HeadMiddleware:
+    """Answer ``HEAD`` on every GET route: the GET response's status and headers, no body.
+
+    FastAPI routes list only the methods they declare, so HEAD would be 405; HTTP says a GET
+    resource answers HEAD too (monitors and caches use it).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+class StrictUtf8Middleware:
+    """422 for a path or query that is not valid UTF-8 once percent-decoded.
+
+    Starlette decodes ``%FF`` to U+FFFD, so ``/v1/recommendations/a%FF`` and ``a%FE`` would be the
+    same user; an id must be exactly what the client sent, or refused.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            field = _invalid_utf8(scope)
+            if field is not None:
+                from tailor.serving.problems import problem
+
+                errors = [{"field": field, "message": "not valid UTF-8 after percent-decoding"}]
+                await problem(422, f"invalid request: {field}", errors=errors)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _invalid_utf8(scope: Scope) -> str | None:
+    """The first field (``path``, ``query`` or ``query.NAME``) that is not UTF-8, if any."""
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
+    query = scope.get("query_string", b"")
+    if raw_path.isascii() and query.isascii() and b"%" not in raw_path and b"%" not in query:
+        return None  # the common case, checked in well under a microsecond
+    if not _is_utf8(raw_path):
+        return "path"
+    for pair in query.split(b"&"):
+        name, _, value = pair.replace(b"+", b" ").partition(b"=")
+        if not _is_utf8(name):
+            return "query"
+        if not _is_utf8(value):
+            return f"query.{unquote_to_bytes(name).decode()}"
+    return None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

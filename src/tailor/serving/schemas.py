@@ -90,10 +90,11 @@ class PopularResponse(BaseModel):
 
 
 class Health(BaseModel):
-    """Health answer: only booleans, nothing about the deployment."""
+    """Health answer: booleans and, when not ready, why (no server paths or addresses)."""
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool] = Field(default_factory=dict)
+    reason: str | None = None
 
 
 class ProblemField(BaseModel):

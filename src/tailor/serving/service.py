@@ -5,7 +5,7 @@ on a miss (or when filters leave too few items) live scoring, run in a worker th
 after ``scoring_budget_ms``; on any failure the in-process popular lists. An unknown user gets the
 popular lists with ``source=cold_start``. A dependency failure is never an error to the caller.
 A list scored live on a cache miss is written back to the cache in the background, so the
-user's next request is a hit.
+user's next request is a hit. With neither a model nor a popular list loaded the answer is 503.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tailor.models.base import SupportsSimilarItems
 from tailor.serving.cache import CacheUnavailable, RecCache
 from tailor.serving.filters import ItemFilter, ItemList, apply_filters
 from tailor.serving.instruments import ServingMetrics
+from tailor.serving.problems import ProblemError
 from tailor.serving.scoring import score_user
 from tailor.serving.state import ServingState, StateHolder
 
@@ -95,6 +96,7 @@ class RecService:
         """The best available answer for ``user_id``; never raises for a dependency failure."""
         state = self.holder.state  # one snapshot for the whole request
         if state.model is None:
+            _require_answerable(state)
             return self._fallback(state, user_id, query, "model_unavailable")
         user_num = state.user_num(user_id)
         if user_num is None:
@@ -201,6 +203,7 @@ class RecService:
     async def similar(self, item_id: str, n: int) -> Answer | None:
         """Items similar to ``item_id``; None when the item is unknown."""
         state = self.holder.state
+        _require_answerable(state)
         if not state.knows_item(item_id):
             return None
         model: Any = state.model
@@ -228,6 +231,7 @@ class RecService:
     def popular(self, n: int, category: str | None) -> Answer:
         """The popular list (global or one category)."""
         state = self.holder.state
+        _require_answerable(state)
         items = apply_filters(state.popular.top(category), n, ItemFilter())
         return self._answer(items, "fallback", state)
 
@@ -276,3 +280,14 @@ class RecService:
     def _answer(self, items: ItemList, source: str, state: ServingState) -> Answer:
         self.metrics.answered(source)
         return Answer(items, source, state.version, uuid.uuid4().hex)
+
+
+def _require_answerable(state: ServingState) -> None:
+    """503 when neither a model nor a popular list is loaded: an empty list would look like an
+    answer ("nothing to recommend") when the truth is "nothing loaded"."""
+    if not state.answerable:
+        raise ProblemError(
+            503,
+            "no model and no fallback list are loaded; see /health/ready",
+            headers={"Retry-After": "5"},
+        )

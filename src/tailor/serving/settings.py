@@ -11,14 +11,49 @@ import json
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tailor.errors import ConfigError
 from tailor.serving.ann import AnnSettings
 
 Scope = Literal["read", "admin"]
+CACHE_SCHEMES = ("memory", "redis", "rediss", "unix")
+
+
+def check_cache_url(url: str) -> None:
+    """Refuse a cache URL that can never work (wrong scheme, bad port or db), without echoing it:
+    it may hold a password. A misconfiguration stops the start-up (exit 2); a Redis that is
+    merely down is a runtime failure the service rides out on its fallback lists."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when not a number in 0-65535
+    except ValueError:
+        raise ValueError("the cache URL is malformed (check the port)") from None
+    if parts.scheme not in CACHE_SCHEMES:
+        raise ValueError(
+            f"unsupported cache URL scheme {parts.scheme!r}; use redis://, rediss://, unix:// "
+            "or memory://"
+        )
+    if parts.scheme in ("redis", "rediss"):
+        if not parts.hostname:
+            raise ValueError("the cache URL has no host (redis://HOST:PORT/DB)")
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise ValueError("the cache URL's database must be a number (redis://HOST:PORT/0)")
+        if port == 0:
+            raise ValueError("the cache URL's port must be 1-65535")
+    if parts.scheme == "unix" and not parts.path:
+        raise ValueError("the cache URL has no socket path (unix:///path/to/redis.sock)")
+    if parts.scheme != "memory":
+        from redis.connection import parse_url  # redis-py's own parser: its query options too
+
+        try:
+            parse_url(url)
+        except (ValueError, TypeError) as exc:  # redis-py's messages name the option, not values
+            raise ValueError(f"the cache URL is malformed: {exc}") from None
 
 
 class ApiKeySpec(BaseModel):
@@ -95,9 +130,30 @@ class ServeSettings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     """Largest accepted request body; larger ones get 413. Default 64 KiB."""
     api_keys: list[ApiKeySpec] = Field(default_factory=list)
-    """API keys (hashed). Empty (default): no authentication."""
+    """API keys (hashed). Empty (default): no authentication, and the admin routes are off unless
+    ``admin_open``."""
+    admin_open: bool = False
+    """Allow ``/v1/admin/*`` without API keys (anyone who reaches the port may switch versions;
+    logged as a warning at start-up). Default False: without keys the admin routes answer 403."""
     rate_limit_per_s: int = Field(default=0, ge=0)
     """Requests per second allowed per API key, shared through Redis; 0 (default): unlimited."""
+    auth_fail_limit: int = Field(default=10, ge=1)
+    """Failed API keys (401) one client IP may present within ``auth_fail_window_s`` before it
+    gets 429 with Retry-After. Default 10."""
+    auth_fail_window_s: float = Field(default=60.0, gt=0)
+    """The window of ``auth_fail_limit``. Default 60 s."""
+    history_limit: int = Field(default=50, ge=1)
+    """Entries kept in a registry's activation HISTORY (the oldest are dropped). Default 50."""
+    shutdown_grace_s: int = Field(default=10, ge=1)
+    """On SIGTERM/SIGINT: the most time spent answering requests already sent (new connections
+    are still accepted for up to half of it, until none has been in flight for 0.3 s), then the
+    process exits 0. Whole seconds (uvicorn's unit). Default 10 s."""
+
+    @field_validator("redis_url")
+    @classmethod
+    def _cache_url(cls, url: str) -> str:
+        check_cache_url(url)
+        return url
 
     @property
     def ann(self) -> AnnSettings:

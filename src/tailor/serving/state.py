@@ -42,6 +42,8 @@ class ServingState:
         popularity_stamp: modification time of the popularity artifact the lists came from.
         index: the model's items as arrays for fast one-user scoring (None without a model).
         ann: candidate index of a factor model over a large catalogue (None: exact scoring).
+        problem: why there is no model (files named relative to the model store; shown by
+            ``/health/ready``), None when the model loaded.
     """
 
     version: str | None = None
@@ -54,6 +56,12 @@ class ServingState:
     popularity_stamp: float | None = None
     index: ModelIndex | None = None
     ann: AnnIndex | None = None
+    problem: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        """Whether recommendations can be answered at all (a model or a popular list)."""
+        return self.model is not None or len(self.popular) > 0
 
     def knows_user(self, user_id: str) -> bool:
         """Whether the model has a profile for ``user_id``."""
@@ -107,19 +115,43 @@ def load_state(
     """Load ``version``: model, catalog, popularity lists and manifest metrics, and (with
     ``ann``, for a factor model of at least ``ann.min_items`` items) its ANN index.
 
-    A part that fails to load is logged and left empty, so the service still answers from what is
-    there (for example popular items without the model).
+    Never raises: a part that fails to load is logged and left empty, so the service still
+    answers from what is there (for example popular items without the model), and ``problem``
+    says why the model is missing.
     """
-    path = registry.path(version)
     log = _log.bind(version=version)
-    model, name, metrics = None, None, {}
+    try:
+        return _load_state(registry, registry.path(version), version, fallback_size, ann, log)
+    except Exception as exc:  # a broken model store must not stop the service
+        problem = _public_error(registry, exc)
+        log.error("version_load_failed", error=problem)
+        return ServingState(version=version, problem=problem)
+
+
+def _public_error(registry: ModelRegistry, exc: Exception) -> str:
+    """An error for logs and clients: tailor's message, or only the exception's type for
+    anything else (its text may hold server details), with paths relative to the store."""
+    text = str(exc) if isinstance(exc, TailorError) else f"unexpected {type(exc).__name__}"
+    return registry.public(text)
+
+
+def _load_state(
+    registry: ModelRegistry,
+    path: Path,
+    version: str,
+    fallback_size: int,
+    ann: AnnSettings | None,
+    log: Any,
+) -> ServingState:
+    model, name, metrics, problem = None, None, {}, None
     try:
         manifest = read_manifest(path)
-        name = str(manifest.get("model"))
-        metrics = {k: float(v) for k, v in (manifest.get("metrics") or {}).items()}
+        name = str(manifest["model"])
+        metrics = _metrics(manifest, log)
         model = load_model(path)
-    except (TailorError, OSError, ValueError, KeyError) as exc:
-        log.error("model_load_failed", error=str(exc))
+    except Exception as exc:
+        problem = _public_error(registry, exc)
+        log.error("model_load_failed", error=problem)
     catalog = _load_catalog(path, log)
     popularity = load_popularity(path, model, log)
     if popularity is not None and not catalog.category_of:
@@ -129,6 +161,8 @@ def load_state(
     ann_index = _build_ann(model, ann, log)
     if model is not None and index is not None:
         model = _warm_up(model, index, ann_index, log)
+        if model is None:
+            problem = f"version {version!r}: the model failed its first scoring (see the log)"
     log.info("state_loaded", model=name, fallback_items=len(popular), ann=ann_index is not None)
     return ServingState(
         version,
@@ -139,9 +173,19 @@ def load_state(
         name,
         path,
         popularity_stamp(path),
-        index,
+        index if model is not None else None,
         ann_index if model is not None else None,
+        problem,
     )
+
+
+def _metrics(manifest: dict[str, Any], log: Any) -> dict[str, float]:
+    """Offline metrics from the manifest; malformed ones are dropped, not fatal."""
+    try:
+        return {str(k): float(v) for k, v in (manifest.get("metrics") or {}).items()}
+    except (AttributeError, TypeError, ValueError):
+        log.warning("manifest_metrics_ignored")
+        return {}
 
 
 def _build_ann(model: Any, settings: AnnSettings | None, log: Any) -> AnnIndex | None:
@@ -165,8 +209,8 @@ def load_popularity(path: Path, model: Any, log: Any = _log) -> Any:
     if (path / POPULARITY_DIR).is_dir():
         try:
             return load_model(path / POPULARITY_DIR)
-        except (TailorError, OSError, ValueError, KeyError) as exc:
-            log.error("popularity_load_failed", error=str(exc))
+        except Exception as exc:  # no fallback list is a degraded service, not a dead one
+            log.error("popularity_load_failed", error_type=type(exc).__name__, error=str(exc))
     if model is not None and hasattr(model, "top_items"):
         return model
     log.warning("no_fallback_list")
@@ -209,6 +253,6 @@ def _load_catalog(path: Path, log: Any) -> Catalog:
         return Catalog()
     try:
         return Catalog.read(file)
-    except TailorError as exc:
-        log.error("catalog_load_failed", error=str(exc))
+    except Exception as exc:  # no catalog: no business filters, still answers
+        log.error("catalog_load_failed", error_type=type(exc).__name__, error=str(exc))
         return Catalog()

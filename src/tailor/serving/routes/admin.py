@@ -36,23 +36,35 @@ async def versions(services: ServicesDep) -> VersionInfo:
 
 @router.put("/active-version", responses=ADMIN_PROBLEMS)
 async def activate(body: VersionSwitch, request: Request, services: ServicesDep) -> VersionInfo:
-    """Activate a published version (an atomic pointer switch) and load it now."""
+    """Load a published version, then activate it (an atomic pointer switch) and serve it.
+
+    404 when the version is not published; 422 when it does not load (the pointer stays).
+    """
     registry = _registry(services)
     try:
-        await asyncio.to_thread(registry.activate, body.version)
+        await asyncio.to_thread(registry.path, body.version)
     except TailorError as exc:
-        raise ProblemError(404, str(exc), field="body.version") from None
-    await request.app.state.reloader.sync(force=True)
+        raise ProblemError(404, registry.public(str(exc)), field="body.version") from None
+    try:
+        await request.app.state.reloader.activate(body.version)
+    except TailorError as exc:
+        raise ProblemError(422, registry.public(str(exc)), field="body.version") from None
     return await _info(services)
 
 
 @router.post("/rollback", responses=ADMIN_PROBLEMS)
 async def rollback(request: Request, services: ServicesDep) -> VersionInfo:
-    """Re-activate the previous version (a pointer flip)."""
+    """Re-activate the previous version (loaded first; a pointer flip).
+
+    404 when there is none; 422 when it does not load (the pointer stays).
+    """
     registry = _registry(services)
     try:
-        await asyncio.to_thread(registry.rollback)
+        await asyncio.to_thread(registry.rollback_target)
     except TailorError as exc:
-        raise ProblemError(404, str(exc)) from None
-    await request.app.state.reloader.sync(force=True)
+        raise ProblemError(404, registry.public(str(exc))) from None
+    try:
+        await request.app.state.reloader.activate("", rollback=True)
+    except TailorError as exc:
+        raise ProblemError(422, registry.public(str(exc))) from None
     return await _info(services)

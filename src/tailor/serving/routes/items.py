@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 @router.get(
     "/{item_id}/similar",
     dependencies=[ReadAccess],
-    responses=problem_responses(401, 403, 404, 422, 429),
+    responses=problem_responses(401, 403, 404, 422, 429, 503),
 )
 async def similar_items(
     item_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)],

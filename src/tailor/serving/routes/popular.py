@@ -19,7 +19,7 @@ from tailor.serving.schemas import (
 router = APIRouter(prefix="/v1/popular", tags=["popular"])
 
 
-@router.get("", dependencies=[ReadAccess], responses=problem_responses(401, 403, 422, 429))
+@router.get("", dependencies=[ReadAccess], responses=problem_responses(401, 403, 422, 429, 503))
 async def popular(
     services: ServicesDep,
     category: Annotated[

@@ -143,7 +143,7 @@ router.add_api_route(
     recommend_one,
     methods=["GET"],
     response_model=RecommendResponse,
-    responses=problem_responses(401, 403, 404, 422, 429),
+    responses=problem_responses(401, 403, 404, 422, 429, 503),
     route_class_override=RecommendOneRoute,
 )
 
@@ -151,7 +151,7 @@ router.add_api_route(
 @router.post(
     "",
     dependencies=[ReadAccess],
-    responses=problem_responses(401, 403, 413, 422, 429),
+    responses=problem_responses(401, 403, 413, 422, 429, 503),
 )
 async def recommend_many(body: RecommendRequest, services: ServicesDep) -> BatchRecommendResponse:
     """Top-n for many users at once (same options for all), in request order."""
