@@ -306,6 +306,9 @@ def test_rules_in_order_and_rows_conserved() -> None:
         "cancellation": 1,
         "nonpositive_quantity": 1,
         "nonpositive_price": 1,
+        "missing_value": 0,
+        "nonfinite_value": 0,
+        "negative_weight": 0,
     }
     assert report.rows_in == 8 and report.rows_out == 2
     assert report.to_dict()["rows_in"] - report.to_dict()["rows_out"] == sum(

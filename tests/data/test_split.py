@@ -171,7 +171,7 @@ def test_temporal_errors() -> None:
         temporal_split(GLOBAL, cut="2000-01-01")
     with pytest.raises(DataError, match="timestamps must be datetimes"):
         temporal_split(GLOBAL.assign(timestamp=GLOBAL["timestamp"].astype(str)), quantile=0.5)
-    with pytest.raises(DataError, match="column 'timestamp', row 2: 1 timestamps are missing"):
+    with pytest.raises(DataError, match="column 'timestamp', row 3: 1 timestamps are missing"):
         temporal_split(
             GLOBAL.assign(timestamp=GLOBAL["timestamp"].where(GLOBAL.rid != 2)), quantile=0.5
         )
@@ -236,7 +236,7 @@ def test_user_temporal_errors() -> None:
         user_temporal_split(PER_USER, last_n=1, last_fraction=0.2)
     with pytest.raises(DataError, match="no rows in the test part"):
         user_temporal_split(PER_USER[PER_USER.user_id == "u3"], last_n=1)
-    with pytest.raises(DataError, match="column 'user_id', row 0: ids must not be missing"):
+    with pytest.raises(DataError, match="column 'user_id', row 1: ids must not be missing"):
         user_temporal_split(
             PER_USER.assign(user_id=PER_USER["user_id"].where(PER_USER.rid > 0)), last_n=1
         )

@@ -14,6 +14,7 @@ from rich.table import Table
 from tailor.cli.options import FORCE
 from tailor.data.columns import Columns
 from tailor.data.features import save_json, scale_side_features
+from tailor.data.io import read_interactions
 from tailor.data.split import (
     STRATEGIES,
     Split,
@@ -22,6 +23,7 @@ from tailor.data.split import (
     user_temporal_split,
     with_validation,
 )
+from tailor.data.validate import read_parquet
 from tailor.errors import DataError
 from tailor.outputs import check_output, output_dir
 
@@ -168,7 +170,7 @@ def _read_interactions(directory: Path) -> pd.DataFrame:
             "no prepared interactions here (run `tailor data prepare ... --out DIR` first)",
             file=str(path),
         )
-    return pd.read_parquet(path)
+    return read_interactions(path)  # one DataError naming file, column and row on bad input
 
 
 def _copy_through(directory: Path, out: Path, train: pd.DataFrame, scale: str | None) -> list[str]:
@@ -182,7 +184,7 @@ def _copy_through(directory: Path, out: Path, train: pd.DataFrame, scale: str | 
         if scale is None:
             shutil.copyfile(src, dst)
             continue
-        table, scaler = scale_side_features(pd.read_parquet(src), key, train[key].unique(), scale)
+        table, scaler = scale_side_features(read_parquet(src), key, train[key].unique(), scale)
         table.to_parquet(dst, index=False)
         if scaler is not None:
             save_json(scaler, out / name.replace(".parquet", "_scaler.json"))

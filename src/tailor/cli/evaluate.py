@@ -13,6 +13,10 @@ from tailor.cli.options import FORCE
 from tailor.errors import ConfigError, DataError
 from tailor.outputs import check_output, output_dir
 
+MAX_K = 100_000
+"""The largest --k and --curve-k: tailor.evaluation.runner.MAX_K (a test checks they agree),
+written out so that the command's options load without the evaluation package."""
+
 
 def _parse_ks(text: str) -> list[int]:
     try:
@@ -21,6 +25,8 @@ def _parse_ks(text: str) -> list[int]:
         raise ConfigError(f"--k must be comma-separated integers, got {text!r}") from None
     if not ks or ks[0] < 1:
         raise ConfigError(f"--k must be positive integers, got {text!r}")
+    if ks[-1] > MAX_K:
+        raise ConfigError(f"--k: {ks[-1]} is more than {MAX_K}, the longest list evaluated")
     return ks
 
 
@@ -76,7 +82,13 @@ def _split_files(split: Path | None) -> tuple[pd.DataFrame | None, pd.DataFrame 
     show_default=True,
     help="NDCG gain: rel or 2^rel - 1.",
 )
-@click.option("--curve-k", default=100, show_default=True, help="Metric@K curves up to this K.")
+@click.option(
+    "--curve-k",
+    default=100,
+    show_default=True,
+    type=click.IntRange(0, MAX_K),
+    help="Metric@K curves up to this K (0 = none).",
+)
 @click.option(
     "--out",
     "out_dir",

@@ -26,6 +26,7 @@ from tailor.evaluation.diagnostics import (
     learning_curve_verdict,
 )
 from tailor.evaluation.report import write_learning_curve
+from tailor.models.base import max_threads
 from tailor.models.model_dir import (
     ITEMS_FILE,
     SOURCE_POPULARITY,
@@ -57,7 +58,13 @@ LEARNING_CURVE_FILE = "learning_curve.html"
 @click.option(
     "--items", type=_PATH, help="Catalog (item_id, category...); default TRAIN's items.parquet."
 )
-@click.option("--threads", default=0, show_default=True, help="Threads for fitting; 0 = auto.")
+@click.option(
+    "--threads",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, max_threads()),
+    help="Threads for fitting; 0 = auto (at most 4 per CPU core).",
+)
 @click.option(
     "--out",
     required=True,

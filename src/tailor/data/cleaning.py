@@ -10,13 +10,21 @@ Row rules run in this order; a row that several rules would drop is counted once
 4. ``cancellation``: ``session_id`` starts with ``cancellation_prefix`` (Online Retail: ``C``).
 5. ``nonpositive_quantity``: ``value <= 0`` on ``quantity_event_types`` (returns, corrections).
 6. ``nonpositive_price``: ``price <= 0`` (a missing price is kept).
-7. ``merged``: with ``aggregate = true``, the rows folded into their (user, item) pair.
-8. ``k_core``: rows of users with fewer than ``k_core_users`` or items with fewer than
+7. ``missing_value``: a value-weighted event (a rating) without a ``value``: it has no weight.
+   (Other events may lack a value, e.g. a view without a quantity.)
+8. ``nonfinite_value``: ``value`` or ``price`` is infinite, or a value-weighted event's value is
+   beyond float32 (its weight would be infinite).
+9. ``negative_weight``: a value-weighted event (a rating) with ``value < 0``: models need
+   weights >= 0.
+10. ``merged``: with ``aggregate = true``, the rows folded into their (user, item) pair.
+11. ``k_core``: rows of users with fewer than ``k_core_users`` or items with fewer than
    ``k_core_items`` interactions, removed repeatedly until both hold.
 
 So ``rows_in - rows_out == sum(dropped.values())`` holds exactly, and :class:`CleaningReport`
-checks it. Weighting: ``weight = event_weights[event_type]``, or ``value`` for
-``value_weighted_events`` (ratings), as float32.
+checks it. Cleaning that would leave no row at all raises a DataError naming the rules that
+removed them (the k-core filter on its own, with its thresholds). Weighting:
+``weight = event_weights[event_type]``, or ``value`` for ``value_weighted_events`` (ratings), as
+float32.
 
 Stability: stable.
 """
@@ -24,6 +32,7 @@ Stability: stable.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,14 +41,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tailor.data import _attributes
 from tailor.data.columns import Columns
 from tailor.data.prepared import Prepared
 from tailor.data.sources.config import format_validation_error
 from tailor.data.sources.raw import ITEM_PREFIX, USER_PREFIX, RawData
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, DataError
 
 StepCallback = Callable[[str], None]
 
@@ -116,6 +125,21 @@ class CleaningConfig(BaseModel):
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
         return cls.from_table(table.get("cleaning", {}), defaults)
+
+    @field_validator("event_weights")
+    @classmethod
+    def _usable_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if not math.isfinite(weight) or weight < 0:
+                raise ValueError(f"the weight of {name!r} must be a finite number >= 0")
+        return value
+
+    @field_validator("unknown_event_weight")
+    @classmethod
+    def _usable_weight(cls, value: float) -> float:
+        if not math.isfinite(value) or value < 0:
+            raise ValueError("must be a finite number >= 0")
+        return value
 
     def known_event_types(self) -> set[str]:
         """Event types that have a weight."""
@@ -214,6 +238,9 @@ def clean(
     report.rows_out = len(frame)
     report.items, report.users = len(items), len(users)
     report.check()
+    if report.rows_in and not report.rows_out:
+        counts = ", ".join(f"{rule} {n:,}" for rule, n in report.dropped.items() if n)
+        raise DataError(f"cleaning removes every row ({counts}); check the mapping and [cleaning]")
     return Prepared(frame.reset_index(drop=True), items, users), report
 
 
@@ -248,11 +275,25 @@ def _merge_and_filter(
         before = len(frame)
         frame = aggregate(frame)
         report.dropped["merged"] = before - len(frame)
+        overflow = ~np.isfinite(frame[Columns.WEIGHT].to_numpy(dtype=np.float64))
+        if overflow.any():
+            pair = frame.iloc[int(np.flatnonzero(overflow)[0])]
+            raise DataError(
+                f"the summed weight of user {pair[Columns.USER_ID]!r} and item "
+                f"{pair[Columns.ITEM_ID]!r} overflows float32; lower the weights or values"
+            )
     if config.k_core_users or config.k_core_items:
         step("k-core filtering")
         before = len(frame)
         frame = k_core(frame, config.k_core_users, config.k_core_items)
         report.dropped["k_core"] = before - len(frame)
+        if before and not len(frame):
+            raise DataError(
+                f"the k-core filter (k_core_users = {config.k_core_users}, k_core_items = "
+                f"{config.k_core_items}) removes every row: no user and item set of the "
+                f"{before:,} rows left by the other rules meets both; lower the thresholds in "
+                "[cleaning]"
+            )
     return frame
 
 
@@ -302,6 +343,14 @@ def _row_rules(frame: pd.DataFrame, config: CleaningConfig) -> list[tuple[str, n
         rules.append(("nonpositive_quantity", quantity & frame[Columns.VALUE].le(0).to_numpy()))
     if config.drop_nonpositive_prices and Columns.PRICE in frame:
         rules.append(("nonpositive_price", frame[Columns.PRICE].le(0).to_numpy()))
+    values = frame[Columns.VALUE].to_numpy(dtype=np.float64, na_value=np.nan)
+    weighted = events.isin(list(config.value_weighted_events)).to_numpy()
+    nonfinite = np.isinf(values) | (weighted & (np.abs(values) > np.finfo(np.float32).max))
+    if Columns.PRICE in frame:
+        nonfinite |= np.isinf(frame[Columns.PRICE].to_numpy(dtype=np.float64, na_value=np.nan))
+    rules.append(("missing_value", weighted & np.isnan(values)))
+    rules.append(("nonfinite_value", nonfinite))
+    rules.append(("negative_weight", weighted & (values < 0)))
     return rules
 
 

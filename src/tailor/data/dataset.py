@@ -128,10 +128,17 @@ def _weights(frame: pd.DataFrame, weight: str | None) -> np.ndarray | None:
         return None
     if col not in frame.columns:
         raise DataError("weight column is missing", column=col)
-    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float32)
-    if np.isnan(values).any():
-        raise DataError("weights must be numeric and present", column=col)
-    return values
+    numbers = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    for bad, problem in (
+        (np.isnan(numbers), "weights must be numeric and present"),
+        (np.isinf(numbers), "weights must be finite"),
+        (numbers < 0, "weights must be >= 0"),
+        (np.abs(numbers) > np.finfo(np.float32).max, "weights must fit in float32"),
+    ):
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{problem} (got {numbers[row]:g})", column=col, row=row + 1)
+    return numbers.astype(np.float32)
 
 
 def _aligned(features: pd.DataFrame | None, key: str, vocab: Vocabulary) -> pd.DataFrame | None:

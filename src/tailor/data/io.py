@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tailor.data.columns import Columns
@@ -30,11 +31,15 @@ NUMERIC_COLUMNS = (Columns.VALUE, Columns.WEIGHT, Columns.PRICE)
 def read_interactions(path: Path | str) -> pd.DataFrame:
     """A prepared interaction file with ids as text, naive UTC timestamps and numeric values.
 
-    Timestamps may be datetimes, ISO 8601 text or integer Unix seconds.
+    Timestamps may be datetimes, ISO 8601 text or integer Unix seconds. The weight (``weight``,
+    else ``value``, which models use as the weight without one) must be present, finite and
+    >= 0; with a ``weight`` column, a ``value`` may be missing (a view without a quantity) but
+    not infinite. Float columns keep their dtype (``weight`` stays float32).
 
     Raises:
         DataError: the file is missing, unreadable, empty, lacks ``user_id``/``item_id``/
-            ``timestamp``, or holds a missing id, a bad timestamp or a non-numeric value.
+            ``timestamp``, or holds a missing id, a bad timestamp, a non-numeric value, or a
+            missing, non-finite or negative weight, naming the file, column and row (from 1).
     """
     file = Path(path)
     frame = read_table(file, text_columns=(Columns.USER_ID, Columns.ITEM_ID))
@@ -52,11 +57,15 @@ def read_interactions(path: Path | str) -> pd.DataFrame:
     out[Columns.TIMESTAMP] = parse_timestamps(ts, fmt, file=str(file), column=Columns.TIMESTAMP)
     _no_missing(out[Columns.TIMESTAMP], file=str(file), column=Columns.TIMESTAMP)
     for col in NUMERIC_COLUMNS:
-        if col in out.columns:
+        if col in out.columns and not pd.api.types.is_float_dtype(out[col]):
             out[col] = parse_numbers(out[col], file=str(file), column=col)
-    for col in (Columns.VALUE, Columns.WEIGHT):
-        if col in out.columns:
-            _no_missing(out[col], file=str(file), column=col)
+    weight = Columns.WEIGHT if Columns.WEIGHT in out.columns else Columns.VALUE
+    if weight in out.columns:
+        _no_missing(out[weight], file=str(file), column=weight)
+        _finite(out[weight], file=str(file), column=weight)
+        _not_negative(out[weight], file=str(file), column=weight)
+    if weight != Columns.VALUE and Columns.VALUE in out.columns:
+        _finite(out[Columns.VALUE], file=str(file), column=Columns.VALUE)
     return out
 
 
@@ -97,6 +106,47 @@ def _ids(values: pd.Series, *, file: str, column: str) -> pd.Series:
     ids = parse_ids(values, file=file, column=column)
     _no_missing(ids, file=file, column=column)
     return ids.astype(str)
+
+
+def _finite(values: pd.Series, *, file: str, column: str) -> None:
+    """No infinite value (missing ones are checked, where they matter, by _no_missing)."""
+    numbers = values.to_numpy(dtype=np.float64)
+    bad = np.isinf(numbers)
+    if bad.any():
+        row = int(bad.argmax())
+        raise DataError(
+            f"{column} {numbers[row]:g} is not a finite number",
+            file=file,
+            column=column,
+            row=row + 1,
+        )
+
+
+def _not_negative(values: pd.Series, *, file: str, column: str) -> None:
+    numbers = values.to_numpy(dtype=np.float64)
+    huge = np.abs(numbers) > np.finfo(np.float32).max
+    if huge.any():
+        row = int(huge.argmax())
+        raise DataError(
+            f"{column} {numbers[row]:g} is too large for a weight (at most 3.4e+38)",
+            file=file,
+            column=column,
+            row=row + 1,
+        )
+    bad = numbers < 0
+    if bad.any():
+        row = int(bad.argmax())
+        why = (
+            "weights must be >= 0"
+            if column == Columns.WEIGHT
+            else "without a weight column the value is the weight, and weights must be >= 0"
+        )
+        raise DataError(
+            f"{column} {float(numbers[row])!r} is negative; {why}",
+            file=file,
+            column=column,
+            row=row + 1,
+        )
 
 
 def _no_missing(values: pd.Series, *, file: str, column: str) -> None:

@@ -162,7 +162,8 @@ def user_temporal_split(
     test user is cold. For every user, ``max(train times) <= min(test times)``.
 
     Raises:
-        ConfigError: not exactly one of ``last_n`` and ``last_fraction``, or a bad value.
+        ConfigError: not exactly one of ``last_n`` and ``last_fraction``, or a bad value
+            (``last_n`` longer than every user's history included).
         DataError: missing ids or timestamps, or no user has enough rows to hold any out.
     """
     _exactly_one(last_n=last_n, last_fraction=last_fraction)
@@ -170,6 +171,13 @@ def user_temporal_split(
         raise ConfigError(f"last_n must be a positive integer, got {last_n!r}")
     fraction = None if last_fraction is None else _fraction(last_fraction, "last_fraction")
     coded = _Coded.of(frame, need_times=True)
+    longest = int(np.bincount(coded.users).max())
+    if last_n is not None and last_n > longest:
+        raise ConfigError(
+            f"--last-n {last_n} is longer than every user's history: the longest user history "
+            f"has {longest} row{'s' if longest != 1 else ''}, and every user keeps at least one "
+            f"row for training; choose --last-n below {longest}"
+        )
     parts = _parts(_user_tail(coded, last_n, fraction), what="the per-user holdout")
     params = {"last_n": last_n, "last_fraction": last_fraction}
     return _finish(coded, "user-temporal", params, parts)
@@ -229,6 +237,8 @@ def with_validation(
         info["cut"] = params["cut"]
     elif strategy == "user-temporal":
         in_val = _user_tail(train.with_times(), None, f)
+        if not in_val.any():
+            raise DataError(_no_user_validation(train, f, split.info.get("parameters", {})))
     else:
         if seed is None:
             seed = stable_hash(split.info.get("parameters", {}).get("seed"), "validation") % 2**31
@@ -238,6 +248,21 @@ def with_validation(
     parts = (fit_idx, val_idx, np.arange(n_train, len(whole.frame)))
     params = split.info.get("parameters", {})
     return _finish(whole, split.strategy, params, parts, validation_info=info)
+
+
+def _no_user_validation(train: _Coded, fraction: float, params: dict[str, Any]) -> str:
+    """Why a per-user validation part came out empty, naming the option to change."""
+    longest = int(np.bincount(train.users).max())
+    cause = (
+        f"the longest training history left by --last-n {params['last_n']} has {longest} "
+        f"row{'s' if longest != 1 else ''}; lower --last-n"
+        if params.get("last_n") is not None
+        else f"the longest training history has {longest} row{'s' if longest != 1 else ''}"
+    )
+    return (
+        f"the validation fraction {fraction} takes no row from any user's training history: "
+        f"{cause}, raise --validation-fraction, or set --validation-fraction 0"
+    )
 
 
 def _temporal_mask(
@@ -425,7 +450,7 @@ def _times(frame: pd.DataFrame) -> np.ndarray:
         raise DataError(
             f"{int(missing.sum())} timestamps are missing",
             column=Columns.TIMESTAMP,
-            row=int(np.argmax(missing)),
+            row=int(np.argmax(missing)) + 1,
         )
     if getattr(ts.dt, "tz", None) is not None:
         ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -443,7 +468,8 @@ def _check_ids(frame: pd.DataFrame) -> None:
 def _codes(frame: pd.DataFrame, column: str, *, sort: bool = False) -> np.ndarray:
     codes = pd.factorize(frame[column], sort=sort)[0]
     if (codes < 0).any():
-        raise DataError("ids must not be missing", column=column, row=int(np.argmax(codes < 0)))
+        row = int(np.argmax(codes < 0)) + 1
+        raise DataError("ids must not be missing", column=column, row=row)
     return codes
 
 

@@ -18,12 +18,27 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tailor.errors import DataError
+from tailor.errors import ConfigError, DataError
 
 FileFormat: TypeAlias = Literal["csv", "parquet", "jsonl"]
 TIMESTAMP_FORMAT_ISO = "iso"
 TIMESTAMP_FORMAT_UNIX = "unix"
 TIMESTAMP_FORMAT_UNIX_MS = "unix_ms"
+TIMESTAMP_FORMAT_UNIX_US = "unix_us"
+TIMESTAMP_FORMAT_UNIX_NS = "unix_ns"
+UNIX_FORMATS = {
+    TIMESTAMP_FORMAT_UNIX: ("s", 1.0, "seconds"),
+    TIMESTAMP_FORMAT_UNIX_MS: ("ms", 1e3, "milliseconds"),
+    TIMESTAMP_FORMAT_UNIX_US: ("us", 1e6, "microseconds"),
+    TIMESTAMP_FORMAT_UNIX_NS: ("ns", 1e9, "nanoseconds"),
+}
+"""``timestamp_format`` of numbers since 1970-01-01 UTC -> (pandas unit, units a second, name)."""
+TIMESTAMP_KEYWORDS = (TIMESTAMP_FORMAT_ISO, *UNIX_FORMATS)
+_FIRST_TIME = pd.Timestamp.min.ceil("s")
+_LAST_TIME = pd.Timestamp.max.floor("s")
+"""Timestamps are datetime64[ns]: 1677-09-21 to 2262-04-11."""
+_PLAUSIBLE_SECONDS = 4.2e9
+"""About 2103-01-01 in seconds since 1970: a magnitude this small suggests the right unit."""
 _PARSER_LINE = re.compile(r"line (\d+)")
 _INTEGRAL_TEXT = re.compile(r"^(-?\d+)\.0+$")
 
@@ -217,34 +232,128 @@ def parse_timestamps(values: pd.Series, fmt: str | None, *, file: str, column: s
     Args:
         values: the column as read.
         fmt: a ``strftime`` format (fast and unambiguous), ``"iso"`` (ISO 8601, the default),
-            ``"unix"`` (seconds since the epoch) or ``"unix_ms"`` (milliseconds). Values with a
-            UTC offset are converted to UTC; values without one are taken as UTC.
+            ``"unix"`` (seconds since the epoch), ``"unix_ms"``, ``"unix_us"`` or ``"unix_ns"``
+            (milli-, micro-, nanoseconds). Values with a UTC offset are converted to UTC; values
+            without one are taken as UTC.
         file: file name for messages.
         column: column name for messages.
 
     Raises:
-        DataError: at the first value that does not parse, naming its row and the format.
+        DataError: at the first value that does not parse, is not finite, or lies outside
+            1677-09-21 .. 2262-04-11 (what datetime64[ns] holds), naming its row and the format;
+            a Unix number out of range names the unit it looks like.
+        ConfigError: ``fmt`` is not a usable format.
     """
+    where = {"file": file, "column": column}
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values.dt.tz_convert("UTC").dt.tz_localize(None) if values.dt.tz else values
+        _check_range(parsed, values, **where)
         return parsed.astype("datetime64[ns]")
     fmt = fmt or TIMESTAMP_FORMAT_ISO
-    if fmt in (TIMESTAMP_FORMAT_UNIX, TIMESTAMP_FORMAT_UNIX_MS):
-        numbers = parse_numbers(values, file=file, column=column)
-        unit = "s" if fmt == TIMESTAMP_FORMAT_UNIX else "ms"
-        return pd.to_datetime(numbers, unit=unit).astype("datetime64[ns]")
+    if fmt in UNIX_FORMATS:
+        return _unix_timestamps(parse_numbers(values, **where), fmt, **where)
     text = values.astype("str").str.strip()
     text = text.mask(text == "")
     pd_format = "ISO8601" if fmt == TIMESTAMP_FORMAT_ISO else fmt
-    parsed = pd.to_datetime(text, format=pd_format, errors="coerce", utc=True)
+    try:
+        parsed = pd.to_datetime(text, format=pd_format, errors="coerce", utc=True)
+    except pd.errors.OutOfBoundsDatetime:
+        parsed = _parse_one_by_one(text, pd_format)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"timestamp_format {fmt!r} is not a usable timestamp format: {_first_line(exc)}"
+        ) from None
     bad = parsed.isna().to_numpy() & text.notna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
             f"cannot parse timestamp {text.iloc[row]!r} with format {fmt!r}; set "
             "`timestamp_format` in the source config",
+            row=row + 1,
+            **where,
+        )
+    naive = parsed.dt.tz_localize(None)
+    _check_range(naive, text, **where)
+    return naive.astype("datetime64[ns]")
+
+
+def check_timestamp_format(fmt: str) -> str:
+    """``fmt`` when it is a keyword or a ``strftime`` format pandas can parse with.
+
+    Raises:
+        ValueError: the message says why (for the source config's validation).
+    """
+    if fmt in TIMESTAMP_KEYWORDS:
+        return fmt
+    if "%" not in fmt:
+        raise ValueError(
+            f"{fmt!r} is not a usable timestamp format: give a strftime format such as "
+            f"'%Y-%m-%d %H:%M:%S' or one of {', '.join(TIMESTAMP_KEYWORDS)}"
+        )
+    sample = pd.Timestamp("2001-02-03 04:05:06.789", tz="UTC")
+    try:
+        pd.to_datetime(pd.Series([sample.strftime(fmt)]), format=fmt, utc=True)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{fmt!r} is not a usable timestamp format: {_first_line(exc)}") from None
+    return fmt
+
+
+def _parse_one_by_one(text: pd.Series, pd_format: str) -> pd.Series:
+    """Parse value by value (an out-of-range value made the vectorised parse raise); values
+    that do not parse or are out of range become NaT."""
+    out = []
+    for value in text:
+        try:
+            out.append(pd.to_datetime(value, format=pd_format, utc=True))
+        except (ValueError, TypeError, OverflowError):
+            out.append(pd.NaT)
+    return pd.Series(pd.to_datetime(out, utc=True), index=text.index)
+
+
+def _check_range(parsed: pd.Series, shown: pd.Series, *, file: str, column: str) -> None:
+    """Raise at the first timestamp datetime64[ns] cannot hold (its text shown as read)."""
+    unit = np.datetime_data(parsed.dtype)[0] if parsed.dtype.kind == "M" else "ns"
+    if unit == "ns":
+        return
+    times = parsed.to_numpy()
+    outside = (times < np.datetime64(_FIRST_TIME.to_pydatetime(), "s")) | (
+        times > np.datetime64(_LAST_TIME.to_pydatetime(), "s")
+    )
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise DataError(
+            f"timestamp {str(shown.iloc[row])!r} is out of range: timestamps must lie between "
+            f"{_FIRST_TIME.date()} and {_LAST_TIME.date()}",
             file=file,
             column=column,
             row=row + 1,
         )
-    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+
+
+def _unix_timestamps(numbers: pd.Series, fmt: str, *, file: str, column: str) -> pd.Series:
+    """Numbers since the epoch in the unit of ``fmt``, checked to be finite and in range."""
+    unit, per_second, name = UNIX_FORMATS[fmt]
+    values = numbers.to_numpy(dtype=np.float64)
+    present = ~np.isnan(values)
+    seconds = values / per_second
+    infinite = present & ~np.isfinite(values)
+    outside = present & np.isfinite(values)
+    outside &= (seconds < _FIRST_TIME.timestamp()) | (seconds > _LAST_TIME.timestamp())
+    for mask, problem in ((infinite, "is not a finite number"), (outside, "is out of range")):
+        if mask.any():
+            row = int(np.flatnonzero(mask)[0])
+            message = f"timestamp {values[row]:g} {problem}"
+            if problem == "is out of range":
+                message += f" as {name} since 1970 ({fmt!r})" + _unit_hint(values[row], fmt)
+            raise DataError(message, file=file, column=column, row=row + 1)
+    return pd.to_datetime(numbers, unit=unit).astype("datetime64[ns]")
+
+
+def _unit_hint(value: float, fmt: str) -> str:
+    """``; looks like milliseconds: set timestamp_format = "unix_ms"`` when a finer unit puts
+    ``value`` within 1970..2100, else a reminder of the range."""
+    own = UNIX_FORMATS[fmt][1]
+    for other, (_, per_second, name) in UNIX_FORMATS.items():
+        if per_second > own and 0 < abs(value) / per_second <= _PLAUSIBLE_SECONDS:
+            return f'; looks like {name}: set timestamp_format = "{other}"'
+    return f"; timestamps must lie between {_FIRST_TIME.date()} and {_LAST_TIME.date()}"

@@ -75,17 +75,89 @@ def _require_ids(frame: pd.DataFrame, column: str, file: str) -> None:
 def read_recs(path: str | Path) -> pd.DataFrame:
     """Read recommendations: ``user_id, item_id`` and ``rank`` or ``score``.
 
+    A file is refused rather than scored differently from what it says: an item listed twice for
+    one user, a rank that is not a positive integer (0, -1, 1.5), or a rank given twice within
+    one user's list. (Scores may tie: ties keep file order.)
+
     Raises:
-        DataError: also when neither ``rank`` nor ``score`` is present, or one is not numeric.
+        DataError: also when neither ``rank`` nor ``score`` is present, or one is not numeric,
+            or on the problems above, naming the file, column and row (from 1).
     """
+    file = str(path)
     frame = read_frame(path)
     order = Columns.RANK if Columns.RANK in frame.columns else Columns.SCORE
     if order not in frame.columns:
+        raise DataError("needs a 'rank' or a 'score' column to order each user's list", file=file)
+    _require_numbers(frame, order, file)
+    users = _codes(frame[Columns.USER_ID])
+    repeat = _first_repeat(users, _codes(frame[Columns.ITEM_ID]))
+    if repeat is not None:
+        row, first = repeat
+        pair = (str(frame[Columns.USER_ID].iloc[row]), str(frame[Columns.ITEM_ID].iloc[row]))
         raise DataError(
-            "needs a 'rank' or a 'score' column to order each user's list", file=str(path)
+            f"(user_id, item_id) {pair} repeats row {first + 1}; an item may appear once in a "
+            "user's list",
+            file=file,
+            row=row + 1,
         )
-    _require_numbers(frame, order, str(path))
+    if order == Columns.RANK:
+        _check_ranks(frame, users, file)
     return frame
+
+
+def _check_ranks(frame: pd.DataFrame, users: np.ndarray, file: str) -> None:
+    """Ranks are positive integers, each at most once per user."""
+    ranks = pd.to_numeric(frame[Columns.RANK]).to_numpy(dtype=np.float64)
+    bad = np.flatnonzero((ranks < 1) | (ranks != np.round(ranks)))
+    if len(bad):
+        row = int(bad[0])
+        raise DataError(
+            f"rank {_number(ranks[row])} is not a positive integer (1 = first)",
+            file=file,
+            column=Columns.RANK,
+            row=row + 1,
+        )
+    repeat = _first_repeat(users, ranks)
+    if repeat is not None:
+        row, first = repeat
+        user = str(frame[Columns.USER_ID].iloc[row])
+        raise DataError(
+            f"rank {_number(ranks[row])} repeats row {first + 1} of user {user!r}; give each "
+            "position of a list once (or a score column, whose ties keep file order)",
+            file=file,
+            column=Columns.RANK,
+            row=row + 1,
+        )
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values.array.codes)
+    return pd.factorize(values)[0]
+
+
+def _first_repeat(*keys: np.ndarray) -> tuple[int, int] | None:
+    """The first row (in file order) whose keys equal an earlier row's, and that earlier row."""
+    n = len(keys[0])
+    if n < 2:
+        return None
+    order = np.lexsort(keys[::-1])  # stable: equal keys keep file order
+    same = np.ones(n - 1, dtype=bool)
+    for key in keys:
+        ordered = key[order]
+        same &= ordered[1:] == ordered[:-1]
+    if not same.any():
+        return None
+    positions = np.flatnonzero(same) + 1
+    j = int(positions[np.argmin(order[positions])])
+    start = j
+    while start > 0 and same[start - 1]:
+        start -= 1
+    return int(order[j]), int(order[start])
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == np.round(value) else repr(float(value))
 
 
 def read_truth(path: str | Path, relevance: str | None = None) -> pd.DataFrame:

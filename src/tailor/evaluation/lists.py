@@ -15,14 +15,16 @@ Stability: experimental.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tailor.data.columns import Columns
-from tailor.errors import DataError
+from tailor.errors import ConfigError, DataError
 from tailor.evaluation._kernels import (
     dedupe_truth,
     fill_by_rank,
@@ -33,6 +35,12 @@ from tailor.evaluation._kernels import (
 
 RECS_NAME = "recommendations"
 TRUTH_NAME = "truth"
+BYTES_PER_CELL = 64
+"""Memory per (user, list position) of an evaluation: the int32 item and match matrices plus the
+float64 gain, ideal-gain and prefix-sum matrices the metrics build from them."""
+
+MemoryCheck = Callable[[int, int], None]
+"""``check(n_users, width)``, called before the (users x width) matrices are allocated."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,8 +185,13 @@ def build_lists(
     *,
     relevance: str | None = Columns.RELEVANCE,
     extra_items: Sequence[np.ndarray] = (),
+    check_memory: MemoryCheck | None = None,
 ) -> RankedLists:
     """Match every truth user's top-``width`` list to the user's truth.
+
+    The matrices are kept only as wide as the longest list or truth of a truth user (at least 1):
+    every position beyond that is empty for every user, so any K, however large, costs no more
+    memory than the data itself (the metrics handle K beyond the width).
 
     Args:
         recs: user_id, item_id and rank or score; users absent from ``truth`` are ignored.
@@ -186,10 +199,13 @@ def build_lists(
         width: the largest K needed.
         relevance: the truth column with graded relevance; missing -> every row has relevance 1.
         extra_items: more item ids (the catalogue) to include in the item vocabulary.
+        check_memory: called with (users, width) before allocating; default
+            :func:`require_memory` for ``BYTES_PER_CELL`` per cell.
 
     Raises:
         DataError: a required column is missing, an id is missing, or a rank, score or relevance
             is not a finite number.
+        ConfigError: the matrices would need more memory than the machine has available.
     """
     require(recs, (Columns.USER_ID, Columns.ITEM_ID), RECS_NAME)
     require(truth, (Columns.USER_ID, Columns.ITEM_ID), TRUTH_NAME)
@@ -208,20 +224,69 @@ def build_lists(
     users = pd.Index(t_user_ids[np.bincount(t_user, minlength=len(t_user_ids)) > 0]).unique()
     items = pd.Index(np.concatenate([r_item_ids, t_item_ids, *map(_as_text, extra_items)]))
     items = items.unique()
+    r_lookup = lookup(r_user_ids, users)
+    t_user = lookup(t_user_ids, users)[t_user]
+    width = max(1, min(width, max(_longest(r_lookup[r_user], len(users)), _longest(t_user, 0))))
+    (check_memory or _default_memory_check)(len(users), width)
     lists = _fill_lists(
-        (r_user, lookup(r_user_ids, users)),
+        (r_user, r_lookup),
         (r_item, lookup(r_item_ids, items)),
         order_values(recs),
         len(users),
         width,
     )
     rel = _relevance(truth, relevance)
-    t_user = lookup(t_user_ids, users)[t_user]
     t_item = lookup(t_item_ids, items)[t_item]
     grouped = _group_truth(t_user, t_item, rel, len(users))
     matches = match_lists(lists, grouped.ptr, grouped.items)
     return RankedLists(
         users.to_numpy(dtype=object), items.to_numpy(dtype=object), lists, grouped, matches
+    )
+
+
+def _longest(user_codes: np.ndarray, n_users: int) -> int:
+    """The most rows any user (code >= 0) has."""
+    kept = user_codes[user_codes >= 0]
+    return int(np.bincount(kept, minlength=n_users).max()) if len(kept) else 0
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``), or None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def require_memory(needed: int, what: str, advice: str) -> None:
+    """Refuse, before allocating, a step that needs more memory than is available.
+
+    Raises:
+        ConfigError: ``needed`` bytes exceed what :func:`available_memory` reports.
+    """
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ConfigError(
+            f"{what} needs about {_gb(needed)} of memory, more than the {_gb(available)} "
+            f"available; {advice}"
+        )
+
+
+def _gb(n: int) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+
+
+def _default_memory_check(n_users: int, width: int) -> None:
+    require_memory(
+        n_users * width * BYTES_PER_CELL,
+        f"evaluating lists of up to {width:,} items for {n_users:,} users",
+        "evaluate shorter lists or fewer users",
     )
 
 

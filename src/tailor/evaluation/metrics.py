@@ -165,7 +165,8 @@ def accuracy_at(
     hit = np.asfortranarray(top > 0)
     cum_hits = _prefix_sums(hit)
     cum_ap = _prefix_sums(np.where(hit, cum_hits / np.arange(1, width + 1), 0.0))
-    first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, width + 1)
+    # no hit: first = inf, so mrr is 0 at every k, also at k beyond the lists' width
+    first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1.0, np.inf)
     out: dict[str, NPVector] = {}
     for k in ks:
         col = min(k, width) - 1

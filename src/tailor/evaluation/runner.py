@@ -21,16 +21,21 @@ import numpy as np
 import pandas as pd
 
 from tailor.data.columns import Columns
+from tailor.errors import ConfigError
 from tailor.evaluation import beyond
 from tailor.evaluation import metrics as m
 from tailor.evaluation._kernels import curve_sums
-from tailor.evaluation.lists import RankedLists, build_lists
+from tailor.evaluation.lists import BYTES_PER_CELL, RankedLists, build_lists, require_memory
 from tailor.evaluation.segments import item_labels, user_labels
 from tailor.evaluation.significance import confidence_interval
 
 DEFAULT_FEATURES = (Columns.CATEGORY, "genres")
 """Catalogue columns whose one-hot values are the item features of intra-list diversity."""
 CURVE_K = 100
+MAX_K = 100_000
+"""The largest K (and curve length) evaluated: no recommendation list is longer."""
+CURVE_BYTES_PER_POSITION = 64 * 6 * 8
+"""Memory of the curve kernel per list position (64 blocks of 6 float64 sums)."""
 NOTE_WITHOUT_RELEVANT = (
     "Users in the truth file without any relevant item (relevance <= 0 on every row) are "
     "excluded from every mean and counted in n_users_without_relevant; truth users without "
@@ -93,7 +98,9 @@ def evaluate(
         relevance: truth column with graded relevance (default ``relevance``; 1 when absent).
         gain: NDCG gain, ``linear`` (rel) or ``exponential`` (2^rel - 1).
         map_denominator: ``min`` (min(R, K), default) or ``relevant`` (R, as ranx/trec_eval).
-        curve_k: compute metric@K curves for K = 1..curve_k (0 = none).
+        curve_k: compute metric@K curves for K = 1..curve_k (0 = none). Beyond the longest list
+            and truth every metric is flat except precision (hits / K), so the curve is
+            extended from there without more memory.
         ci: 95 % confidence intervals of every top-level per-user metric under ``ci``.
         feature_columns: catalogue columns whose values are the diversity features.
         seed: seed of the bootstrap.
@@ -101,6 +108,7 @@ def evaluate(
     ks = sorted({int(k)} if isinstance(k, int) else {int(x) for x in k})
     if not ks or ks[0] < 1:
         raise ValueError("k must be positive integers")
+    check_k(ks, curve_k)
     catalog_ids = _catalog_ids(items, train)
     width = max(ks[-1], curve_k)
     lists = build_lists(
@@ -109,6 +117,7 @@ def evaluate(
         width,
         relevance=relevance,
         extra_items=[] if catalog_ids is None else [catalog_ids],
+        check_memory=lambda n_users, w: _check_memory(n_users, w, curve_k),
     )
     gains = np.where(lists.truth.relevance > 0, m.gain_values(lists.truth.relevance, gain), 0.0)
     n_rel = lists.truth.n_relevant(gains)
@@ -150,6 +159,29 @@ def evaluate(
     return EvaluationResult(summary, per_user, curves if curves is not None else pd.DataFrame())
 
 
+def check_k(ks: Sequence[int], curve_k: int) -> None:
+    """K values and the curve length within [1, MAX_K] and [0, MAX_K].
+
+    Raises:
+        ConfigError: naming the value out of range.
+    """
+    for k in ks:
+        if isinstance(k, bool) or not 1 <= k <= MAX_K:
+            raise ConfigError(f"k must be in [1, {MAX_K}], got {k!r}")
+    if isinstance(curve_k, bool) or not 0 <= curve_k <= MAX_K:
+        raise ConfigError(f"curve_k must be in [0, {MAX_K}], got {curve_k!r}")
+
+
+def _check_memory(n_users: int, width: int, curve_k: int) -> None:
+    """The evaluation matrices plus the curve kernel's sums, before any is allocated."""
+    curve = CURVE_BYTES_PER_POSITION * min(width, curve_k)
+    require_memory(
+        n_users * width * BYTES_PER_CELL + curve,
+        f"evaluating lists of up to {width:,} items for {n_users:,} users",
+        "evaluate shorter lists (a smaller --k at recommend time) or fewer users",
+    )
+
+
 def _catalog_ids(items: pd.DataFrame | None, train: pd.DataFrame | None) -> np.ndarray | None:
     if items is not None and Columns.ITEM_ID in items.columns:
         return items[Columns.ITEM_ID].astype(str).unique()
@@ -166,7 +198,7 @@ def _accuracy(
     map_denominator: m.MapDenominator,
 ) -> dict[str, np.ndarray]:
     """Per-user accuracy metrics of ``rows`` at every k (gains per truth row, 0 = irrelevant)."""
-    kmax = ks[-1]
+    kmax = min(ks[-1], lists.width)  # the lists and truths end within lists.width
     sub_matches = _take(lists.matches[:, :kmax], rows)
     gain_mat = np.append(gains, 0.0)[sub_matches]
     ideal = _take(lists.ideal(gains, kmax), rows)
@@ -288,6 +320,13 @@ def _curves(
     lists: RankedLists, gains: np.ndarray, curve_k: int, denominator: m.MapDenominator, n: int
 ) -> pd.DataFrame:
     sums = curve_sums(lists.matches[:, :curve_k], lists.truth.ptr, gains, denominator == "min")
+    width = sums.shape[1]
+    if curve_k > width:
+        # past every list and truth nothing changes but precision, hits / K
+        tail = np.repeat(sums[:, -1:], curve_k - width, axis=1)
+        precision = m.METRIC_NAMES.index("precision")
+        tail[precision] = sums[precision, -1] * width / np.arange(width + 1, curve_k + 1)
+        sums = np.concatenate([sums, tail], axis=1)
     frame = pd.DataFrame(sums.T / max(n, 1), columns=list(m.METRIC_NAMES))
     frame.insert(0, "k", np.arange(1, sums.shape[1] + 1))
     return frame

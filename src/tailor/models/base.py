@@ -7,6 +7,7 @@ selection and finiteness checks live here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.data.recs import Recs
 from tailor.data.vocab import Vocabulary
-from tailor.errors import DataError, ModelFitError, NotFittedError
+from tailor.errors import ConfigError, DataError, ModelFitError, NotFittedError
 from tailor.random import RNGLike
 
 SCORE_BATCH = 2048
@@ -40,18 +41,40 @@ class ModelConfig(BaseModel):
     """Random seed; None draws fresh entropy."""
 
 
+def max_threads() -> int:
+    """The most threads a fit may ask for: four per CPU core (more only thrashes, and OpenMP
+    libraries such as implicit's crash on absurd counts)."""
+    return (os.cpu_count() or 1) * 4
+
+
 @dataclass(frozen=True)
 class FitOptions:
-    """How a fit runs (not what the model is)."""
+    """How a fit runs (not what the model is).
+
+    Raises:
+        ConfigError: ``threads`` is not an integer in ``[0, max_threads()]``.
+    """
 
     device: str = "cpu"
     threads: int = 0
+    """Threads for fitting; 0 = the model's automatic choice."""
     rng: RNGLike = None
     """Overrides ``config.seed`` for one run."""
     validation: Dataset | None = None
     """Held-out interactions for early stopping, when the model supports it."""
     on_epoch: Callable[[int, Mapping[str, float]], None] | None = None
     """Called after each epoch of iterative models with the epoch's metrics (progress, pruning)."""
+
+    def __post_init__(self) -> None:
+        top = max_threads()
+        threads = self.threads
+        if isinstance(threads, bool) or not isinstance(threads, int | np.integer):
+            raise ConfigError(f"threads must be an integer in [0, {top}], got {threads!r}")
+        if not 0 <= threads <= top:
+            raise ConfigError(
+                f"threads must be in [0, {top}] (0 = automatic; at most 4 per CPU core), "
+                f"got {threads}"
+            )
 
 
 @runtime_checkable

@@ -10,13 +10,14 @@ Stability: stable.
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from tailor.data.validate import FileFormat
+from tailor.data.validate import FileFormat, check_timestamp_format
 from tailor.errors import ConfigError
 
 
@@ -40,13 +41,25 @@ class TableConfig(BaseModel):
     """Items and users only: keep the file's unmapped columns as attributes under their own
     names."""
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"unknown encoding {value!r}; use a Python codec name such as 'utf-8', "
+                "'latin-1' or 'cp1252'"
+            ) from None
+        return value
+
 
 class InteractionsConfig(TableConfig):
     """The interaction log: required ``user_id``, ``item_id`` and ``timestamp`` mappings."""
 
     timestamp_format: str = "iso"
-    """A ``strftime`` format such as ``"%Y-%m-%d %H:%M:%S"`` (fastest), ``"iso"``, ``"unix"`` or
-    ``"unix_ms"``."""
+    """A ``strftime`` format such as ``"%Y-%m-%d %H:%M:%S"`` (fastest), ``"iso"``, ``"unix"``
+    (seconds), ``"unix_ms"``, ``"unix_us"`` or ``"unix_ns"``; checked when the file is loaded."""
     event_type: str | None = None
     """A constant event type for every row, when the file has no event column."""
     value: float = 1.0
@@ -55,6 +68,11 @@ class InteractionsConfig(TableConfig):
     """Item attributes carried on each row (denormalised exports): attribute -> column."""
     user_columns: dict[str, str] = {}
     """User attributes carried on each row: attribute -> column."""
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _usable_format(cls, value: str) -> str:
+        return check_timestamp_format(value)
 
     @model_validator(mode="after")
     def _one_event_type(self) -> InteractionsConfig:
