@@ -35,20 +35,23 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
     env = {**os.environ, "TAILOR_SHUTDOWN_GRACE_S": str(GRACE_S)}
     env = {k: v for k, v in env.items() if k not in ("TAILOR_SETTINGS_FILE", "TAILOR_REDIS_URL")}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from tailor.cli import main; main()", "serve"]
-        + ["--model-dir", str(write_model_dir(tmp_path / "model")), "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    model = write_model_dir(tmp_path / "model")
+    command = [sys.executable, "-c", "from tailor.cli import main; main()", "serve"]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*command, "--model-dir", str(model), "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1):
                 break
         except OSError:
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "tailor serve did not become ready"
             time.sleep(0.1)
     yield proc, port
@@ -70,6 +73,7 @@ async def _send_all_then_read(port: int, pid: int) -> list[tuple[int, dict[str, 
         writer.write(request)
     await asyncio.gather(*(writer.drain() for _, writer in streams))
     os.kill(pid, signal.SIGTERM)
+    ready = await _ready_while_draining(port)
 
     async def read(reader: asyncio.StreamReader) -> tuple[int, dict[str, object]]:
         try:
@@ -84,7 +88,22 @@ async def _send_all_then_read(port: int, pid: int) -> list[tuple[int, dict[str, 
     answers = await asyncio.gather(*(read(reader) for reader, _ in streams))
     for _, writer in streams:
         writer.close()
-    return answers
+    return [*answers, await ready]
+
+
+async def _ready_while_draining(port: int) -> asyncio.Task[tuple[int, dict[str, object]]]:
+    """GET /health/ready sent after the SIGTERM: still answered, 503 "shutting down"."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /health/ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+
+    async def read() -> tuple[int, dict[str, object]]:
+        raw = await asyncio.wait_for(reader.read(), GRACE_S + 5)
+        head, _, payload = raw.partition(b"\r\n\r\n")
+        writer.close()
+        return int(head.split()[1]), json.loads(payload)
+
+    return asyncio.create_task(read())
 
 
 def test_sigterm_drains_every_request_in_flight(
@@ -92,8 +111,16 @@ def test_sigterm_drains_every_request_in_flight(
 ) -> None:
     proc, port = server
     start = time.monotonic()
-    answers = asyncio.run(_send_all_then_read(port, proc.pid))
+    *answers, ready = asyncio.run(_send_all_then_read(port, proc.pid))
     assert [status for status, _ in answers] == [200] * CONCURRENT
     assert all(len(body["results"]) == 100 for _, body in answers)  # type: ignore[arg-type]
+    assert ready == (
+        503,
+        {
+            "status": "unavailable",
+            "checks": {"model": True, "fallback": True, "cache": True},
+            "reason": "shutting down",
+        },
+    )
     assert proc.wait(timeout=GRACE_S + 5) == 0
     assert time.monotonic() - start < GRACE_S

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from tailor.cli.serve import serve
 from tailor.errors import ConfigError
 from tailor.serving.app import create_app
-from tailor.serving.registry import ModelRegistry
+from tailor.serving.registry import STALE_S, ModelRegistry
 from tailor.testing.data import planted_frame
 from tailor.testing.serving import U0_MODEL, items_of, serve_settings, write_model_dir
 
@@ -125,3 +132,139 @@ def test_single_dir_has_no_admin_switch(model_dir: Path) -> None:
         r = c.put("/v1/admin/active-version", json={"version": "v2"})
         assert r.status_code == 404
         assert r.headers["content-type"] == "application/problem+json"
+
+
+# ---- issue 8: a version is checked before the pointer moves; publishing is all or nothing ----
+
+
+def _truncate_params(version_dir: Path) -> None:
+    raw = (version_dir / "params.npz").read_bytes()
+    (version_dir / "params.npz").write_bytes(raw[: len(raw) // 2])
+
+
+def test_admin_activation_of_a_broken_version_is_422_and_keeps_the_pointer(
+    registry: ModelRegistry, tmp_path: Path
+) -> None:
+    """Today: 500, ACTIVE left on the broken version, and the next start failed."""
+    _truncate_params(registry.root / "versions" / "v2")
+    settings = serve_settings(registry.root, admin_open=True)
+    with TestClient(create_app(settings)) as c:
+        r = c.put("/v1/admin/active-version", json={"version": "v2"})
+        assert r.status_code == 422
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["detail"] == "versions/v2/params.npz is truncated or corrupt (BadZipFile)"
+        assert r.json()["errors"] == [{"field": "body.version", "message": r.json()["detail"]}]
+        assert str(tmp_path) not in r.text
+        assert registry.active() == "v1"
+        assert c.get("/v1/recommendations/u0", params={"n": 5}).json()["model_version"] == "v1"
+        unknown = c.put("/v1/admin/active-version", json={"version": "v9"})
+        assert unknown.status_code == 404
+        assert unknown.json()["detail"] == "version 'v9' is not published"
+    with TestClient(create_app(settings)) as c:  # the next start serves v1
+        assert c.get("/health/ready").status_code == 200
+        assert items_of(c.get("/v1/recommendations/u0", params={"n": 5})) == U0_MODEL
+
+
+def test_admin_rollback_to_a_broken_version_is_422(registry: ModelRegistry) -> None:
+    registry.activate("v2")
+    _truncate_params(registry.root / "versions" / "v1")
+    with TestClient(create_app(serve_settings(registry.root, admin_open=True))) as c:
+        r = c.post("/v1/admin/rollback")
+        assert r.status_code == 422
+        assert r.json()["detail"].startswith("versions/v1/params.npz is truncated")
+        assert registry.active() == "v2"
+
+
+def test_cli_activate_and_publish_check_the_version_first(
+    registry: ModelRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tailor.cli import main
+
+    def run(*args: str) -> tuple[int, list[str]]:
+        monkeypatch.setattr(sys, "argv", ["tailor", "serve", *args])
+        try:
+            main()
+        except SystemExit as exc:
+            return int(exc.code or 0), capsys.readouterr().err.strip().splitlines()
+        return 0, capsys.readouterr().err.strip().splitlines()
+
+    root = str(registry.root)
+    _truncate_params(registry.root / "versions" / "v2")
+    code, err = run("activate", "--registry", root, "v2")
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith(f"error: {registry.root / 'versions' / 'v2' / 'params.npz'} is trunc")
+    assert registry.active() == "v1"
+    assert run("rollback", "--registry", root)[0] == 2  # nothing earlier than v1
+    broken = write_model_dir(tmp_path / "m3")
+    (broken / "popularity" / "params.npz").write_bytes(b"")
+    code, err = run("publish", "--registry", root, str(broken), "--version", "v3", "--activate")
+    assert code == 2 and err == [f"error: {broken / 'popularity' / 'params.npz'} is empty"]
+    assert registry.versions() == ["v1", "v2"] and registry.active() == "v1"
+
+
+def test_killed_publish_leaves_nothing_listed(registry: ModelRegistry, tmp_path: Path) -> None:
+    """A publish killed (``os._exit``: no cleanup runs, like SIGKILL) while copying."""
+    model = write_model_dir(tmp_path / "m3")
+    code = (
+        "import os, shutil, sys\n"
+        "from pathlib import Path\n"
+        "from tailor.serving.registry import ModelRegistry\n"
+        "copy = shutil.copytree\n"
+        "def copy_then_die(*args, **kwargs):\n"
+        "    copy(*args, **kwargs)\n"
+        "    os._exit(9)\n"
+        "shutil.copytree = copy_then_die\n"
+        "ModelRegistry(Path(sys.argv[1])).publish(Path(sys.argv[2]), 'v3')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(registry.root), str(model)])
+    assert proc.returncode == 9
+    leftovers = [p for p in (registry.root / "versions").iterdir() if p.name.startswith(".")]
+    assert len(leftovers) == 1  # a half-copied staging folder (copytree died in a subfolder)
+    (registry.root / "versions" / "orphan").mkdir()  # a folder without a manifest
+    result = CliRunner().invoke(serve, ["versions", "--registry", str(registry.root)])
+    assert result.output == "* v1\n  v2\n"
+    assert leftovers[0].exists()  # fresh: maybe a publish still copying
+    old = time.time() - 2 * STALE_S
+    os.utime(leftovers[0], (old, old))
+    assert registry.versions() == ["v1", "v2"]
+    assert not leftovers[0].exists()  # stale: removed
+    assert (registry.root / "versions" / "orphan").exists()  # not ours to remove
+    assert registry.publish(model, "v3") == "v3"  # the name is free again
+
+
+def test_history_is_bounded(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path / "registry", history_limit=5)
+    reg.publish(write_model_dir(tmp_path / "m1"), "v1")
+    reg.publish(write_model_dir(tmp_path / "m2"), "v2")
+    for k in range(60):
+        reg.activate("v1" if k % 2 else "v2", check=False)
+    assert (reg.root / "HISTORY").read_text().splitlines() == ["v1", "v2", "v1", "v2", "v1"]
+    assert reg.active() == "v1"
+    assert reg.rollback() == "v2"
+
+
+def test_history_limit_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAILOR_HISTORY_LIMIT", "3")
+    root = str(tmp_path / "registry")
+    runner = CliRunner()
+    runner.invoke(serve, ["publish", "--registry", root, str(write_model_dir(tmp_path / "m"))])
+    name = ModelRegistry(Path(root)).versions()[0]
+    for _ in range(10):
+        assert runner.invoke(serve, ["activate", "--registry", root, name]).exit_code == 0
+    assert len((tmp_path / "registry" / "HISTORY").read_text().splitlines()) == 3
+
+
+def test_registry_files_follow_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        reg = ModelRegistry(tmp_path / "registry")
+        reg.publish(write_model_dir(tmp_path / "m1"), "v1")
+        reg.activate("v1")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((reg.root / "ACTIVE").stat().st_mode) == 0o644
+    assert stat.S_IMODE((reg.root / "HISTORY").stat().st_mode) == 0o644
+    assert stat.S_IMODE((reg.root / "versions" / "v1").stat().st_mode) == 0o755

@@ -59,7 +59,8 @@ class Reloader:
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._failed: str | None = None
-        """The last version that did not load; not retried until ``ACTIVE`` changes."""
+        """The last version that did not load (or the reason none could be named); not retried
+        until ``ACTIVE`` (or the reason) changes."""
 
     def _active_version(self) -> tuple[str | None, str | None]:
         """The active version's name, or None with the reason (paths relative to the store)."""
@@ -77,16 +78,9 @@ class Reloader:
 
     def _install(self, state: ServingState) -> None:
         old = self.holder.swap(state)
-        self._failed = None
         freeze_heap(collect=False)  # no full pass here: it would stall requests in flight
         self.metrics.show_state(state)
         _log.info("version_active", version=state.version, previous=old.version)
-
-    def _note(self, problem: str) -> None:
-        """Show ``problem`` on /health/ready while no model is served."""
-        state = self.holder.state
-        if state.model is None and state.problem != problem:
-            self.holder.swap(replace(state, problem=problem))
 
     async def sync(self, *, force: bool = False) -> bool:
         """Load the registry's active version if it differs from the served one (or ``force``).
@@ -100,28 +94,41 @@ class Reloader:
         async with self._lock:
             version, problem = await asyncio.to_thread(self._active_version)
             if version is None:
-                if force or problem != "no active version in the model store":
-                    _log.warning("no_active_version", reason=problem)
-                self._note(problem or "no model")
+                await self._without_version(problem or "no model", force=force)
                 return False
             if not force and version in (self.holder.state.version, self._failed):
                 return False
             state = await self._load(version)
-            if state.model is None:
-                self._failed = version
-                if self.holder.state.model is not None:
-                    _log.error("version_not_installed", version=version, reason=state.problem)
-                    return False
+            self._failed = version if state.model is None else None
+            if state.model is None and self.holder.state.model is not None:
+                _log.error("version_not_installed", version=version, reason=state.problem)
+                return False
             if self.settings.warm_on_start and state.model is not None:
                 await self._warm(state)
             self._install(state)
-            if state.model is None:
-                self._failed = version
         with contextlib.suppress(CacheUnavailable):
             await self.cache.set_active(version)
         return True
 
-    async def _load(self, version: str) -> ServingState:
+    async def _without_version(self, problem: str, *, force: bool) -> None:
+        """No version can be named: a working model keeps answering; otherwise show why, and
+        for a single model folder whose manifest is unreadable serve its ``popularity/`` lists
+        anyway (they do not depend on the manifest)."""
+        assert self.registry is not None
+        if self.holder.state.model is not None:
+            _log.error("active_version_unreadable", reason=problem)
+            return
+        if problem == self._failed and not force:
+            return  # reported already; retried when the reason changes
+        _log.warning("no_active_version", reason=problem)
+        self._failed = problem
+        single = await asyncio.to_thread(
+            lambda: self.registry is not None and self.registry.is_single
+        )
+        state = await self._load(None) if single else ServingState(problem=problem)
+        self._install(replace(state, problem=state.problem or problem))
+
+    async def _load(self, version: str | None) -> ServingState:
         assert self.registry is not None
         size = self.settings.fallback_size
         return await asyncio.to_thread(load_state, self.registry, version, size, self.settings.ann)
@@ -154,6 +161,7 @@ class Reloader:
             else:
                 await asyncio.to_thread(registry.activate, version, check=False)
             self._install(state)
+            self._failed = None
         with contextlib.suppress(CacheUnavailable):
             await self.cache.set_active(version)
         return version

@@ -88,7 +88,7 @@ class ModelRegistry:
         _check_name(version)
         path = self.root / "versions" / version
         if not (path / MANIFEST).is_file():
-            raise ArtifactError(f"version {version!r} is not published in {self.root}")
+            raise ArtifactError(f"version {version!r} is not published")
         return path
 
     def check(self, version: str) -> None:

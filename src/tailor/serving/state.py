@@ -108,12 +108,13 @@ class StateHolder:
 
 def load_state(
     registry: ModelRegistry,
-    version: str,
+    version: str | None,
     fallback_size: int,
     ann: AnnSettings | None = None,
 ) -> ServingState:
     """Load ``version``: model, catalog, popularity lists and manifest metrics, and (with
     ``ann``, for a factor model of at least ``ann.min_items`` items) its ANN index.
+    ``version=None`` loads what a single model folder with an unreadable manifest still holds.
 
     Never raises: a part that fails to load is logged and left empty, so the service still
     answers from what is there (for example popular items without the model), and ``problem``
@@ -121,7 +122,8 @@ def load_state(
     """
     log = _log.bind(version=version)
     try:
-        return _load_state(registry, registry.path(version), version, fallback_size, ann, log)
+        path = registry.root if version is None else registry.path(version)
+        return _load_state(registry, path, version, fallback_size, ann, log)
     except Exception as exc:  # a broken model store must not stop the service
         problem = _public_error(registry, exc)
         log.error("version_load_failed", error=problem)
@@ -138,7 +140,7 @@ def _public_error(registry: ModelRegistry, exc: Exception) -> str:
 def _load_state(
     registry: ModelRegistry,
     path: Path,
-    version: str,
+    version: str | None,
     fallback_size: int,
     ann: AnnSettings | None,
     log: Any,
