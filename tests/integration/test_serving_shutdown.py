@@ -1,4 +1,5 @@
-"""A real ``tailor serve`` process: SIGTERM drains every request already sent, then exits 0."""
+"""A real ``tailor serve`` process: SIGTERM drains every request already sent, then exits 0; a
+broken model folder starts, answers from the fallback and says why on /health/ready."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,14 +32,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def _start(model: Path, log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """``tailor serve --model-dir MODEL`` on a free port, once it answers /health/live."""
     port = _free_port()
     env = {**os.environ, "TAILOR_SHUTDOWN_GRACE_S": str(GRACE_S)}
     env = {k: v for k, v in env.items() if k not in ("TAILOR_SETTINGS_FILE", "TAILOR_REDIS_URL")}
-    model = write_model_dir(tmp_path / "model")
     command = [sys.executable, "-c", "from tailor.cli import main; main()", "serve"]
-    log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [*command, "--model-dir", str(model), "--port", str(port)],
@@ -48,12 +48,17 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     deadline = time.monotonic() + 60
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=1):
-                break
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1):
+                return proc, port
         except OSError:
             assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "tailor serve did not become ready"
+            assert time.monotonic() < deadline, "tailor serve did not start"
             time.sleep(0.1)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    proc, port = _start(write_model_dir(tmp_path / "model"), tmp_path / "serve.log")
     yield proc, port
     if proc.poll() is None:
         proc.kill()
@@ -124,3 +129,29 @@ def test_sigterm_drains_every_request_in_flight(
     )
     assert proc.wait(timeout=GRACE_S + 5) == 0
     assert time.monotonic() - start < GRACE_S
+
+
+def test_broken_model_folder_starts_and_says_why(tmp_path: Path) -> None:
+    """Today a truncated params.npz stopped ``tailor serve`` at start-up with a traceback."""
+    model = write_model_dir(tmp_path / "model")
+    raw = (model / "params.npz").read_bytes()
+    (model / "params.npz").write_bytes(raw[: len(raw) // 2])
+    log = tmp_path / "serve.log"
+    proc, port = _start(model, log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{url}/v1/recommendations/u0?n=2", timeout=5) as r:
+            body = json.loads(r.read())
+        assert (body["source"], [i["item_id"] for i in body["items"]]) == ("fallback", ["i0", "i4"])
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{url}/health/ready", timeout=5)
+        assert info.value.code == 503
+        reason = json.loads(info.value.read())["reason"]
+        assert reason == "model: params.npz is truncated or corrupt (BadZipFile)"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=GRACE_S + 5) == 0
+        assert "Traceback" not in log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

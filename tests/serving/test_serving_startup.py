@@ -196,3 +196,17 @@ def test_redis_password_on_the_command_line_is_refused(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --redis must not hold a password")
     assert "TAILOR_REDIS_URL" in err and "hunter2" not in err
+
+
+def test_warm_on_a_broken_folder_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = write_model_dir(tmp_path / "m")
+    _truncated(model)
+    monkeypatch.setattr(sys, "argv", ["tailor", "serve", "warm", "--model-dir", str(model)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {model}: nothing to precompute: params.npz is truncated or corrupt (BadZipFile)"
+    ]

@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from tailor.errors import ConfigError
+from tailor.errors import ArtifactError, ConfigError
 
 SETTINGS_FILE_ENV = "TAILOR_SETTINGS_FILE"
 
@@ -123,6 +123,8 @@ def warm(config: Path | None, no_activate: bool, **options: Any) -> None:
     if version is None:
         raise ConfigError(f"{settings.model_dir} has no active version")
     state = load_state(services.registry, version, settings.fallback_size)
+    if state.model is None:
+        raise ArtifactError(f"{settings.model_dir}: nothing to precompute: {state.problem}")
 
     async def run() -> Any:
         try:

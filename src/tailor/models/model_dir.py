@@ -125,7 +125,8 @@ def validation_dataset(frame: pd.DataFrame, data: Dataset) -> Dataset:
 def load_model_dir(path: Path) -> tuple[Any, Popularity | None]:
     """The model saved in ``path`` and its popularity fallback (None when absent)."""
     if not path.is_dir():
-        raise ArtifactError(f"{path} is not a tailor model directory (no such folder)")
+        what = "a file, not a folder" if path.exists() else "no such folder"
+        raise ArtifactError(f"{path} is not a tailor model directory ({what})")
     model = load_model(path)
     pop_dir = path / POPULARITY_DIR
     popularity = load_model(pop_dir) if pop_dir.is_dir() else None

@@ -64,7 +64,7 @@ class ApiKeySpec(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     """A label for logs and metrics (the key itself is never logged)."""
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    """Hex SHA-256 of the key (``tailor serve hash-key KEY`` prints it)."""
+    """Hex SHA-256 of the key (``tailor serve hash-key``, given the key on standard input)."""
     scope: Scope = "read"
     """``read`` may call the recommendation routes; ``admin`` may also switch model versions."""
 
