@@ -430,6 +430,21 @@ def test_cleaning_that_removes_every_row(tmp_path: Path) -> None:
     assert "cleaning removes every row" in line and "unknown_event_type 2" in line
 
 
+def test_every_event_type_blank(tmp_path: Path) -> None:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "e.csv").write_text("c,s,t,e\nu1,a,2024-01-01,\nu2,b,2024-01-02,\n")
+    config = folder / "shop.toml"
+    config.write_text(
+        '[interactions]\npath = "e.csv"\n[interactions.columns]\nuser_id = "c"\nitem_id = "s"\n'
+        'timestamp = "t"\nevent_type = "e"\n'
+    )
+    line = error_line(
+        tailor("data", "prepare", "generic", "--config", config, "--out", tmp_path / "o")
+    )
+    assert "cleaning removes every row (unknown_event_type 2)" in line
+
+
 def _prepared(folder: Path, users: list[str], times: list[int] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     n = len(users)
@@ -453,6 +468,19 @@ def test_last_n_longer_than_every_history(tmp_path: Path) -> None:
     assert "--last-n 10" in line and "the longest user history has 3 rows" in line
     line = error_line(tailor(*args, "--last-n", "2"))  # every user is left with one train row
     assert "--last-n 2" in line and "validation" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--strategy", "temporal", "--cut", "9999-12-31"], "the cut '9999-12-31' is out of range"),
+        (["--strategy", "random", "--seed", "-1"], "'--seed': -1 is not in the range x>=0"),
+    ],
+)
+def test_split_options_out_of_range(tmp_path: Path, args: list[str], expected: str) -> None:
+    prepared = _prepared(tmp_path / "p", ["a", "a", "b", "b"])
+    line = error_line(tailor("data", "split", prepared, *args, "--out", tmp_path / "s"))
+    assert expected in line
 
 
 def test_split_rows_are_one_based_and_name_the_file(tmp_path: Path) -> None:

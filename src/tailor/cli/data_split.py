@@ -77,7 +77,9 @@ _STRATEGY_OPTIONS = {
     show_default=True,
     help="validation carved from train with the same strategy; 0 disables it.",
 )
-@click.option("--seed", type=int, default=42, show_default=True, help="random: the seed.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=42, show_default=True, help="random: the seed."
+)
 @click.option(
     "--scale",
     type=click.Choice(["zscore", "minmax", "none"]),

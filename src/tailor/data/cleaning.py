@@ -319,7 +319,9 @@ def _normalise_event_types(
     n_changed = int(changed[counted[counted >= 0]].sum())
     if n_changed:
         report.changed["event_types_normalised"] = n_changed
-    values = np.where(codes >= 0, norm.to_numpy(dtype=object)[codes], None)
+    lookup = np.empty(len(norm) + 1, dtype=object)  # the last entry, None, for code -1 (missing)
+    lookup[:-1] = norm.to_numpy(dtype=object)
+    values = lookup[codes]
     return frame.assign(**{Columns.EVENT_TYPE: pd.Series(values, index=frame.index, dtype="str")})
 
 
@@ -429,7 +431,8 @@ def aggregate(frame: pd.DataFrame) -> pd.DataFrame:
     ordered = frame.sort_values(Columns.TIMESTAMP, kind="stable")
     grouped = ordered.groupby([Columns.USER_ID, Columns.ITEM_ID], sort=False)
     last = grouped.tail(1).set_index([Columns.USER_ID, Columns.ITEM_ID])
-    sums = grouped[[Columns.WEIGHT, Columns.VALUE]].sum()
+    with np.errstate(over="ignore"):  # an overflowing weight sum is reported by the caller
+        sums = grouped[[Columns.WEIGHT, Columns.VALUE]].sum()
     out = last.assign(
         **{
             Columns.WEIGHT: sums[Columns.WEIGHT].astype(np.float32),

@@ -191,12 +191,15 @@ def random_split(
     Args:
         frame: interactions (a timestamp column is optional here).
         test_fraction: ``f`` in (0, 1).
-        seed: the same seed gives the same split; None draws a fresh seed, which is recorded in
-            ``info["parameters"]["seed"]`` so the split can be repeated.
+        seed: a non-negative integer; the same seed gives the same split; None draws a fresh
+            seed, which is recorded in ``info["parameters"]["seed"]`` so the split can be
+            repeated.
     """
     f = _fraction(test_fraction, "test_fraction")
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     coded = _Coded.of(frame, need_times=False)
     parts = _parts(_random_mask(len(frame), f, seed), what=f"test_fraction {f}")
     return _finish(coded, "random", {"test_fraction": f, "seed": seed}, parts)
@@ -487,7 +490,13 @@ def _cut_ns(cut: CutLike) -> np.int64:
         raise ConfigError(f"cannot read the cut {cut!r} as a date or time")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return np.int64(stamp.as_unit("ns").value)
+    try:
+        return np.int64(stamp.as_unit("ns").value)
+    except (OverflowError, ValueError):  # pandas' OutOfBoundsDatetime
+        raise ConfigError(
+            f"the cut {cut!r} is out of range: timestamps lie between "
+            f"{pd.Timestamp.min.date()} and {pd.Timestamp.max.date()}"
+        ) from None
 
 
 def _iso_ns(value: np.int64) -> str:
