@@ -69,9 +69,7 @@ class Reloader:
             version = self.registry.active()
         except Exception as exc:  # an unreadable store is a state to report, not a crash
             text = str(exc) if isinstance(exc, TailorError) else f"unexpected {type(exc).__name__}"
-            problem = self.registry.public(text)
-            _log.error("registry_unreadable", error=problem)
-            return None, problem
+            return None, self.registry.public(text)
         if version is None:
             return None, "no active version in the model store"
         return version, None
@@ -115,13 +113,13 @@ class Reloader:
         for a single model folder whose manifest is unreadable serve its ``popularity/`` lists
         anyway (they do not depend on the manifest)."""
         assert self.registry is not None
+        if problem == self._failed and not force:
+            return  # reported already (every poll would repeat it); retried when it changes
+        self._failed = problem
         if self.holder.state.model is not None:
             _log.error("active_version_unreadable", reason=problem)
             return
-        if problem == self._failed and not force:
-            return  # reported already; retried when the reason changes
         _log.warning("no_active_version", reason=problem)
-        self._failed = problem
         single = await asyncio.to_thread(
             lambda: self.registry is not None and self.registry.is_single
         )
