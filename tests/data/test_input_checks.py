@@ -230,3 +230,25 @@ def test_cut_out_of_range_and_negative_seed() -> None:
         temporal_split(HISTORY, cut="9999-12-31")
     with pytest.raises(ConfigError, match="seed must be a non-negative integer, got -1"):
         random_split(HISTORY, seed=-1)
+
+
+def test_malformed_rows_without_a_header_count_from_one(tmp_path: Path) -> None:
+    from tailor.data.validate import read_table
+
+    path = tmp_path / "u.data"
+    path.write_text("1\t2\t3\t4\n1\t2\t3\t4\t5\n")
+    with pytest.raises(DataError, match=r"u.data, row 2: malformed CSV"):
+        read_table(path, "csv", delimiter="\t", header=False, names=["a", "b", "c", "d"])
+    path.write_text("a,b\n1,2\n1,2,3\n")
+    with pytest.raises(DataError, match=r"u.data, row 2: malformed CSV"):
+        read_table(path, "csv")
+
+
+def test_scaling_ignores_infinite_attributes() -> None:
+    from tailor.data.features import scale_side_features
+
+    items = pd.DataFrame({"item_id": ["a", "b", "c", "d"], "price": [1.0, 3.0, np.inf, 2.0]})
+    table, scaler = scale_side_features(items, "item_id", ["a", "b", "c"], "minmax")
+    assert scaler is not None
+    assert table["price_scaled"].tolist()[:2] == [0.0, 1.0]
+    assert table["price_scaled"].iloc[3] == 0.5

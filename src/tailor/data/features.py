@@ -262,14 +262,17 @@ def load_json(path: str | Path) -> Imputer | Scaler:
 
 def _scale_params(values: pd.Series, col: str, method: str) -> tuple[float, float]:
     x = _numeric(values, col).to_numpy(dtype=np.float64)
-    x = x[~np.isnan(x)]
+    x = x[np.isfinite(x)]  # missing and infinite values teach nothing about the scale
     if len(x) == 0:
-        raise DataError("no values to learn the scaling from (all missing)", column=col)
-    if method == "minmax":
-        offset, scale = float(x.min()), float(x.max() - x.min())
-    else:
-        offset, scale = float(x.mean()), float(x.std())
-    return offset, scale if scale > 0 else 1.0
+        raise DataError("no values to learn the scaling from (all missing or infinite)", column=col)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if method == "minmax":
+            offset, scale = float(x.min()), float(x.max() - x.min())
+        else:
+            offset, scale = float(x.mean()), float(x.std())
+    if not math.isfinite(offset):  # values near float64's limits overflow the mean
+        offset = 0.0
+    return offset, scale if math.isfinite(scale) and scale > 0 else 1.0
 
 
 def _numeric(values: pd.Series, col: str) -> pd.Series:

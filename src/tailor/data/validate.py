@@ -116,7 +116,7 @@ def read_table(
             file=str(path),
         ) from None
     except pd.errors.ParserError as exc:
-        raise _parser_error(path, exc) from None
+        raise _parser_error(path, exc, header=header) from None
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(
             f"cannot read the file as {fmt}: {_first_line(exc)}", file=str(path)
@@ -142,10 +142,11 @@ def read_parquet(path: Path) -> pd.DataFrame:
         ) from None
 
 
-def _parser_error(path: Path, exc: Exception) -> DataError:
+def _parser_error(path: Path, exc: Exception, *, header: bool = True) -> DataError:
+    """The parser's line number as a data row (from 1): line - 1 below a header line."""
     message = _first_line(exc)
     match = _PARSER_LINE.search(message)
-    row = int(match.group(1)) - 1 if match else None
+    row = int(match.group(1)) - (1 if header else 0) if match else None
     return DataError(f"malformed CSV: {message}", file=str(path), row=row)
 
 
