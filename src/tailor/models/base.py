@@ -163,11 +163,31 @@ class RecommenderBase(Generic[C]):
         """Whether ``fit`` has been called."""
         return hasattr(self, "users")
 
-    def _require_fitted(self) -> None:
+    def require_fitted(self) -> None:
+        """Raise NotFittedError unless ``fit`` (or ``load``) has run."""
         if not self.is_fitted:
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
 
+    def _require_fitted(self) -> None:  # kept for callers not yet switched to require_fitted
+        self.require_fitted()
+
     # ---- scoring --------------------------------------------------------------------------
+    def score_rows(self, user_nums: np.ndarray) -> np.ndarray:
+        """Scores of every item for each user number: float32 array (len(user_nums), n_items).
+
+        The public form of the ``_score`` hook: no id mapping, no masking (NaN marks an item
+        the model cannot score). The result may be a read-only view: copy before writing.
+
+        Raises:
+            NotFittedError: before ``fit``.
+            IndexError: a user number outside ``0 .. len(users) - 1``.
+        """
+        self.require_fitted()
+        nums = np.asarray(user_nums, dtype=np.int64).reshape(-1)
+        if len(nums) and (nums.min() < 0 or nums.max() >= len(self.users)):
+            raise IndexError(f"user numbers must be in 0..{len(self.users) - 1}")
+        return self._score(nums)
+
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
         """Scores of every item for each user: float32 array (len(user_nums), n_items)."""
         raise NotImplementedError
