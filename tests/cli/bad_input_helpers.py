@@ -33,8 +33,8 @@ def error_line(result: Result) -> str:
         f"uncaught {result.exception!r}: {result.stderr}"
     )
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines  # no blank line either (a progress display's last newline)
     assert "Traceback" not in result.stderr
     assert lines[0].startswith("error: "), lines[0]
     return lines[0]

@@ -317,6 +317,13 @@ def test_fit_rejects_nonfinite_or_negative_weights(
     assert line.startswith(f"error: file {train}, column {column!r}, row {row}: {problem}")
 
 
+def test_als_diverging_on_extreme_weights_is_one_line(tmp_path: Path) -> None:
+    """implicit raises its own ModelFitError (not a TailorError) on NaN factors."""
+    train = _train(tmp_path, weight=[3e38, 1, 1, 1, 1, 1, 1, 1, 1])
+    line = error_line(tailor("fit", "--train", train, "--model", "als", "--out", tmp_path / "m"))
+    assert line.startswith("error: als: training diverged (NaN encountered in factors)")
+
+
 def test_fit_rejects_bad_weights_in_the_validation_file(tmp_path: Path) -> None:
     train = _train(tmp_path / "t")
     val = _train(tmp_path / "v", weight=[1, 1, 1, 1, 1, 1, 1, 1, "inf"])

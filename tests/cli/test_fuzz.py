@@ -115,7 +115,7 @@ def _check(result: Result) -> None:
         raise AssertionError(f"uncaught {result.exception!r}\n{trace}")
     assert result.exit_code in (0, 2), (result.exit_code, result.stderr)
     if result.exit_code == 2:
-        lines = result.stderr.strip().splitlines()
+        lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), lines
         event(_kind(lines[0]))
     else:

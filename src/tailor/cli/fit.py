@@ -196,12 +196,14 @@ def _default_items(train: Path) -> Path | None:
 def _progress(
     label: str, epochs: list[Mapping[str, float]]
 ) -> Iterator[Callable[[int, Mapping[str, float]], None]]:
+    console = Console(stderr=True)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
+        disable=not console.is_terminal,  # else its last newline precedes an error line
     ) as progress:
         task = progress.add_task(label, total=None)
 

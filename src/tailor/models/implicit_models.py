@@ -16,7 +16,7 @@ from typing_extensions import override
 
 from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, ModelFitError
 from tailor.models._matrices import interaction_matrix
 from tailor.models._params import Dense, ParamSpec
 from tailor.models._similar import cosine_rows, similar_items_recs
@@ -79,9 +79,17 @@ class _ImplicitMF(RecommenderBase[C]):
         user_items = sp.csr_matrix(self._user_items(data))
         seed = options.rng if options.rng is not None else self.config.seed
         # implicit parallelises itself; a multi-threaded BLAS inside it only oversubscribes
+        from implicit.recommender_base import ModelFitError as ImplicitFitError
+
         with threadpool_limits(1, "blas"):
             estimator = self._estimator(seed, self._threads(options, user_items.nnz))
-            estimator.fit(user_items, show_progress=False, callback=_epoch_callback(options))
+            try:
+                estimator.fit(user_items, show_progress=False, callback=_epoch_callback(options))
+            except ImplicitFitError as exc:  # implicit's own class: not a TailorError
+                raise ModelFitError(
+                    f"{self.name}: training diverged ({exc}); extreme weights are the usual "
+                    "cause: rescale the weight column (e.g. log1p) or raise regularization"
+                ) from None
         self._set_params(
             {"user_factors": estimator.user_factors, "item_factors": estimator.item_factors}
         )
