@@ -136,3 +136,15 @@ def test_first_repeat_is_the_earliest_in_file_order() -> None:
     assert _first_repeat(users, items) == (4, 1)
     assert _first_repeat(users[:4], items[:4]) is None
     assert _first_repeat(np.array([1])) is None
+
+
+@pytest.mark.parametrize(
+    ("relevance", "gain"), [([2000.0, 1.0], "exponential"), ([1e308, 1e308], "linear")]
+)
+def test_relevance_whose_gains_overflow_is_refused(relevance: list[float], gain: str) -> None:
+    recs = pd.DataFrame({"user_id": ["1", "1"], "item_id": ["a", "b"], "rank": [1, 2]})
+    truth = pd.DataFrame({"user_id": ["1", "1"], "item_id": ["a", "b"], "relevance": relevance})
+    with pytest.raises(DataError, match=f"user '1' is too large: its {gain} gains overflow"):
+        evaluate(recs, truth, 2, gain=gain, curve_k=0)  # type: ignore[arg-type]
+    fine = evaluate(recs, truth.assign(relevance=[3.0, 1.0]), 2, gain=gain, curve_k=0)  # type: ignore[arg-type]
+    assert fine.metrics["ndcg@2"] == 1.0

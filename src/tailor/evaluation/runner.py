@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.data.columns import Columns
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, DataError
 from tailor.evaluation import beyond
 from tailor.evaluation import metrics as m
 from tailor.evaluation._kernels import curve_sums
@@ -119,7 +119,9 @@ def evaluate(
         extra_items=[] if catalog_ids is None else [catalog_ids],
         check_memory=lambda n_users, w: _check_memory(n_users, w, curve_k),
     )
-    gains = np.where(lists.truth.relevance > 0, m.gain_values(lists.truth.relevance, gain), 0.0)
+    with np.errstate(over="ignore"):
+        gains = np.where(lists.truth.relevance > 0, m.gain_values(lists.truth.relevance, gain), 0)
+    _check_gains(lists, gains, gain)
     n_rel = lists.truth.n_relevant(gains)
     rows = np.flatnonzero(n_rel > 0)
     per_user = pd.DataFrame(
@@ -170,6 +172,27 @@ def check_k(ks: Sequence[int], curve_k: int) -> None:
             raise ConfigError(f"k must be in [1, {MAX_K}], got {k!r}")
     if isinstance(curve_k, bool) or not 0 <= curve_k <= MAX_K:
         raise ConfigError(f"curve_k must be in [0, {MAX_K}], got {curve_k!r}")
+
+
+def _check_gains(lists: RankedLists, gains: np.ndarray, gain: str) -> None:
+    """Refuse relevance whose gains (or a user's sum of them, the ideal DCG) overflow float64:
+    NDCG would silently become NaN.
+
+    Raises:
+        DataError: naming the relevance value and the user.
+    """
+    n_users = len(lists.truth.ptr) - 1
+    with np.errstate(over="ignore", invalid="ignore"):
+        per_user = np.bincount(lists.truth.user_of_row(), weights=gains, minlength=n_users)
+    bad_users = np.flatnonzero(~np.isfinite(per_user))
+    if len(bad_users):
+        user = int(bad_users[0])
+        rows = slice(lists.truth.ptr[user], lists.truth.ptr[user + 1])
+        value = float(np.max(lists.truth.relevance[rows]))
+        raise DataError(
+            f"relevance {value:g} of user {lists.user_ids[user]!r} is too large: its {gain} "
+            "gains overflow and NDCG would be NaN; rescale the relevance column"
+        )
 
 
 def _check_memory(n_users: int, width: int, curve_k: int) -> None:
