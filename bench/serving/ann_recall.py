@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tailor.serving.ann import AnnSettings, build_ann
 
 from tailor.data.dataset import Dataset
 from tailor.models import ALS
-from tailor.serving.ann import AnnSettings, build_ann
-from tailor.serving.catalog import Catalog
-from tailor.serving.scoring import ModelIndex, score_user
+from tailor.pipeline.catalog import Catalog
+from tailor.pipeline.scoring import ModelIndex, score_user
 
 RESULTS = Path(__file__).parents[1] / "results" / "serving_ann.json"
 

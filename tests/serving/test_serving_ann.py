@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from tailor.data.dataset import Dataset
 from tailor.models import ALS, create_model
 from tailor.models.artifacts import load_model
+from tailor.pipeline.ann import AnnIndex, AnnSettings, build_ann, factor_view
+from tailor.pipeline.catalog import Catalog
+from tailor.pipeline.scoring import ModelIndex, score_user
 from tailor.serving import state as state_module
-from tailor.serving.ann import AnnIndex, AnnSettings, build_ann, factor_view
 from tailor.serving.app import create_app
-from tailor.serving.catalog import Catalog
-from tailor.serving.scoring import ModelIndex, score_user
 from tailor.testing.serving import items_of, serve_settings, write_factor_model_dir
 
 
@@ -100,12 +100,10 @@ def test_recall_on_a_random_20k_item_factor_model() -> None:
         }
     )
     model = ALS(factors=factors, iterations=1, seed=0).fit(Dataset.from_frame(frame))
-    model._set_params(
-        {
-            "user_factors": rng.normal(size=(users, factors)).astype(np.float32),
-            "item_factors": rng.normal(size=(items, factors)).astype(np.float32),
-        }
-    )
+    arrays = dict(model.state_arrays())
+    arrays["user_factors"] = rng.normal(size=(users, factors)).astype(np.float32)
+    arrays["item_factors"] = rng.normal(size=(items, factors)).astype(np.float32)
+    model.load_state(arrays)
     index = ModelIndex.build(model, Catalog())
     # the default search settings; a lighter build keeps the test quick
     ann = build_ann(model, AnnSettings(min_items=1, ef_construction=100))

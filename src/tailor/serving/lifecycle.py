@@ -128,8 +128,15 @@ class Reloader:
 
     async def _load(self, version: str | None) -> ServingState:
         assert self.registry is not None
-        size = self.settings.fallback_size
-        return await asyncio.to_thread(load_state, self.registry, version, size, self.settings.ann)
+        settings = self.settings
+        return await asyncio.to_thread(
+            load_state,
+            self.registry,
+            version,
+            settings.fallback_size,
+            settings.ann,
+            settings.segment_column,
+        )
 
     async def activate(self, version: str, *, rollback: bool = False) -> str:
         """Check and load ``version`` (or, with ``rollback``, the previous one), then move the

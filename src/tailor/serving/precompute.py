@@ -2,7 +2,8 @@
 
 Lists are written before the version is activated, so readers switch from wholly old to wholly
 new lists; seen items and unavailable items are left out at this point, the request's other
-filters (category, explicit exclusions) are applied when a list is read.
+filters (category, explicit exclusions) are applied when a list is read. The lists come from the
+pipeline's batch path, the same code as ``tailor recommend`` and evaluation.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from tailor.logging import get_logger
+from tailor.pipeline import ItemList, Query
 from tailor.serving.cache import RecCache
-from tailor.serving.filters import ItemList
 from tailor.serving.state import ServingState
 
 _log = get_logger(__name__)
@@ -36,20 +35,14 @@ class WarmReport:
 def user_lists(
     state: ServingState, n: int, batch: int = BATCH_USERS
 ) -> Iterator[dict[str, ItemList]]:
-    """Top-``n`` lists of every user the model knows, ``batch`` users at a time."""
-    model = state.model
-    assert state.index is not None
-    allowed = state.index.allowed(None)
-    candidates = None if allowed is None else state.index.item_ids[allowed]
-    ids = model.users.ids
+    """Top-``n`` lists of every user the model knows, ``batch`` users at a time: the pipeline's
+    batch path with seen and unavailable items left out and no backfill (the stored list is the
+    model's part; a read applies the request's filters and backfills, as live scoring does)."""
+    ids = state.model.users.ids
+    query = Query(n=n)
     for start in range(0, len(ids), batch):
-        recs = model.recommend(ids[start : start + batch], n=n, candidates=candidates)
-        lists: dict[str, ItemList] = {}
-        users, items, scores = recs.user_ids.tolist(), recs.item_ids.tolist(), recs.scores.tolist()
-        order = np.lexsort((recs.ranks, recs.user_ids))
-        for k in order.tolist():
-            lists.setdefault(users[k], []).append((items[k], scores[k]))
-        yield lists
+        result = state.pipeline.recommend(ids[start : start + batch], query, backfill_short=False)
+        yield result.lists()
 
 
 async def warm(

@@ -6,6 +6,10 @@ after ``scoring_budget_ms``; on any failure the in-process popular lists. An unk
 popular lists with ``source=cold_start``. A dependency failure is never an error to the caller.
 A list scored live on a cache miss is written back to the cache in the background, so the
 user's next request is a hit. With neither a model nor a popular list loaded the answer is 503.
+
+What a list contains (candidates, filters, top-n, backfill, fallback lists) is decided by the
+version's :class:`~tailor.pipeline.Pipeline`, the same object ``tailor recommend`` and evaluation
+use; this module keeps only the cache, the budgets and the metrics.
 """
 
 from __future__ import annotations
@@ -22,11 +26,10 @@ import numpy as np
 
 from tailor.logging import get_logger
 from tailor.models.base import SupportsSimilarItems
+from tailor.pipeline import ItemFilter, ItemList, Query, apply_filters
 from tailor.serving.cache import CacheUnavailable, RecCache
-from tailor.serving.filters import ItemFilter, ItemList, apply_filters
 from tailor.serving.instruments import ServingMetrics
 from tailor.serving.problems import ProblemError
-from tailor.serving.scoring import score_user
 from tailor.serving.state import ServingState, StateHolder
 
 _log = get_logger(__name__)
@@ -44,14 +47,8 @@ class ScoringTimeout(Exception):
     """Live scoring did not finish within its budget."""
 
 
-@dataclass(frozen=True)
-class RecQuery:
-    """What a caller asked for (validated by the route)."""
-
-    n: int
-    category: str | None = None
-    exclude: frozenset[str] = frozenset()
-    exclude_seen: bool = True
+RecQuery = Query
+"""What a caller asked for (validated by the route): the pipeline's :class:`Query`."""
 
 
 @dataclass(frozen=True)
@@ -100,19 +97,23 @@ class RecService:
             return self._fallback(state, user_id, query, "model_unavailable")
         user_num = state.user_num(user_id)
         if user_num is None:
-            return self._popular(state, query, frozenset(), "cold_start")
+            return self._answer(
+                state.pipeline.cold_start(user_id, query).items, "cold_start", state
+            )
         missed = False
         if query.exclude_seen:
-            cached = await self._from_cache(state, user_id, query)
+            cached = await self._from_cache(state, user_id, user_num, query)
             if isinstance(cached, Answer):
                 return cached
             missed = cached is _MISS and self.write_back
         stored: list[ItemList] = []  # the cacheable list, when one is computed
         try:
             if missed:
-                items = await self._run(lambda: self._score_miss(state, user_num, query, stored))
+                items = await self._run(
+                    lambda: self._score_miss(state, user_id, user_num, query, stored)
+                )
             else:
-                items = await self._run(lambda: self._score(state, user_num, query))
+                items = await self._run(lambda: self._score(state, user_id, user_num, query))
         except ScoringTimeout:
             return self._fallback(state, user_id, query, "scoring_timeout")
         except Exception as exc:  # a broken model must not become a 5xx
@@ -122,7 +123,9 @@ class RecService:
             self._write_back(state, user_id, stored[0])
         return self._answer(items, "model", state)
 
-    async def _from_cache(self, state: ServingState, user_id: str, query: RecQuery) -> Any:
+    async def _from_cache(
+        self, state: ServingState, user_id: str, user_num: int, query: RecQuery
+    ) -> Any:
         """An Answer from the cache or the fallback (cache down); ``_MISS`` when the user has no
         list; None when the list is there but too short after the request's filters."""
         assert state.version is not None
@@ -137,39 +140,35 @@ class RecService:
             self.metrics.cache_result("miss")
             return _MISS
         self.metrics.cache_result("hit")
-        # seen items were left out when the list was computed
-        items = apply_filters(cached, query.n, self._rule(state, query, frozenset()))
-        complete = len(cached) < self.precompute_n  # the stored list held every candidate
-        if len(items) >= query.n or complete:
-            return self._answer(items, "cache", state)
-        return None
+        # seen and unavailable items were left out when the list was computed; a list shorter
+        # than precompute_n held every candidate, so what the filters leave is backfilled
+        complete = len(cached) < self.precompute_n
+        answer = state.pipeline.from_stored(user_id, user_num, cached, query, complete=complete)
+        return None if answer is None else self._answer(answer.items, "cache", state)
 
-    def _score(self, state: ServingState, user_num: int, query: RecQuery) -> ItemList:
-        assert state.index is not None
-        return score_user(
-            state.model,
-            state.index,
-            user_num,
-            query.n,
-            category=query.category,
-            exclude=query.exclude,
-            exclude_seen=query.exclude_seen,
-            ann=state.ann,
-        )
+    def _score(self, state: ServingState, user_id: str, user_num: int, query: RecQuery) -> ItemList:
+        pipeline = state.pipeline
+        return pipeline.finish(user_id, user_num, pipeline.model_list(user_num, query), query).items
 
     def _score_miss(
-        self, state: ServingState, user_num: int, query: RecQuery, stored: list[ItemList]
+        self,
+        state: ServingState,
+        user_id: str,
+        user_num: int,
+        query: RecQuery,
+        stored: list[ItemList],
     ) -> ItemList:
         """Score the list the cache would hold (top ``precompute_n``, seen and unavailable items
         left out, as ``warm`` writes it), append it to ``stored`` for the write-back, and answer
-        from it with the request's filters; score again with the filters when too few remain."""
-        assert state.index is not None
-        full = score_user(state.model, state.index, user_num, self.precompute_n, ann=state.ann)
+        from it as from a cache hit; score again with the filters when too few remain."""
+        pipeline = state.pipeline
+        full = pipeline.model_list(user_num, Query(n=self.precompute_n))
         stored.append(full)
-        items = apply_filters(full, query.n, self._rule(state, query, frozenset()))
-        if len(items) >= query.n or len(full) < self.precompute_n:
-            return items
-        return self._score(state, user_num, query)
+        complete = len(full) < self.precompute_n
+        answer = pipeline.from_stored(user_id, user_num, full, query, complete=complete)
+        if answer is not None:
+            return answer.items
+        return self._score(state, user_id, user_num, query)
 
     def _write_back(self, state: ServingState, user_id: str, items: ItemList) -> None:
         """Store a live-scored list under the version's key, in the background: the answer does
@@ -255,27 +254,9 @@ class RecService:
         except TimeoutError:
             raise ScoringTimeout from None
 
-    def _rule(self, state: ServingState, query: RecQuery, seen: frozenset[str]) -> ItemFilter:
-        return ItemFilter(
-            exclude=query.exclude,
-            seen=seen,
-            category=query.category,
-            category_of=state.catalog.category_of,
-            unavailable=state.catalog.unavailable,
-        )
-
-    def _popular(
-        self, state: ServingState, query: RecQuery, seen: frozenset[str], source: str
-    ) -> Answer:
-        rule = self._rule(state, query, seen)
-        # per-category lists are already restricted to the category
-        pool = state.popular.top(query.category)
-        return self._answer(apply_filters(pool, query.n, rule), source, state)
-
     def _fallback(self, state: ServingState, user_id: str, query: RecQuery, reason: str) -> Answer:
         self.metrics.fallbacks.labels(reason).inc()
-        seen = state.seen_items(user_id) if query.exclude_seen else frozenset()
-        return self._popular(state, query, seen, "fallback")
+        return self._answer(state.pipeline.fallback(user_id, query).items, "fallback", state)
 
     def _answer(self, items: ItemList, source: str, state: ServingState) -> Answer:
         self.metrics.answered(source)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tailor.errors import ConfigError
-from tailor.serving.ann import AnnSettings
+from tailor.pipeline.ann import AnnSettings
 
 Scope = Literal["read", "admin"]
 CACHE_SCHEMES = ("memory", "redis", "rediss", "unix")
@@ -120,7 +120,12 @@ class ServeSettings(BaseSettings):
     ann_ef_search: int = Field(default=400, ge=1)
     """HNSW search breadth (raised to ``k`` when smaller). Default 400."""
     fallback_size: int = Field(default=200, ge=1)
-    """Length of the in-process popular lists (global and per category). Default 200."""
+    """Length of the in-process popular lists (global, per category, per segment); also the
+    most a backfill can add. Default 200."""
+    segment_column: str | None = Field(default=None, min_length=1, max_length=256)
+    """Column of the version's ``users.parquet`` (e.g. ``country``) whose per-segment popular
+    lists answer cold-start, fallback and backfill for users of that segment; None (default):
+    global lists only."""
     fallback_refresh_s: float = Field(default=60.0, gt=0)
     """How often the popular lists are rebuilt from the popularity artifact. Default 60 s."""
     reload_poll_s: float = Field(default=2.0, gt=0)

@@ -15,16 +15,12 @@ from typing import Any
 from tailor.errors import TailorError
 from tailor.logging import get_logger
 from tailor.models.artifacts import load_model, read_manifest
-from tailor.serving.ann import AnnIndex, AnnSettings, build_ann
-from tailor.serving.catalog import Catalog
-from tailor.serving.fallback import PopularLists
+from tailor.pipeline import AnnIndex, AnnSettings, Catalog, ModelIndex, Pipeline, PopularLists
+from tailor.pipeline.ann import build_ann
+from tailor.pipeline.core import CATALOG_FILE, POPULARITY_DIR, USERS_FILE, Query, read_segments
 from tailor.serving.registry import ModelRegistry
-from tailor.serving.scoring import ModelIndex, score_user, seen_nums
 
 _log = get_logger(__name__)
-
-POPULARITY_DIR = "popularity"
-CATALOG_FILE = "items.parquet"
 
 
 @dataclass(frozen=True)
@@ -33,30 +29,48 @@ class ServingState:
 
     Attributes:
         version: the version name (None when nothing could be loaded).
-        model: the fitted model (None when it failed to load).
-        popular: the fallback lists.
-        catalog: categories and availability.
+        pipeline: the version's recommendation pipeline (model, catalogue, popular lists,
+            segments, ANN index): the same object ``tailor recommend`` and evaluation build.
         metrics: offline metrics from the version's manifest.
         model_name: the model kind (``popularity``, ``sgdmf``...).
         path: the version's directory.
         popularity_stamp: modification time of the popularity artifact the lists came from.
-        index: the model's items as arrays for fast one-user scoring (None without a model).
-        ann: candidate index of a factor model over a large catalogue (None: exact scoring).
         problem: why there is no model (files named relative to the model store; shown by
             ``/health/ready``), None when the model loaded.
     """
 
     version: str | None = None
-    model: Any = None
-    popular: PopularLists = field(default_factory=PopularLists)
-    catalog: Catalog = field(default_factory=Catalog)
+    pipeline: Pipeline = field(default_factory=Pipeline)
     metrics: dict[str, float] = field(default_factory=dict)
     model_name: str | None = None
     path: Path | None = None
     popularity_stamp: float | None = None
-    index: ModelIndex | None = None
-    ann: AnnIndex | None = None
     problem: str | None = None
+
+    @property
+    def model(self) -> Any:
+        """The fitted model (None when it failed to load)."""
+        return self.pipeline.model
+
+    @property
+    def popular(self) -> PopularLists:
+        """The fallback lists."""
+        return self.pipeline.popular
+
+    @property
+    def catalog(self) -> Catalog:
+        """Categories and availability."""
+        return self.pipeline.catalog
+
+    @property
+    def index(self) -> ModelIndex | None:
+        """The model's items as arrays for masks (None without a model)."""
+        return self.pipeline.index
+
+    @property
+    def ann(self) -> AnnIndex | None:
+        """Candidate index of a factor model over a large catalogue (None: exact scoring)."""
+        return self.pipeline.ann
 
     @property
     def answerable(self) -> bool:
@@ -65,7 +79,7 @@ class ServingState:
 
     def knows_user(self, user_id: str) -> bool:
         """Whether the model has a profile for ``user_id``."""
-        return self.model is not None and user_id in self.model.users
+        return self.pipeline.user_num(user_id) is not None
 
     def knows_item(self, item_id: str) -> bool:
         """Whether the item is in the model's vocabulary or the catalog."""
@@ -74,14 +88,11 @@ class ServingState:
 
     def user_num(self, user_id: str) -> int | None:
         """The model's number for ``user_id`` (None when unknown or without a model)."""
-        return None if self.model is None else self.model.users.number(user_id)
+        return self.pipeline.user_num(user_id)
 
     def seen_items(self, user_id: str) -> frozenset[str]:
         """Items the user interacted with in training (empty for an unknown user)."""
-        num = self.user_num(user_id)
-        if num is None or self.index is None:
-            return frozenset()
-        return frozenset(self.index.item_ids[seen_nums(self.model, num)].tolist())
+        return self.pipeline.seen_items(self.user_num(user_id))
 
 
 class StateHolder:
@@ -102,7 +113,8 @@ class StateHolder:
         with self._lock:
             if self.state.version != version:
                 return False
-            self.state = replace(self.state, popular=popular, popularity_stamp=stamp)
+            pipeline = self.state.pipeline.with_popular(popular)
+            self.state = replace(self.state, pipeline=pipeline, popularity_stamp=stamp)
             return True
 
 
@@ -111,8 +123,10 @@ def load_state(
     version: str | None,
     fallback_size: int,
     ann: AnnSettings | None = None,
+    segment_column: str | None = None,
 ) -> ServingState:
-    """Load ``version``: model, catalog, popularity lists and manifest metrics, and (with
+    """Load ``version``: model, catalog, popularity lists (per segment with
+    ``segment_column``, from the version's ``users.parquet``) and manifest metrics, and (with
     ``ann``, for a factor model of at least ``ann.min_items`` items) its ANN index.
     ``version=None`` loads what a single model folder with an unreadable manifest still holds.
 
@@ -123,7 +137,7 @@ def load_state(
     log = _log.bind(version=version)
     try:
         path = registry.root if version is None else registry.path(version)
-        return _load_state(registry, path, version, fallback_size, ann, log)
+        return _load_state(registry, path, version, fallback_size, ann, segment_column, log)
     except Exception as exc:  # a broken model store must not stop the service
         problem = _public_error(registry, exc)
         log.error("version_load_failed", error=problem)
@@ -143,6 +157,7 @@ def _load_state(
     version: str | None,
     fallback_size: int,
     ann: AnnSettings | None,
+    segment_column: str | None,
     log: Any,
 ) -> ServingState:
     model, name, metrics, problem = None, None, {}, None
@@ -156,29 +171,50 @@ def _load_state(
         log.error("model_load_failed", error=problem)
     catalog = _load_catalog(path, log)
     popularity = load_popularity(path, model, log)
-    if popularity is not None and not catalog.category_of:
-        catalog = replace(catalog, category_of=Catalog.from_popularity(popularity).category_of)
-    popular = _lists(popularity, catalog, fallback_size)
-    index = ModelIndex.build(model, catalog) if model is not None else None
+    segments = _load_segments(path, segment_column, log)
     ann_index = _build_ann(model, ann, log)
-    if model is not None and index is not None:
-        model = _warm_up(model, index, ann_index, log)
-        if model is None:
+    pipeline = _pipeline(model, popularity, catalog, fallback_size, segments, ann_index, log)
+    if pipeline.model is not None:
+        pipeline = _warm_up(pipeline, log)
+        if pipeline.model is None:
             problem = f"version {version!r}: the model failed its first scoring (see the log)"
-    log.info("state_loaded", model=name, fallback_items=len(popular), ann=ann_index is not None)
-    return ServingState(
-        version,
-        model,
-        popular,
-        catalog,
-        metrics,
-        name,
-        path,
-        popularity_stamp(path),
-        index if model is not None else None,
-        ann_index if model is not None else None,
-        problem,
+    log.info(
+        "state_loaded",
+        model=name,
+        fallback_items=len(pipeline.popular),
+        segments=len(pipeline.popular.by_segment),
+        ann=pipeline.ann is not None,
     )
+    return ServingState(version, pipeline, metrics, name, path, popularity_stamp(path), problem)
+
+
+def _pipeline(
+    model: Any,
+    popularity: Any,
+    catalog: Catalog,
+    size: int,
+    segments: dict[str, str] | None,
+    ann: AnnIndex | None,
+    log: Any,
+) -> Pipeline:
+    """The version's pipeline; a fallback that cannot be built leaves the lists empty."""
+    try:
+        return Pipeline.build(
+            model, popularity, catalog=catalog, fallback_size=size, segments=segments, ann=ann
+        )
+    except Exception as exc:  # no fallback list is a degraded service, not a dead one
+        log.error("fallback_build_failed", error_type=type(exc).__name__, error=str(exc))
+        return Pipeline.build(model, None, catalog=catalog, ann=ann)
+
+
+def _load_segments(path: Path, column: str | None, log: Any) -> dict[str, str] | None:
+    if column is None:
+        return None
+    try:
+        return read_segments(path / USERS_FILE, column)
+    except Exception as exc:  # no segments: global lists, still answers
+        log.error("segments_load_failed", error_type=type(exc).__name__, error=str(exc))
+        return None
 
 
 def _metrics(manifest: dict[str, Any], log: Any) -> dict[str, float]:
@@ -229,24 +265,21 @@ def reload_popular(state: ServingState, size: int) -> tuple[PopularLists, float]
     popularity = load_popularity(state.path, None)
     if popularity is None:
         return None
-    return _lists(popularity, state.catalog, size), stamp
+    segments = state.pipeline.segments or None
+    return PopularLists.build(popularity, state.catalog, size, segments), stamp
 
 
-def _lists(popularity: Any, catalog: Catalog, size: int) -> PopularLists:
-    return PopularLists() if popularity is None else PopularLists.build(popularity, catalog, size)
-
-
-def _warm_up(model: Any, index: ModelIndex, ann: AnnIndex | None, log: Any) -> Any:
+def _warm_up(pipeline: Pipeline, log: Any) -> Pipeline:
     """Score one user before going live: JIT compilation and BLAS start-up happen here, not
-    inside the first requests' budget. A model that cannot score is dropped (None)."""
-    if len(model.users) == 0:
-        return model
+    inside the first requests' budget. A model that cannot score is dropped."""
+    if len(pipeline.model.users) == 0:
+        return pipeline
     try:
-        score_user(model, index, 0, 1, ann=ann)
+        pipeline.model_list(0, Query(n=1))
     except Exception as exc:  # a model that cannot score must not go live
         log.error("model_warm_up_failed", error_type=type(exc).__name__, error=str(exc))
-        return None
-    return model
+        return replace(pipeline, model=None, index=None, ann=None)
+    return pipeline
 
 
 def _load_catalog(path: Path, log: Any) -> Catalog:

@@ -1,4 +1,8 @@
-"""The item catalog as the service needs it: categories and availability, by item id."""
+"""The item catalogue as the pipeline needs it: categories and availability, by item id.
+
+Read from a model folder's ``items.parquet`` (``item_id``, optional ``category`` and
+``available``); without one, the categories a Popularity model recorded at fit time.
+"""
 
 from __future__ import annotations
 

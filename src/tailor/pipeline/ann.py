@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from tailor.logging import get_logger
-from tailor.models.base import top_n
 
 _log = get_logger(__name__)
 
@@ -89,7 +88,26 @@ class FactorView:
 
 
 def factor_view(model: Any) -> FactorView | None:
-    """The inner-product form of ``model``'s scores, or None when it is not a factor model."""
+    """The inner-product form of ``model``'s scores, or None when it is not a factor model.
+
+    A model with the ``SupportsFactors`` capability (``user_factors``, ``item_factors``,
+    ``factor_offsets()``) is read through it: the per-item offsets become one more dimension
+    of the item vectors and the per-user offsets the constant :math:`c_u`.
+    """
+    if all(hasattr(model, a) for a in ("user_factors", "item_factors", "factor_offsets")):
+        user_offsets, item_offsets = model.factor_offsets()
+        item_offsets = np.asarray(item_offsets, dtype=np.float32)
+        user_offsets = np.asarray(user_offsets, dtype=np.float32)
+        with_items = bool(np.any(item_offsets))
+        items = model.item_factors
+        if with_items:
+            items = np.hstack([items, item_offsets[:, None]])
+        return FactorView(
+            model.user_factors,
+            items,
+            append_one=with_items,
+            user_offset=user_offsets if np.any(user_offsets) else None,
+        )
     from tailor.models.implicit_models import ALS, BPR
     from tailor.models.mf_sgd import SGDMF
 
@@ -139,10 +157,15 @@ class AnnIndex:
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """The ``n`` best allowed, non-banned items among the ANN candidates.
 
+        The candidates are in ascending item number, so ``masked_top_n``'s tie rule (lower
+        column first) is the catalogue's (lower item number first), as in exact scoring.
+
         Returns:
             (item numbers, scores), best first, ties by lower item number; None when the
             candidates cannot give ``n`` items (the caller then scores exactly).
         """
+        from tailor.models._topn import masked_top_n
+
         k = self.settings.candidate_factor * n + len(banned)
         if 2 * k >= self.n_items:  # most of the catalogue: exact scoring is as cheap
             return None
@@ -157,8 +180,7 @@ class AnnIndex:
             keep &= ~np.isin(cands, banned)
         cands = cands[keep]
         scores = self.view.scores(user_num, cands)
-        scores[~np.isfinite(scores)] = -np.inf
-        idx, vals = top_n(scores[None, :], n)
+        idx, vals = masked_top_n(scores[None, :], n)
         finite = np.isfinite(vals[0])
         if finite.sum() < n:
             return None

@@ -1,0 +1,521 @@
+"""The recommendation pipeline: one object from a model folder to the lists users get.
+
+user history -> candidates (the model's score rows, or an ANN index's candidates above a
+catalogue size) -> business filters (seen, exclude list, availability, category, a caller's
+predicate) -> top-n (:func:`~tailor.models._topn.masked_top_n`) -> backfill from the popular
+lists (global, per category, per user segment) with the same filters -> an optional explanation
+hook. ``tailor recommend``, ``evaluate_model``, the server's precompute and its live scoring all
+call this object, so what is evaluated is what is served.
+
+Two paths give identical lists (``tests/pipeline/test_contract.py``): :meth:`Pipeline.recommend`
+(batch: blocks of users, one score matrix and one kernel pass per block) and
+:meth:`Pipeline.recommend_user` (one user: the server's hot path, with per-version index arrays).
+Ties are ordered by lower item number. Models scored through BLAS (factor models) may differ in
+the last bits between a block and a single row, so two almost equal scores can swap places
+between the paths; models scored row by row (popularity, ItemKNN, EASE) are bit-identical.
+
+Every requested user is in the result: a known user gets ``source=model`` (the model's list,
+backfilled from the popular lists when the filters leave fewer than ``n`` items), an unknown user
+``source=cold_start`` (popular items), and without a model every user gets ``source=fallback``.
+A user whose list stays empty (no fallback, or filters that remove everything) is reported in
+:attr:`PipelineResult.users` with ``n_items = 0``, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from tailor.data.columns import Columns
+from tailor.errors import ArtifactError, ConfigError
+from tailor.pipeline.ann import AnnIndex, AnnSettings, build_ann
+from tailor.pipeline.catalog import Catalog
+from tailor.pipeline.filters import ItemFilter, ItemList, ItemPredicate, apply_filters, backfill
+from tailor.pipeline.popular import PopularLists
+from tailor.pipeline.scoring import ModelIndex, score_block, score_user, seen_nums
+
+SOURCE_MODEL = "model"
+"""The model's list (backfilled from the popular lists when short)."""
+SOURCE_COLD_START = "cold_start"
+"""A user the model does not know: popular items."""
+SOURCE_FALLBACK = "fallback"
+"""No model (or it failed): popular items."""
+POPULARITY_DIR = "popularity"
+CATALOG_FILE = "items.parquet"
+USERS_FILE = "users.parquet"
+"""Optional users table of a model folder (``user_id`` + attributes such as ``country``)."""
+FALLBACK_SIZE = 200
+"""Items per popular list (global, each category, each segment): the most any fallback or
+backfill can add. The server's ``fallback_size`` setting has the same default."""
+BLOCK_USERS = 2048
+"""Users scored per block by the batch path: bounds memory at BLOCK_USERS x n_items floats."""
+EXPLANATION = "explanation"
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a caller asks for; the same options for one user or many.
+
+    Attributes:
+        n: list length.
+        category: only items of this catalogue category.
+        exclude: item ids never to return.
+        exclude_seen: leave out the items each user interacted with in training.
+        segment: the user segment (e.g. a country) whose popular list fills cold-start and
+            short lists; None: the users table's segment of the user, if any.
+        predicate: a caller's rule, item_id -> may be recommended.
+    """
+
+    n: int = 10
+    category: str | None = None
+    exclude: frozenset[str] = frozenset()
+    exclude_seen: bool = True
+    segment: str | None = None
+    predicate: ItemPredicate | None = None
+
+
+class Explainer(Protocol):
+    """The explanation hook: reasons for one user's list (one entry per item, None: none)."""
+
+    def __call__(
+        self, user_id: str, user_num: int | None, items: ItemList
+    ) -> Sequence[str | None]: ...
+
+
+@dataclass(frozen=True)
+class UserList:
+    """One user's answer.
+
+    Attributes:
+        items: (item_id, score), best first.
+        source: ``model``, ``cold_start`` or ``fallback``.
+        backfilled: how many of ``items`` (the last ones) came from the popular lists to fill a
+            short model list.
+        explanations: one entry per item when the pipeline has an explainer.
+    """
+
+    items: ItemList
+    source: str
+    backfilled: int = 0
+    explanations: Sequence[str | None] | None = None
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """Lists for many users.
+
+    Attributes:
+        recs: one row per (user, item): user_id, item_id, rank (from 1), score, source (and
+            explanation with an explainer); users in request order.
+        users: one row per requested user, in request order: user_id, source, n_items,
+            backfilled. Users with ``n_items == 0`` got nothing (reported, not dropped).
+    """
+
+    recs: pd.DataFrame
+    users: pd.DataFrame
+
+    @property
+    def empty_users(self) -> np.ndarray:
+        """Requested users whose list is empty."""
+        return self.users.loc[self.users["n_items"] == 0, Columns.USER_ID].to_numpy()
+
+    def lists(self) -> dict[str, ItemList]:
+        """user_id -> (item_id, score) list, for every requested user (empty ones included)."""
+        out: dict[str, ItemList] = {u: [] for u in self.users[Columns.USER_ID].tolist()}
+        frame = self.recs
+        for user, item, score in zip(
+            frame[Columns.USER_ID].tolist(),
+            frame[Columns.ITEM_ID].tolist(),
+            frame[Columns.SCORE].tolist(),
+            strict=True,
+        ):
+            out[user].append((item, score))
+        return out
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A model version ready to produce lists: model, catalogue, popular lists, segments.
+
+    Build it with :meth:`from_model_dir` (a ``tailor fit`` folder) or :meth:`build` (objects in
+    memory). Immutable: the server swaps whole pipelines on reload.
+
+    Attributes:
+        model: the fitted model (None: popular lists only).
+        catalog: categories and availability.
+        popular: the fallback lists.
+        index: the model's items as arrays for masks (None without a model).
+        ann: candidate index of a factor model over a large catalogue (None: exact scoring).
+        segments: user_id -> segment, from the model folder's users table.
+        explainer: the explanation hook (None: no explanations).
+    """
+
+    model: Any = None
+    catalog: Catalog = field(default_factory=Catalog)
+    popular: PopularLists = field(default_factory=PopularLists)
+    index: ModelIndex | None = None
+    ann: AnnIndex | None = None
+    segments: Mapping[str, str] = field(default_factory=dict)
+    explainer: Explainer | None = None
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        model: Any,
+        popularity: Any = None,
+        *,
+        catalog: Catalog | pd.DataFrame | None = None,
+        fallback_size: int = FALLBACK_SIZE,
+        segments: Mapping[str, str] | None = None,
+        ann: AnnSettings | AnnIndex | None = None,
+        explainer: Explainer | None = None,
+    ) -> Pipeline:
+        """A pipeline over objects in memory.
+
+        Args:
+            model: a fitted model (``score_rows``, ``users``, ``items``, ``seen``) or None.
+            popularity: the fallback (a fitted Popularity); None: no fallback, so unknown users
+                get empty lists and short lists stay short.
+            catalog: a Catalog, or a catalogue frame (``item_id``, optional ``category``,
+                ``available``); without categories, the ones ``popularity`` recorded.
+            fallback_size: items per popular list.
+            segments: user_id -> segment (e.g. country) for per-segment popular lists.
+            ann: settings of an ANN index (built when the model is a factor model with enough
+                items), or a built index.
+            explainer: the explanation hook.
+        """
+        if isinstance(catalog, pd.DataFrame):
+            catalog = Catalog.from_frame(catalog)
+        catalog = catalog or Catalog()
+        if popularity is not None and not catalog.category_of:
+            catalog = replace(catalog, category_of=Catalog.from_popularity(popularity).category_of)
+        popular = (
+            PopularLists.build(popularity, catalog, fallback_size, segments)
+            if popularity is not None
+            else PopularLists()
+        )
+        index = ModelIndex.build(model, catalog) if model is not None else None
+        ann_index = ann if isinstance(ann, AnnIndex) or ann is None else build_ann(model, ann)
+        return cls(model, catalog, popular, index, ann_index, dict(segments or {}), explainer)
+
+    @classmethod
+    def from_model_dir(
+        cls,
+        path: Path | str,
+        *,
+        fallback_size: int = FALLBACK_SIZE,
+        segment_column: str | None = None,
+        users_table: pd.DataFrame | Path | None = None,
+        ann: AnnSettings | None = None,
+        explainer: Explainer | None = None,
+    ) -> Pipeline:
+        """The pipeline of a ``tailor fit`` folder: the model, ``popularity/`` (else the model
+        itself when it is a Popularity), ``items.parquet`` and, with ``segment_column``, the
+        segments of ``users_table`` (default: the folder's ``users.parquet``).
+
+        Raises:
+            ArtifactError: the folder, its model or its catalogue cannot be read.
+            ConfigError: ``segment_column`` is not a column of the users table.
+        """
+        from tailor.models.artifacts import load_model
+
+        path = Path(path)
+        if not path.is_dir():
+            what = "a file, not a folder" if path.exists() else "no such folder"
+            raise ArtifactError(f"{path} is not a tailor model directory ({what})")
+        model = load_model(path)
+        popularity = load_model(path / POPULARITY_DIR) if (path / POPULARITY_DIR).is_dir() else None
+        if popularity is None and hasattr(model, "top_items"):
+            popularity = model
+        catalog = Catalog.read(path / CATALOG_FILE) if (path / CATALOG_FILE).is_file() else None
+        segments = None
+        if segment_column is not None:
+            table = users_table if users_table is not None else path / USERS_FILE
+            segments = read_segments(table, segment_column)
+        return cls.build(
+            model,
+            popularity,
+            catalog=catalog,
+            fallback_size=fallback_size,
+            segments=segments,
+            ann=ann,
+            explainer=explainer,
+        )
+
+    def with_popular(self, popular: PopularLists) -> Pipeline:
+        """The same pipeline with fresh popular lists."""
+        return replace(self, popular=popular)
+
+    # ---- lookups ------------------------------------------------------------------------
+    def user_num(self, user_id: str) -> int | None:
+        """The model's number for ``user_id`` (None when unknown or without a model)."""
+        return None if self.model is None else self.model.users.number(user_id)
+
+    def seen_items(self, user_num: int | None) -> frozenset[str]:
+        """Items the user interacted with in training (empty for None)."""
+        if user_num is None or self.index is None:
+            return frozenset()
+        return frozenset(self.index.item_ids[seen_nums(self.model, user_num)].tolist())
+
+    def segment_of(self, user_id: str, query: Query) -> str | None:
+        """The query's segment, else the users table's segment of ``user_id``."""
+        return query.segment if query.segment is not None else self.segments.get(user_id)
+
+    def rule(self, query: Query, seen: frozenset[str] = frozenset()) -> ItemFilter:
+        """The query's filters as a rule on item ids (``seen``: the user's, when excluded)."""
+        return ItemFilter(
+            exclude=query.exclude,
+            seen=seen,
+            category=query.category,
+            category_of=self.catalog.category_of,
+            unavailable=self.catalog.unavailable,
+            predicate=query.predicate,
+        )
+
+    def pool(self, user_id: str, query: Query) -> ItemList:
+        """The popular list that fills ``user_id``'s list (category, else segment, else
+        global)."""
+        return self.popular.top(query.category, self.segment_of(user_id, query))
+
+    # ---- one user (the server's path) ---------------------------------------------------
+    def model_list(self, user_num: int, query: Query, n: int | None = None) -> ItemList:
+        """The model's part of a list: candidates, filters, top-``n`` (default ``query.n``);
+        shorter when the filters leave fewer finite scores. No backfill."""
+        assert self.index is not None, "model_list needs a model"
+        return score_user(
+            self.model,
+            self.index,
+            user_num,
+            query.n if n is None else n,
+            category=query.category,
+            exclude=query.exclude,
+            exclude_seen=query.exclude_seen,
+            predicate=query.predicate,
+            ann=self.ann,
+        )
+
+    def finish(self, user_id: str, user_num: int | None, items: ItemList, query: Query) -> UserList:
+        """A model list made whole: backfilled from the popular lists (same filters, the
+        user's seen items left out when excluded) when shorter than ``query.n``, then
+        explained."""
+        if len(items) < query.n:
+            seen = self.seen_items(user_num) if query.exclude_seen else frozenset()
+            full = backfill(items, query.n, self.pool(user_id, query), self.rule(query, seen))
+        else:
+            full = items[: query.n]
+        return self._explained(user_id, user_num, full, SOURCE_MODEL, len(full) - len(items))
+
+    def from_stored(
+        self, user_id: str, user_num: int, stored: ItemList, query: Query, *, complete: bool
+    ) -> UserList | None:
+        """The answer from a stored model list (the cache's: top-N with seen and unavailable
+        items left out, no other filter): the request's filters, then backfill when the stored
+        list held every candidate (``complete``). None when it is too short and was cut:
+        score live instead."""
+        items = apply_filters(stored, query.n, self.rule(query))
+        if len(items) >= query.n:
+            return self._explained(user_id, user_num, items, SOURCE_MODEL, 0)
+        if not complete:
+            return None
+        return self.finish(user_id, user_num, items, query)
+
+    def recommend_user(self, user_id: str, query: Query) -> UserList:
+        """One user's whole answer: the model's list (backfilled) for a known user, popular
+        items for an unknown one (``cold_start``) or without a model (``fallback``)."""
+        user_num = self.user_num(user_id)
+        if user_num is None:
+            return self.cold_start(user_id, query)
+        return self.finish(user_id, user_num, self.model_list(user_num, query), query)
+
+    def cold_start(self, user_id: str, query: Query) -> UserList:
+        """Popular items for a user the model does not know (``fallback`` without a model)."""
+        source = SOURCE_FALLBACK if self.model is None else SOURCE_COLD_START
+        items = apply_filters(self.pool(user_id, query), query.n, self.rule(query))
+        return self._explained(user_id, None, items, source, 0)
+
+    def fallback(self, user_id: str, query: Query) -> UserList:
+        """Popular items instead of the model's list (it failed or ran out of time), the
+        user's seen items left out when excluded."""
+        user_num = self.user_num(user_id)
+        seen = self.seen_items(user_num) if query.exclude_seen else frozenset()
+        items = apply_filters(self.pool(user_id, query), query.n, self.rule(query, seen))
+        return UserList(items, SOURCE_FALLBACK)
+
+    def _explained(
+        self, user_id: str, user_num: int | None, items: ItemList, source: str, backfilled: int
+    ) -> UserList:
+        reasons = None if self.explainer is None else self.explainer(user_id, user_num, items)
+        return UserList(items, source, backfilled, reasons)
+
+    # ---- many users (tailor recommend, evaluation, precompute) --------------------------
+    def recommend(
+        self,
+        user_ids: Any,
+        query: Query = Query(),
+        *,
+        segments: Mapping[str, str] | None = None,
+        backfill_short: bool = True,
+        block: int = BLOCK_USERS,
+    ) -> PipelineResult:
+        """Lists for many users (distinct, request order kept); the same lists as
+        :meth:`recommend_user` gives each of them.
+
+        Args:
+            user_ids: external ids (duplicates are answered once).
+            query: the options, for every user (``query.segment`` for all of them).
+            segments: user_id -> segment for this call (e.g. a users file's ``country``),
+                before the pipeline's users table.
+            backfill_short: False leaves short model lists short (the server's precompute
+                stores the model's part only).
+            block: users scored at once.
+        """
+        if query.n < 1:
+            raise ConfigError(f"n must be at least 1, got {query.n}")
+        ids = np.asarray(pd.unique(pd.Series(np.asarray(user_ids, dtype=object)).astype(str)))
+        nums = (
+            self.model.users.numbers(ids)
+            if self.model is not None
+            else np.full(len(ids), -1, np.int64)
+        )
+        seg_of = self._segment_lookup(query, segments)
+        lists: list[ItemList] = [[] for _ in range(len(ids))]
+        sources = np.full(len(ids), SOURCE_MODEL, dtype=object)
+        filled = np.zeros(len(ids), np.int64)
+        known = np.flatnonzero(nums >= 0)
+        if len(known):
+            self._model_lists(ids, nums, known, query, seg_of, backfill_short, block, lists, filled)
+        unknown = np.flatnonzero(nums < 0)
+        cold = SOURCE_FALLBACK if self.model is None else SOURCE_COLD_START
+        sources[unknown] = cold
+        rule = self.rule(query)
+        by_segment: dict[str | None, ItemList] = {}
+        for k in unknown.tolist():
+            segment = seg_of(ids[k])
+            if segment not in by_segment:
+                pool = self.popular.top(query.category, segment)
+                by_segment[segment] = apply_filters(pool, query.n, rule)
+            lists[k] = by_segment[segment]
+        return self._result(ids, nums, lists, sources, filled)
+
+    def _segment_lookup(
+        self, query: Query, segments: Mapping[str, str] | None
+    ) -> Callable[[str], str | None]:
+        if query.segment is not None:
+            return lambda _user: query.segment
+        extra = segments or {}
+        table = self.segments
+        return lambda user: extra.get(user, table.get(user))
+
+    def _model_lists(
+        self,
+        ids: np.ndarray,
+        nums: np.ndarray,
+        known: np.ndarray,
+        query: Query,
+        seg_of: Callable[[str], str | None],
+        backfill_short: bool,
+        block: int,
+        lists: list[ItemList],
+        filled: np.ndarray,
+    ) -> None:
+        """Score the known users block by block; backfill the short lists."""
+        assert self.index is not None
+        index = self.index
+        allowed = index.allowed(query.category, query.predicate)
+        excluded = index.item_nums(self.model, query.exclude)
+        for start in range(0, len(known), block):
+            rows = known[start : start + block]
+            idx, vals = score_block(
+                self.model,
+                index,
+                nums[rows].astype(np.int64),
+                query.n,
+                allowed=allowed,
+                excluded=excluded,
+                exclude_seen=query.exclude_seen,
+                ann=self.ann,
+            )
+            finite = np.isfinite(vals)
+            counts = finite.sum(axis=1)
+            item_ids = index.item_ids[np.where(finite, idx, 0)]
+            for r, k in enumerate(rows.tolist()):
+                c = int(counts[r])
+                items = list(zip(item_ids[r, :c].tolist(), vals[r, :c].tolist(), strict=True))
+                if c < query.n and backfill_short:
+                    user = ids[k]
+                    seen = self.seen_items(int(nums[k])) if query.exclude_seen else frozenset()
+                    pool = self.popular.top(query.category, seg_of(user))
+                    items = backfill(items, query.n, pool, self.rule(query, seen))
+                    filled[k] = len(items) - c
+                lists[k] = items
+
+    def _result(
+        self,
+        ids: np.ndarray,
+        nums: np.ndarray,
+        lists: list[ItemList],
+        sources: np.ndarray,
+        filled: np.ndarray,
+    ) -> PipelineResult:
+        sizes = np.array([len(x) for x in lists], dtype=np.int64)
+        users = np.repeat(ids, sizes)
+        items = [i for lst in lists for i, _ in lst]
+        scores = np.fromiter((s for lst in lists for _, s in lst), np.float32, int(sizes.sum()))
+        ranks = (
+            np.arange(int(sizes.sum()), dtype=np.int32)
+            - np.repeat(np.cumsum(sizes) - sizes, sizes).astype(np.int32)
+            + 1
+        )
+        recs = pd.DataFrame(
+            {
+                Columns.USER_ID: users.astype(str) if len(users) else np.array([], dtype=str),
+                Columns.ITEM_ID: np.array(items, dtype=str) if items else np.array([], dtype=str),
+                Columns.RANK: ranks,
+                Columns.SCORE: scores,
+                Columns.SOURCE: np.repeat(sources, sizes).astype(str),
+            }
+        )
+        if self.explainer is not None:
+            reasons: list[str | None] = []
+            for k, lst in enumerate(lists):
+                num = int(nums[k]) if nums[k] >= 0 else None
+                reasons.extend(self.explainer(str(ids[k]), num, lst))
+            recs[EXPLANATION] = pd.Series(reasons, dtype=object)
+        table = pd.DataFrame(
+            {
+                Columns.USER_ID: ids.astype(str),
+                Columns.SOURCE: sources.astype(str),
+                "n_items": sizes,
+                "backfilled": filled,
+            }
+        )
+        return PipelineResult(recs, table)
+
+
+def read_segments(table: pd.DataFrame | Path, column: str) -> dict[str, str]:
+    """user_id -> segment from a users table (a frame or a Parquet/CSV file); users without a
+    value have no segment.
+
+    Raises:
+        ConfigError: the table is missing or lacks ``user_id`` or ``column``.
+    """
+    if isinstance(table, Path):
+        if not table.is_file():
+            raise ConfigError(
+                f"segment {column!r}: no users table at {table} (a Parquet/CSV file with "
+                "user_id and the segment column)"
+            )
+        from tailor.data.validate import read_table
+
+        table = read_table(table, text_columns=(Columns.USER_ID, column))
+    for col in (Columns.USER_ID, column):
+        if col not in table.columns:
+            raise ConfigError(f"segment {column!r}: the users table has no {col!r} column")
+    values = table[[Columns.USER_ID, column]].dropna()
+    return dict(zip(values[Columns.USER_ID].astype(str), values[column].astype(str), strict=True))
