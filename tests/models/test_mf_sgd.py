@@ -33,6 +33,9 @@ class TestSGDMFRatingContract(RecommenderContract):
     def model_factory(**kwargs: Any) -> Any:
         return SGDMF(embedding_size=4, epochs=10, **kwargs)
 
+    def pair_scores(self, model: Any, rows: np.ndarray) -> np.ndarray:
+        return np.clip(rows, *model.rating_range)  # score predicts ratings: clipped
+
 
 # ---- planted outputs ---------------------------------------------------------------------
 def test_planted_top_item_is_the_missing_group_item() -> None:
@@ -270,7 +273,7 @@ SENSITIVITY: dict[str, tuple[dict[str, Any], Any]] = {
 def _fitted_params(params: dict[str, Any]) -> dict[str, np.ndarray]:
     data, val = _validation_split()
     model = SGDMF(**{"embedding_size": 4, "epochs": 10, "seed": 0, **params})
-    return model.fit(data, FitOptions(validation=Dataset.from_frame(val)))._get_params()
+    return model.fit(data, FitOptions(validation=Dataset.from_frame(val))).state_arrays()
 
 
 @pytest.mark.parametrize("name", sorted(SENSITIVITY))
@@ -296,11 +299,11 @@ def test_sensitivity_covers_every_hyperparameter() -> None:
 def test_same_seed_same_factors_bit_for_bit() -> None:
     data = Dataset.from_frame(random_frame())
     for loss in ("rmse", "bpr", "warp"):
-        a = SGDMF(loss=loss, epochs=5, seed=11).fit(data)._get_params()
-        b = SGDMF(loss=loss, epochs=5, seed=11).fit(data)._get_params()
+        a = SGDMF(loss=loss, epochs=5, seed=11).fit(data).state_arrays()
+        b = SGDMF(loss=loss, epochs=5, seed=11).fit(data).state_arrays()
         assert all(np.array_equal(a[k], b[k]) for k in a), loss
-    c = SGDMF(epochs=5, seed=1).fit(data, FitOptions(rng=11))._get_params()
-    d = SGDMF(epochs=5, seed=11).fit(data)._get_params()
+    c = SGDMF(epochs=5, seed=1).fit(data, FitOptions(rng=11)).state_arrays()
+    d = SGDMF(epochs=5, seed=11).fit(data).state_arrays()
     assert np.array_equal(c["user_factors"], d["user_factors"])
 
 
@@ -308,9 +311,9 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     model = SGDMF(epochs=5, seed=0).fit(Dataset.from_frame(random_frame()))
     model.save(tmp_path / "m")
     loaded = SGDMF.load(tmp_path / "m")
-    for key, arr in model._get_params().items():
-        assert np.array_equal(loaded._get_params()[key], arr), key
-        assert loaded._get_params()[key].dtype == arr.dtype
+    for key, arr in model.state_arrays().items():
+        assert np.array_equal(loaded.state_arrays()[key], arr), key
+        assert loaded.state_arrays()[key].dtype == arr.dtype
     users, items = ["u1", "u2", "zz"], ["i3", "i4", "i5"]
     np.testing.assert_array_equal(model.score(users, items), loaded.score(users, items))
     assert create_model("mf-sgd", {"loss": "warp"}).config.loss == "warp"
@@ -369,7 +372,7 @@ def _groups_frame(n_users: int = 40, n_items: int = 12, seed: int = 0) -> pd.Dat
 
 def test_partial_fit_personalises_a_new_user_and_leaves_others_alone() -> None:
     model = SGDMF(**{**BPR, "epochs": 30}, seed=5).fit(Dataset.from_frame(_groups_frame()))
-    before = model._get_params()
+    before = model.state_arrays()
     others = [f"u{k}" for k in range(40) if k != 3]
     recs_before = model.recommend(others, n=10).to_frame()
     new = pd.DataFrame(
@@ -405,15 +408,16 @@ def test_partial_fit_learns_a_new_users_bias_for_ratings() -> None:
     assert model.user_bias[model.users.number("fan")] > 0.3
 
 
-def test_grow_extends_vocabularies_and_seen() -> None:
+def test_partial_fit_extends_vocabularies_and_seen() -> None:
     model = SGDMF(**BPR, seed=0).fit(Dataset.from_frame(planted_frame()))
-    batch = model._grow(pd.DataFrame({"user_id": ["u0", "x"], "item_id": ["i1", "y"]}))
-    assert batch.user_nums.tolist() == [0, 12]
-    assert batch.item_nums.tolist() == [model.items.number("i1"), 8]
+    model.partial_fit(pd.DataFrame({"user_id": ["u0", "x"], "item_id": ["i1", "y"]}))
+    assert model.users.number("x") == 12 and model.items.number("y") == 8
     assert model.seen.shape == (13, 9) and model.seen.nnz == 36 + 2  # u0-i1 is new
     assert model.seen[[12]].toarray()[0].tolist() == [0.0] * 8 + [1.0]
+    k = model.config.embedding_size
+    assert model.user_factors.shape == (13, k) and model.item_bias.shape == (9,)
     with pytest.raises(DataError, match="item_id"):
-        model._grow(pd.DataFrame({"user_id": ["a"]}))
+        model.partial_fit(pd.DataFrame({"user_id": ["a"]}))
 
 
 # ---- real data ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from tailor.data.columns import Columns
 from tailor.data.interactions import Interactions
 from tailor.data.vocab import Vocabulary
 from tailor.errors import DataError
+
+Missing = Literal["error", "drop", "extend"]
+"""What ``Dataset.from_frame`` does with ids a given vocabulary does not hold."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,42 +45,85 @@ class Dataset:
         frame: pd.DataFrame,
         *,
         weight: str | None = None,
-        items: pd.DataFrame | None = None,
-        users: pd.DataFrame | None = None,
-        item_vocab: Vocabulary | None = None,
+        users: Vocabulary | pd.DataFrame | None = None,
+        items: Vocabulary | pd.DataFrame | None = None,
+        missing: Missing = "error",
+        item_features: pd.DataFrame | None = None,
+        user_features: pd.DataFrame | None = None,
     ) -> Dataset:
         """Build from an interaction frame with user_id, item_id and optionally timestamp.
+
+        This is the one way to put a frame onto existing vocabularies (validation data over the
+        training ids, a ``partial_fit`` batch over a fitted model's ids): pass them as ``users``
+        and/or ``items`` and say what happens to ids they do not hold with ``missing``.
 
         Args:
             frame: interactions; ``timestamp`` may be datetime64 or integer seconds.
             weight: column holding interaction strength; default ``weight`` if present, else
                 ``value`` if present, else 1 for every row.
-            items: catalog with an ``item_id`` column; its items join the vocabulary too, so a
-                catalog item without interactions can still be recommended by content or category.
-            users: profiles with a ``user_id`` column.
-            item_vocab: fix the item vocabulary (e.g. to share one between train and test).
+            users: the user vocabulary to number users with; None builds one from ``frame``
+                (first-appearance order). A DataFrame is taken as ``user_features`` (the
+                meaning this argument had before vocabularies could be passed).
+            items: the item vocabulary, likewise; a DataFrame is taken as ``item_features``.
+            missing: what happens to a row whose user or item is not in a given vocabulary:
+                ``"error"`` raises a DataError naming the column, row and id; ``"drop"``
+                leaves the row out (count them as ``len(frame) - len(result.interactions)``);
+                ``"extend"`` appends the new ids to (a copy of) the vocabulary, after the
+                existing ones, whose numbers never change. Ignored for a vocabulary built from
+                the frame.
+            item_features: catalog with an ``item_id`` column, aligned to the item vocabulary.
+                Its items join a vocabulary built from the frame (or extended), so a catalog
+                item without interactions can still be recommended by content or category;
+                with a given vocabulary and ``missing`` "error" or "drop" its unknown items
+                are ignored.
+            user_features: profiles with a ``user_id`` column, aligned likewise.
+
+        Raises:
+            DataError: a missing column, bad weights or timestamps, or (``missing="error"``) an
+                id the given vocabulary does not hold.
         """
         for col in (Columns.USER_ID, Columns.ITEM_ID):
             if col not in frame.columns:
                 raise DataError("required column is missing", column=col)
-        user_vocab = Vocabulary.from_values(frame[Columns.USER_ID])
-        if item_vocab is None:
-            item_vals = frame[Columns.ITEM_ID]
-            if items is not None:
-                item_vals = pd.concat([item_vals, items[Columns.ITEM_ID]], ignore_index=True)
-            item_vocab = Vocabulary.from_values(item_vals)
-        inter = Interactions.from_arrays(
-            user_vocab.numbers(frame[Columns.USER_ID]),
-            item_vocab.numbers(frame[Columns.ITEM_ID], missing="error"),
-            _weights(frame, weight),
-            to_epoch_seconds(frame[Columns.TIMESTAMP]) if Columns.TIMESTAMP in frame else None,
-        )
+        if missing not in ("error", "drop", "extend"):
+            raise ValueError(f"missing must be 'error', 'drop' or 'extend', not {missing!r}")
+        if isinstance(users, pd.DataFrame):
+            users, user_features = None, users if user_features is None else user_features
+        if isinstance(items, pd.DataFrame):
+            items, item_features = None, items if item_features is None else item_features
+        user_ids, item_ids = frame[Columns.USER_ID], frame[Columns.ITEM_ID]
+        user_vocab = _vocabulary(users, missing, user_ids, user_features, Columns.USER_ID)
+        item_vocab = _vocabulary(items, missing, item_ids, item_features, Columns.ITEM_ID)
+        user_nums = user_vocab.numbers(user_ids)
+        item_nums = item_vocab.numbers(item_ids)
+        weights = _weights(frame, weight)
+        times = to_epoch_seconds(frame[Columns.TIMESTAMP]) if Columns.TIMESTAMP in frame else None
+        unknown = (user_nums < 0) | (item_nums < 0)
+        if unknown.any():
+            if missing == "error":
+                row = int(np.flatnonzero(unknown)[0])
+                col, ids = (
+                    (Columns.USER_ID, user_ids)
+                    if user_nums[row] < 0
+                    else (Columns.ITEM_ID, item_ids)
+                )
+                raise DataError(
+                    f"id {str(ids.iloc[row])!r} is not in the given vocabulary "
+                    f"({int(unknown.sum()):,} rows have unknown ids)",
+                    column=col,
+                    row=row + 1,
+                )
+            keep = ~unknown
+            user_nums, item_nums = user_nums[keep], item_nums[keep]
+            weights = weights[keep] if weights is not None else None
+            times = times[keep] if times is not None else None
+        inter = Interactions.from_arrays(user_nums, item_nums, weights, times)
         return cls(
             user_vocab,
             item_vocab,
             inter,
-            _aligned(items, Columns.ITEM_ID, item_vocab),
-            _aligned(users, Columns.USER_ID, user_vocab),
+            _aligned(item_features, Columns.ITEM_ID, item_vocab),
+            _aligned(user_features, Columns.USER_ID, user_vocab),
         )
 
     @property
@@ -118,6 +165,25 @@ def to_epoch_seconds(values: pd.Series) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values):
         return values.to_numpy(dtype=np.int64)
     raise DataError("timestamps must be datetimes or integer seconds", column=Columns.TIMESTAMP)
+
+
+def _vocabulary(
+    given: Vocabulary | None,
+    missing: Missing,
+    ids: pd.Series,
+    features: pd.DataFrame | None,
+    key: str,
+) -> Vocabulary:
+    """The vocabulary ``from_frame`` numbers ``key`` with: ``given`` (extended by the frame's and
+    the features' new ids when ``missing="extend"``), or one built from them."""
+    extra = features[key] if features is not None and key in features.columns else None
+    if given is not None and missing != "extend":
+        return given
+    values = ids if extra is None else pd.concat([ids, extra], ignore_index=True)
+    if given is None:
+        return Vocabulary.from_values(values)
+    new = given.numbers(values) < 0
+    return given.extend(values[new]) if new.any() else given  # O(batch) when nothing is new
 
 
 def _weights(frame: pd.DataFrame, weight: str | None) -> np.ndarray | None:

@@ -5,14 +5,16 @@ Kept apart from the models so the weighting formulas are written (and tested) on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
+
+if TYPE_CHECKING:
+    from tailor.models.base import FoldIn
 
 SECONDS_PER_DAY = 86_400.0
 NO_TIME = np.iinfo(np.int64).min
@@ -44,22 +46,38 @@ def newest_times(inter: Interactions, n_users: int) -> np.ndarray:
     return newest
 
 
-def fold_in_model_profiles(model: Any, frame: Any) -> None:
-    """Grow ``model``'s vocabularies with ``frame`` and fold the batch into its profiles.
+class ProfileConfig(Protocol):
+    """The profile options of ItemKNN's and EASE's configs."""
 
-    For models holding ``profiles`` and ``profile_newest`` built by :func:`interaction_matrix`
-    with their config's ``binary`` and ``recency_half_life_days`` (ItemKNN, EASE).
-    """
-    batch = model._grow(frame)
+    @property
+    def binary(self) -> bool: ...
+
+    @property
+    def recency_half_life_days(self) -> float | None: ...
+
+
+class ProfileModel(Protocol):
+    """A model scoring :func:`interaction_matrix` profiles (ItemKNN, EASE)."""
+
+    profiles: sp.csr_array
+    profile_newest: np.ndarray
+
+    @property
+    def config(self) -> ProfileConfig: ...
+
+
+def fold_in_model_profiles(model: ProfileModel, fold: FoldIn) -> None:
+    """Fold a ``partial_fit`` batch into ``model``'s ``profiles`` and ``profile_newest``, built
+    by :func:`interaction_matrix` with its config's ``binary`` and ``recency_half_life_days``."""
+    batch = fold.batch
     model.profiles, model.profile_newest = fold_in_profiles(
         model.profiles,
         model.profile_newest,
-        batch,
-        (len(model.users), len(model.items)),
+        batch.interactions,
+        (batch.n_users, batch.n_items),
         binary=model.config.binary,
         half_life_days=model.config.recency_half_life_days,
     )
-    model._check_finite()
 
 
 def fold_in_profiles(
@@ -102,6 +120,23 @@ def fold_in_profiles(
         binary=binary,
     )
     return mat, grown
+
+
+def add_interactions(
+    mat: sp.csr_array, batch: Interactions, shape: tuple[int, int], *, binary: bool
+) -> sp.csr_array:
+    """An :func:`interaction_matrix` without recency, grown to ``shape`` with ``batch`` added:
+    1 per pair when ``binary``, else the summed weights (rows without batch entries keep
+    their values bit for bit)."""
+    old = mat.tocoo()
+    w = np.ones(len(batch)) if binary else batch.weights.astype(np.float64)
+    return _combine(
+        np.concatenate([old.row.astype(np.int64), batch.user_nums.astype(np.int64)]),
+        np.concatenate([old.col.astype(np.int64), batch.item_nums.astype(np.int64)]),
+        np.concatenate([old.data.astype(np.float64), w]),
+        shape,
+        binary=binary,
+    )
 
 
 def _decayed_entries(
@@ -188,22 +223,3 @@ def bm25_weight(x: sp.csr_array, k1: float, b: float) -> sp.csr_array:
 def _user_idf(x: sp.csr_array) -> np.ndarray:
     counts = np.diff(x.indptr).astype(np.float64)
     return np.log(x.shape[1] / np.maximum(counts, 1.0))
-
-
-def csr_params(prefix: str, mat: sp.csr_array) -> dict[str, np.ndarray]:
-    """A CSR matrix as plain arrays for params.npz (keys ``prefix_data`` ... ``prefix_shape``)."""
-    return {
-        f"{prefix}_data": mat.data,
-        f"{prefix}_indices": mat.indices,
-        f"{prefix}_indptr": mat.indptr,
-        f"{prefix}_shape": np.asarray(mat.shape, np.int64),
-    }
-
-
-def csr_from_params(prefix: str, params: Mapping[str, np.ndarray]) -> sp.csr_array:
-    """Inverse of :func:`csr_params`."""
-    shape = tuple(int(s) for s in params[f"{prefix}_shape"])
-    return sp.csr_array(
-        (params[f"{prefix}_data"], params[f"{prefix}_indices"], params[f"{prefix}_indptr"]),
-        shape=shape,
-    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,28 +36,41 @@ def validation_set(
     """
     if validation is None:
         return None
-    data = validation if isinstance(validation, Dataset) else Dataset.from_frame(validation)
+    if isinstance(validation, Dataset):
+        if validation.users == users and validation.items == items:
+            data = validation
+        else:
+            data = Dataset.from_frame(
+                validation.to_frame(), users=users, items=items, missing="drop"
+            )
+    else:
+        data = Dataset.from_frame(validation, users=users, items=items, missing="drop")
     inter = data.interactions
-    u = users.numbers(data.users.id_of(inter.user_nums))
-    i = items.numbers(data.items.id_of(inter.item_nums))
-    keep = (u >= 0) & (i >= 0)
-    if not keep.any():
+    if not len(inter):
         return None
-    return ValidationSet(u[keep], i[keep], inter.weights[keep].astype(np.float32))
+    return ValidationSet(
+        inter.user_nums.copy(), inter.item_nums.copy(), inter.weights.astype(np.float32)
+    )
 
 
-def ranking_metric(model: Any, val: ValidationSet, metric: str) -> float:
+def ranking_metric(
+    score_rows: Callable[[np.ndarray], np.ndarray],
+    seen: sp.csr_array,
+    val: ValidationSet,
+    metric: str,
+) -> float:
     """Mean NDCG@k or recall@k over validation users, training items excluded from the ranking.
 
     With binary relevance T_u (the user's validation items) and top-k list L_u:
     NDCG@k = sum_{r<=k, L_u[r] in T_u} 1/log2(r+1) / sum_{r<=min(k,|T_u|)} 1/log2(r+1) and
-    recall@k = |L_u ∩ T_u| / |T_u|. ``model`` is a fitted RecommenderBase.
+    recall@k = |L_u ∩ T_u| / |T_u|. ``score_rows`` scores every item for user numbers (a
+    model's, also while it is being fitted); ``seen`` items are left out of the ranking.
     """
     name, k_text = metric.split("@")
     k = int(k_text)
     truth = sp.csr_array(
         (np.ones(len(val.users), np.float32), (val.users, val.items)),
-        shape=(len(model.users), len(model.items)),
+        shape=seen.shape,
     )
     truth.sum_duplicates()
     truth.data[:] = 1.0
@@ -67,8 +80,10 @@ def ranking_metric(model: Any, val: ValidationSet, metric: str) -> float:
     values = []
     for start in range(0, len(users), USER_BLOCK):
         block = users[start : start + USER_BLOCK]
-        scores = np.array(model._score(block), dtype=np.float32, copy=True)
-        model._mask(scores, block, None, True, None)
+        scores = np.array(score_rows(block), dtype=np.float32, copy=True)
+        scores[~np.isfinite(scores)] = -np.inf
+        own = seen[block]
+        scores[np.repeat(np.arange(len(block)), np.diff(own.indptr)), own.indices] = -np.inf
         top, vals = top_n(scores, k)
         hits = np.take_along_axis(truth[block].toarray() > 0, top, axis=1) & np.isfinite(vals)
         n_true = np.diff(truth.indptr)[block]

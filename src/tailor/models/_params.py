@@ -1,8 +1,10 @@
-"""What a model's ``params.npz`` must hold, checked before a loaded model is trusted.
+"""What a model's learned state is: the one declaration per model, and its checks.
 
-Each model class declares ``params_spec``: array name -> :class:`Dense` or :class:`Sparse` (a CSR
-matrix saved by ``csr_params`` as ``NAME_data``/``_indices``/``_indptr``/``_shape``), with a dtype
-kind and a shape whose dimensions are numbers or names. ``"users"`` and ``"items"`` are the
+Each model class declares ``params_spec``: array name -> :class:`Dense` (an ndarray attribute of
+that name) or :class:`Sparse` (a scipy CSR attribute, saved by :func:`csr_params` as
+``NAME_data``/``_indices``/``_indptr``/``_shape``), with a dtype kind and a shape whose
+dimensions are numbers or names. ``RecommenderBase.state_arrays``/``load_state`` derive saving
+and loading from it. ``"users"`` and ``"items"`` are the
 manifest's sizes; any other name is bound by its first use and must agree everywhere after
 (``"k"``: the factor count); ``"fitted<=items"`` binds ``fitted`` and requires it to be at most
 ``items`` (models grown by ``partial_fit`` keep their fitted weight matrix until the next fit).
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from tailor.errors import ArtifactError
 
@@ -156,7 +159,9 @@ def _check_sparse(
         )
 
 
-BASE_SPEC: ParamSpec = {"_users": Dense("U", ("users",)), "_items": Dense("U", ("items",))}
+USERS_KEY = "_users"
+ITEMS_KEY = "_items"
+BASE_SPEC: ParamSpec = {USERS_KEY: Dense("U", ("users",)), ITEMS_KEY: Dense("U", ("items",))}
 """The arrays every artifact holds besides its model's: the id vocabularies (and ``_seen_*``)."""
 SEEN_KEYS = ("_seen_indptr", "_seen_indices")
 
@@ -168,8 +173,8 @@ def check_artifact(
     n_items: int,
     file: str,
 ) -> None:
-    """Check a whole ``params.npz``: vocabularies, seen matrix and the model's own arrays
-    (against ``spec``; a model without one gets the finiteness check only)."""
+    """Check a whole ``params.npz`` (or ``state_arrays`` output): vocabularies, seen matrix and
+    the model's own arrays (against ``spec``; None gets the finiteness check only)."""
     base = {k: arrays[k] for k in BASE_SPEC if k in arrays}
     check_params(base, BASE_SPEC, n_users, n_items, file)
     indptr = _get(arrays, SEEN_KEYS[0], "iu", file)
@@ -181,3 +186,22 @@ def check_artifact(
         return
     for key, arr in own.items():
         _get(own, key, arr.dtype.kind, file)  # floats must still be finite
+
+
+def csr_params(prefix: str, mat: sp.csr_array) -> dict[str, np.ndarray]:
+    """A CSR matrix as plain arrays for params.npz (keys ``prefix_data`` ... ``prefix_shape``)."""
+    return {
+        f"{prefix}_data": mat.data,
+        f"{prefix}_indices": mat.indices,
+        f"{prefix}_indptr": mat.indptr,
+        f"{prefix}_shape": np.asarray(mat.shape, np.int64),
+    }
+
+
+def csr_from_params(prefix: str, params: Mapping[str, np.ndarray]) -> sp.csr_array:
+    """Inverse of :func:`csr_params`."""
+    shape = tuple(int(s) for s in params[f"{prefix}_shape"])
+    return sp.csr_array(
+        (params[f"{prefix}_data"], params[f"{prefix}_indices"], params[f"{prefix}_indptr"]),
+        shape=shape,
+    )

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from tailor.data.recs import Recs
-from tailor.models.base import SCORE_BATCH, RecommenderBase, top_n
+from tailor.models.base import SCORE_BATCH, Recommender, ranked_recs, top_n
 
 
 def similar_items_recs(
-    model: RecommenderBase[Any],
+    model: Recommender,
     item_ids: Any,
     n: int,
     similarity_rows: Callable[[np.ndarray], np.ndarray],
@@ -30,7 +30,7 @@ def similar_items_recs(
         Recs whose ``user_ids`` column holds the query item ids; the query item itself is never
         listed.
     """
-    model._require_fitted()
+    model.require_fitted()
     if n < 1:
         raise ValueError("n must be at least 1")
     ids = np.asarray(item_ids).astype(str)
@@ -43,7 +43,7 @@ def similar_items_recs(
         sims[~np.isfinite(sims)] = -np.inf
         sims[np.arange(len(rows)), nums[rows]] = -np.inf
         parts.append((rows, *top_n(sims, n)))
-    return model._to_recs(ids, parts)
+    return ranked_recs(ids, model.items, parts)
 
 
 def cosine_rows(factors: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -1,4 +1,9 @@
-"""Model artifacts as data: a directory with manifest.json and params.npz, never a pickle."""
+"""Model artifacts as data: a directory with manifest.json and params.npz, never a pickle.
+
+``params.npz`` holds ``model.state_arrays()`` (derived from the model's ``params_spec``);
+loading constructs the model from the manifest's config and hands the checked arrays to
+``model.load_state``. Nothing here knows a model's arrays.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,18 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
-from tailor.data.vocab import Vocabulary
 from tailor.errors import ArtifactError, TailorError
 from tailor.outputs import file_mode, output_dir
+
+if TYPE_CHECKING:
+    from tailor.models.base import Recommender, RecommenderBase
 
 MANIFEST = "manifest.json"
 PARAMS = "params.npz"
@@ -23,7 +30,7 @@ FORMAT_VERSION = 1
 
 
 def save_model(
-    model: Any,
+    model: Recommender,
     path: Path | str,
     *,
     metrics: dict[str, float] | None = None,
@@ -38,34 +45,31 @@ def save_model(
         write_model(model, staging, metrics=metrics)
 
 
-def write_model(model: Any, folder: Path, *, metrics: dict[str, float] | None = None) -> None:
+def write_model(
+    model: Recommender, folder: Path, *, metrics: dict[str, float] | None = None
+) -> dict[str, Any]:
     """Write ``manifest.json`` and ``params.npz`` into ``folder`` (a staging folder: callers
-    that need atomicity build the whole output there first)."""
+    that need atomicity build the whole output there first); returns the manifest."""
     from tailor import __version__
 
-    model._require_fitted()
+    model.require_fitted()
     folder.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, np.ndarray] = {
-        "_users": model.users.ids,
-        "_items": model.items.ids,
-        "_seen_indptr": model.seen.indptr,
-        "_seen_indices": model.seen.indices,
-    }
-    arrays.update(model._get_params())
+    arrays = model.state_arrays()
     with open(folder / PARAMS, "wb") as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]
-    manifest = {
+    manifest: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "model": model.name,
         "tailor_version": __version__,
         "config": model.config.model_dump(mode="json"),
-        "version": version_id(model),
+        "version": version_id(model, arrays),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "n_users": len(model.users),
         "n_items": len(model.items),
         "metrics": metrics or {},
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
 
 
 def read_manifest(path: Path | str) -> dict[str, Any]:
@@ -107,17 +111,17 @@ def record_metrics(path: Path | str, metrics: dict[str, float]) -> None:
     _atomic_write(Path(path) / MANIFEST, lambda f: f.write(data))
 
 
-def load_model(path: Path | str) -> Any:
-    """Construct the model from its manifest's config, then restore its arrays.
+def load_model(path: Path | str) -> RecommenderBase[Any]:
+    """Construct the model from its manifest's config, then ``load_state`` its arrays.
 
     Every array is checked against the manifest's sizes and the model's ``params_spec`` (dtype,
-    shape, finite values, CSR structure) before the model is built, so a damaged or foreign
+    shape, finite values, CSR structure) before the model takes it, so a damaged or foreign
     artifact is refused here with an ArtifactError naming the file and the array, instead of
     being served as empty lists or zero scores.
     """
     from pydantic import ValidationError
 
-    from tailor.models._params import check_artifact
+    from tailor.models._params import BASE_SPEC, check_params
     from tailor.models.registry import model_class
 
     path = Path(path)
@@ -136,19 +140,10 @@ def load_model(path: Path | str) -> Any:
     model = cls(config)
     params = path / PARAMS
     arrays = _read_params(params)
-    spec = getattr(cls, "params_spec", None)
-    check_artifact(arrays, spec, manifest["n_users"], manifest["n_items"], str(params))
-    try:
-        model.users = Vocabulary(arrays.pop("_users"))
-        model.items = Vocabulary(arrays.pop("_items"))
-    except ValueError as exc:  # duplicated ids
-        raise ArtifactError(f"{params}: {exc}") from None
-    indptr, indices = arrays.pop("_seen_indptr"), arrays.pop("_seen_indices")
-    model.seen = sp.csr_array(
-        (np.ones(len(indices), np.float32), indices, indptr),
-        shape=(len(model.users), len(model.items)),
-    )
-    model._set_params(arrays)
+    # the vocabularies against the manifest first: every other size is checked against them
+    ids = {k: arrays[k] for k in BASE_SPEC if k in arrays}
+    check_params(ids, BASE_SPEC, manifest["n_users"], manifest["n_items"], str(params))
+    model.load_state(arrays, source=str(params))
     return model
 
 
@@ -203,18 +198,19 @@ def _read_params(file: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def version_id(model: Any) -> str:
-    """A timestamp plus a short hash of the config and the learned arrays."""
+def version_id(model: Recommender, arrays: dict[str, np.ndarray] | None = None) -> str:
+    """A timestamp plus a short hash of the config and the learned state (``arrays``:
+    ``model.state_arrays()`` when already at hand)."""
     digest = hashlib.sha256(model.config.model_dump_json().encode())
-    for key, arr in sorted(model._get_params().items()):
+    state = model.state_arrays() if arrays is None else arrays
+    for key, arr in sorted(state.items()):
         digest.update(key.encode())
         digest.update(np.ascontiguousarray(arr).tobytes()[:1_000_000])
-    digest.update(model.users.ids.tobytes()[:1_000_000])
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return f"{model.name}-{stamp}-{digest.hexdigest()[:8]}"
 
 
-def _atomic_write(target: Path, write: Any) -> None:
+def _atomic_write(target: Path, write: Callable[[IO[bytes]], object]) -> None:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as f:

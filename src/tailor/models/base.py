@@ -1,8 +1,17 @@
-"""The Recommender protocol and the base class that implements its public methods once.
+"""The model contract: the Recommender protocol, its capabilities, and the base class that
+implements the public methods once.
 
-A model subclasses :class:`RecommenderBase` and writes ``_fit``, ``_score`` and, for save/load,
-``_get_params``/``_set_params``. ID mapping, exclusion of seen items, candidate filtering, top-n
-selection and finiteness checks live here.
+A model subclasses :class:`RecommenderBase`, declares its learned arrays once in ``params_spec``
+and writes ``_fit``, ``_score`` and ``_partial_fit``. ID mapping, exclusion of seen items,
+candidate filtering, top-n selection, finiteness checks, growing the vocabularies for fold-in and
+saving/loading the learned state (derived from ``params_spec``) live here.
+
+Protocols (``typing.Protocol``, checked with ``isinstance``):
+
+- :class:`Recommender`: every model (fit, partial_fit, recommend, score, score_rows, state).
+- :class:`SupportsSimilarItems`: ``similar_items(item_ids, n)``.
+- :class:`SupportsFactors`: factor models; scores are inner products of ``user_factors`` and
+  ``item_factors`` plus ``factor_offsets()`` (for ANN indexes and explanations).
 """
 
 from __future__ import annotations
@@ -18,12 +27,22 @@ import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict
 
-from tailor.data.columns import Columns
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.data.recs import Recs
 from tailor.data.vocab import Vocabulary
-from tailor.errors import ConfigError, DataError, ModelFitError, NotFittedError
+from tailor.errors import ArtifactError, ConfigError, ModelFitError, NotFittedError
+from tailor.models._matrices import grow_csr
+from tailor.models._params import (
+    ITEMS_KEY,
+    SEEN_KEYS,
+    USERS_KEY,
+    Dense,
+    ParamSpec,
+    check_artifact,
+    csr_from_params,
+    csr_params,
+)
 from tailor.random import RNGLike
 
 SCORE_BATCH = 2048
@@ -79,13 +98,61 @@ class FitOptions:
 
 @runtime_checkable
 class Recommender(Protocol):
-    """What every tailor model offers."""
+    """What every tailor model offers; the type used at every seam (artifacts, model folders,
+    evaluation, serving). :class:`RecommenderBase` implements it.
 
-    config: ModelConfig
+    An unfitted model has empty vocabularies; everything but ``fit`` (and ``load_state``)
+    raises NotFittedError until it is fitted.
+    """
 
-    def fit(self, data: Dataset, options: FitOptions = ...) -> Self: ...
+    name: ClassVar[str]
+    """The registry name (``tailor.models.registry.MODELS``), written to manifests."""
 
-    def score(self, user_ids: Any, item_ids: Any) -> np.ndarray: ...
+    @property
+    def config(self) -> ModelConfig:
+        """The hyperparameters (frozen)."""
+        ...
+
+    @property
+    def users(self) -> Vocabulary:
+        """user_id <-> user_num of the fitted model."""
+        ...
+
+    @property
+    def items(self) -> Vocabulary:
+        """item_id <-> item_num of the fitted model."""
+        ...
+
+    @property
+    def seen(self) -> sp.csr_array:
+        """Users x items CSR matrix, 1 per (user, item) pair the model was fitted on or folded
+        in; ``exclude_seen`` drops these."""
+        ...
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` or ``load_state`` has run."""
+        ...
+
+    def require_fitted(self) -> None:
+        """Raise NotFittedError unless fitted."""
+        ...
+
+    def fit(self, data: Dataset, options: FitOptions = ...) -> Self:
+        """Learn from ``data``; returns self."""
+        ...
+
+    def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
+        """Fold new interactions (and new users and items) in without a full refit."""
+        ...
+
+    def score(self, user_ids: Any, item_ids: Any) -> np.ndarray:
+        """float32 scores of aligned (user_id, item_id) pairs; NaN where either is unknown."""
+        ...
+
+    def score_rows(self, user_nums: np.ndarray) -> np.ndarray:
+        """float32 (len(user_nums), n_items) scores of every item; NaN: cannot be scored."""
+        ...
 
     def recommend(
         self,
@@ -95,23 +162,86 @@ class Recommender(Protocol):
         exclude_seen: bool = True,
         exclude: Interactions | None = None,
         candidates: Any = None,
-    ) -> Recs: ...
+    ) -> Recs:
+        """Top-``n`` items per known user, best first."""
+        ...
 
-    def save(self, path: Path) -> None: ...
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The whole learned state as named arrays (what ``params.npz`` holds)."""
+        ...
+
+    def load_state(self, arrays: Mapping[str, np.ndarray], *, source: str = ...) -> None:
+        """Restore (after checking) what ``state_arrays`` returned."""
+        ...
+
+    def save(self, path: Path | str) -> None:
+        """Write the model folder (manifest.json + params.npz)."""
+        ...
 
 
-@runtime_checkable
-class SupportsPartialFit(Protocol):
-    """Models that fold new users, items and interactions in without a full retrain."""
-
-    def partial_fit(self, frame: Any) -> Self: ...
+SupportsPartialFit = Recommender
+"""Fold-in is a base capability: every model has ``partial_fit``. Kept as an alias of
+:class:`Recommender` for code written when only some models had it."""
 
 
 @runtime_checkable
 class SupportsSimilarItems(Protocol):
     """Models that can list the items most similar to a given item."""
 
-    def similar_items(self, item_ids: Any, n: int = 10) -> Recs: ...
+    def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
+        """The ``n`` most similar items of each query item; ``user_id`` holds the query id."""
+        ...
+
+
+@runtime_checkable
+class SupportsFactors(Protocol):
+    """Factor models: ``score_rows(u) == user_factors[u] @ item_factors.T + item_offsets +
+    user_offsets[u]`` with ``(user_offsets, item_offsets) = factor_offsets()`` (up to float32
+    rounding). ALS, BPR and mf-sgd; serving builds its ANN index from this, explanations use
+    the factors. An unfitted model holds empty (0 x 0) factors.
+    """
+
+    @property
+    def user_factors(self) -> np.ndarray:
+        """float32 (n_users, k)."""
+        ...
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        """float32 (n_items, k)."""
+        ...
+
+    def factor_offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """float32 per-user (n_users,) and per-item (n_items,) terms added to the inner
+        product (zeros for a pure inner-product model)."""
+        ...
+
+
+EMPTY_FACTORS: np.ndarray = np.zeros((0, 0), np.float32)
+"""The factors of an unfitted factor model (read-only, shared)."""
+EMPTY_FACTORS.flags.writeable = False
+
+
+@dataclass(frozen=True)
+class FoldIn:
+    """What ``RecommenderBase.partial_fit`` hands a model's ``_partial_fit`` hook.
+
+    The model's ``users``, ``items`` and ``seen`` are already grown when the hook runs.
+    """
+
+    batch: Dataset
+    """The new interactions over the grown vocabularies (the model's ``users``/``items``)."""
+    n_users: int
+    """Users before the batch: numbers ``>= n_users`` are new."""
+    n_items: int
+    """Items before the batch: numbers ``>= n_items`` are new."""
+    seen: sp.csr_array
+    """``seen`` before the batch (n_users x n_items)."""
+
+    @property
+    def touched_users(self) -> np.ndarray:
+        """Sorted distinct user numbers in the batch (int64)."""
+        return np.unique(self.batch.interactions.user_nums).astype(np.int64)
 
 
 C = TypeVar("C", bound=ModelConfig)
@@ -125,6 +255,11 @@ class RecommenderBase(Generic[C]):
 
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     name: ClassVar[str] = "base"
+    params_spec: ClassVar[ParamSpec] = {}
+    """THE declaration of the learned arrays: name -> ``Dense`` (an ndarray attribute of that
+    name) or ``Sparse`` (a scipy CSR attribute, saved as ``NAME_data/_indices/_indptr/_shape``).
+    Saving, loading, artifact validation, the finiteness check and version hashes derive from
+    it; a model declares nothing else for persistence."""
 
     config: C
     users: Vocabulary
@@ -136,6 +271,10 @@ class RecommenderBase(Generic[C]):
         if config is not None and kwargs:
             raise TypeError("pass either a config or keyword hyperparameters, not both")
         self.config = config if config is not None else self.config_class(**kwargs)  # type: ignore[assignment]
+        self.users = Vocabulary()
+        self.items = Vocabulary()
+        self.seen = sp.csr_array((0, 0), dtype=np.float32)
+        self._fitted = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -147,6 +286,7 @@ class RecommenderBase(Generic[C]):
         self.items = data.items
         self.seen = data.matrix(weights=False)
         self._fit(data, options)
+        self._fitted = True
         self._check_finite()
         return self
 
@@ -154,22 +294,19 @@ class RecommenderBase(Generic[C]):
         raise NotImplementedError
 
     def _check_finite(self) -> None:
-        for key, arr in self._get_params().items():
+        for key, arr in self._learned_arrays().items():
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
                 raise ModelFitError(f"{self.name}: learned array {key!r} has non-finite values")
 
     @property
     def is_fitted(self) -> bool:
-        """Whether ``fit`` has been called."""
-        return hasattr(self, "users")
+        """Whether ``fit`` (or ``load_state``) has run."""
+        return self._fitted
 
     def require_fitted(self) -> None:
         """Raise NotFittedError unless ``fit`` (or ``load``) has run."""
         if not self.is_fitted:
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
-
-    def _require_fitted(self) -> None:  # kept for callers not yet switched to require_fitted
-        self.require_fitted()
 
     # ---- scoring --------------------------------------------------------------------------
     def score_rows(self, user_nums: np.ndarray) -> np.ndarray:
@@ -203,7 +340,7 @@ class RecommenderBase(Generic[C]):
 
     def score(self, user_ids: Any, item_ids: Any) -> np.ndarray:
         """Predicted scores for aligned (user_id, item_id) pairs; NaN where either is unknown."""
-        self._require_fitted()
+        self.require_fitted()
         u = self.users.numbers(user_ids)
         i = self.items.numbers(item_ids)
         if len(u) != len(i):
@@ -234,7 +371,7 @@ class RecommenderBase(Generic[C]):
             exclude: further (user_num, item_num) pairs to drop, over this model's vocabularies.
             candidates: restrict to these item ids (unknown ones are ignored).
         """
-        self._require_fitted()
+        self.require_fitted()
         if n < 1:
             raise ValueError("n must be at least 1")
         ids = np.asarray(user_ids).astype(str)
@@ -278,62 +415,99 @@ class RecommenderBase(Generic[C]):
     def _to_recs(
         self, ids: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     ) -> Recs:
-        if not parts:
-            return Recs.empty()
-        rows = np.concatenate([np.repeat(r, t.shape[1]) for r, t, _ in parts])
-        items = np.concatenate([t.ravel() for _, t, _ in parts])
-        scores = np.concatenate([s.ravel() for _, _, s in parts])
-        width = parts[0][1].shape[1]
-        ranks = np.tile(np.arange(1, width + 1, dtype=np.int32), len(rows) // max(width, 1))
-        keep = np.isfinite(scores)
-        return Recs(ids[rows[keep]], self.items.id_of(items[keep]), scores[keep], ranks[keep])
+        return ranked_recs(ids, self.items, parts)
 
     # ---- incremental updates ----------------------------------------------------------------
-    def _grow(self, frame: pd.DataFrame | Dataset) -> Interactions:
-        """Fold a batch's ids into the vocabularies and ``seen``; return it over the new numbers.
+    def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
+        """Fold new interactions in without a full refit; returns self.
 
-        New users and items are appended (existing numbers never change) and the batch's pairs
-        are added to ``seen``. Weights and timestamps are read as ``Dataset.from_frame`` does.
-        Models call this at the start of ``partial_fit`` and then grow their own arrays to
-        ``len(self.users)`` x ``len(self.items)``.
+        New users and items join the vocabularies (appended: existing numbers never change) and
+        the batch's pairs join ``seen``; then the model's ``_partial_fit`` updates its learned
+        state (what that means is documented per model). Hyperparameters never change.
+
+        Args:
+            frame: interactions as for ``Dataset.from_frame`` (user_id, item_id, optional
+                weight/value and timestamp), or a Dataset (mapped by its ids).
+
+        Raises:
+            NotFittedError: before ``fit``.
+            DataError: a missing column or bad weights/timestamps (the model is unchanged).
         """
-        self._require_fitted()
+        self.require_fitted()
         if isinstance(frame, Dataset):
             frame = frame.to_frame()
-        for col in (Columns.USER_ID, Columns.ITEM_ID):
-            if col not in frame.columns:
-                raise DataError("required column is missing", column=col)
-        users = self.users.extend(frame[Columns.USER_ID])
-        items = self.items.extend(frame[Columns.ITEM_ID])
-        batch = Dataset.from_frame(frame, item_vocab=items)
-        inter = batch.interactions
-        grown = Interactions(
-            users.numbers(batch.users.id_of(inter.user_nums)),
-            inter.item_nums,
-            inter.weights,
-            inter.timestamps,
-        )
-        seen = self.seen.tocoo()
-        added = grown.matrix(len(users), len(items), weights=False).tocoo()
-        merged = sp.csr_array(
-            (
-                np.ones(seen.nnz + added.nnz, np.float32),
-                (np.concatenate([seen.row, added.row]), np.concatenate([seen.col, added.col])),
-            ),
-            shape=(len(users), len(items)),
-        )
-        merged.sum_duplicates()  # also sorts the indices
+        batch = Dataset.from_frame(frame, users=self.users, items=self.items, missing="extend")
+        fold = FoldIn(batch, len(self.users), len(self.items), self.seen)
+        added = batch.matrix(weights=False)
+        old = grow_csr(self.seen, (batch.n_users, batch.n_items))
+        merged = sp.csr_array(old + added)
         merged.data[:] = 1.0
-        self.users, self.items, self.seen = users, items, merged
-        return grown
+        self.users, self.items, self.seen = batch.users, batch.items, merged
+        self._partial_fit(fold)
+        self._check_finite()
+        return self
+
+    def _partial_fit(self, fold: FoldIn) -> None:
+        """Update the learned state for ``fold`` (vocabularies and ``seen`` are grown)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _partial_fit")
 
     # ---- persistence ----------------------------------------------------------------------
-    def _get_params(self) -> dict[str, np.ndarray]:
-        """Learned arrays to save; keys must not start with ``_``."""
-        return {}
+    def _learned_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays ``params_spec`` declares, by their names in ``params.npz``."""
+        out: dict[str, np.ndarray] = {}
+        for name, entry in self.params_spec.items():
+            value = getattr(self, name)
+            if isinstance(entry, Dense):
+                out[name] = value
+            else:
+                out.update(csr_params(name, value))
+        return out
 
-    def _set_params(self, params: Mapping[str, np.ndarray]) -> None:
-        """Restore learned arrays from ``_get_params``' output."""
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The whole learned state as named arrays, exactly what ``params.npz`` holds: the id
+        vocabularies (``_users``, ``_items``), ``seen`` (``_seen_indptr``, ``_seen_indices``)
+        and the arrays ``params_spec`` declares. The arrays are the model's own (no copies).
+        """
+        self.require_fitted()
+        return {
+            USERS_KEY: self.users.ids,
+            ITEMS_KEY: self.items.ids,
+            SEEN_KEYS[0]: self.seen.indptr,
+            SEEN_KEYS[1]: self.seen.indices,
+            **self._learned_arrays(),
+        }
+
+    def load_state(self, arrays: Mapping[str, np.ndarray], *, source: str = "state") -> None:
+        """Restore what ``state_arrays`` returned; the model is fitted afterwards.
+
+        Every array is checked first against ``params_spec`` and the vocabulary sizes (dtype
+        kind, shape, finite values, CSR structure), so a damaged or foreign state is refused
+        with an ArtifactError naming ``source`` and the array; the model is unchanged then.
+        Loading from disk is ``tailor.models.artifacts.load_model``: construct from the
+        manifest's config, then this.
+        """
+        n_users = len(arrays[USERS_KEY]) if USERS_KEY in arrays else 0
+        n_items = len(arrays[ITEMS_KEY]) if ITEMS_KEY in arrays else 0
+        check_artifact(arrays, self.params_spec, n_users, n_items, source)
+        try:
+            users, items = Vocabulary(arrays[USERS_KEY]), Vocabulary(arrays[ITEMS_KEY])
+        except ValueError as exc:  # duplicated ids
+            raise ArtifactError(f"{source}: {exc}") from None
+        indptr, indices = arrays[SEEN_KEYS[0]], arrays[SEEN_KEYS[1]]
+        seen = sp.csr_array(
+            (np.ones(len(indices), np.float32), indices, indptr), shape=(len(users), len(items))
+        )
+        for name, entry in self.params_spec.items():
+            if isinstance(entry, Dense):
+                setattr(self, name, np.ascontiguousarray(arrays[name]))
+            else:
+                setattr(self, name, csr_from_params(name, arrays))
+        self.users, self.items, self.seen = users, items, seen
+        self._fitted = True
+        self._state_loaded()
+
+    def _state_loaded(self) -> None:
+        """Hook: rebuild derived (unsaved) state after ``load_state``; most models need none."""
 
     def save(self, path: Path | str) -> None:
         """Write the model as a directory (manifest.json + params.npz), no pickle."""
@@ -343,13 +517,32 @@ class RecommenderBase(Generic[C]):
 
     @classmethod
     def load(cls, path: Path | str) -> Self:
-        """Read a model saved by ``save``."""
+        """Read a model saved by ``save``: construct it from the manifest's config, then
+        ``load_state`` the checked arrays."""
         from tailor.models.artifacts import load_model
 
         model = load_model(Path(path))
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
+
+
+def ranked_recs(
+    ids: np.ndarray,
+    items: Vocabulary,
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> Recs:
+    """Recs from top-n blocks: each part is ``(rows, idx, vals)`` with ``rows`` indexing
+    ``ids`` and ``idx``/``vals`` from ``top_n``; non-finite entries are left out."""
+    if not parts:
+        return Recs.empty()
+    rows = np.concatenate([np.repeat(r, t.shape[1]) for r, t, _ in parts])
+    nums = np.concatenate([t.ravel() for _, t, _ in parts])
+    scores = np.concatenate([s.ravel() for _, _, s in parts])
+    width = parts[0][1].shape[1]
+    ranks = np.tile(np.arange(1, width + 1, dtype=np.int32), len(rows) // max(width, 1))
+    keep = np.isfinite(scores)
+    return Recs(ids[rows[keep]], items.id_of(nums[keep]), scores[keep], ranks[keep])
 
 
 def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

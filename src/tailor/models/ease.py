@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.linalg
 import scipy.sparse as sp
 from pydantic import Field
@@ -17,8 +15,6 @@ from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
 from tailor.errors import ConfigError
 from tailor.models._matrices import (
-    csr_from_params,
-    csr_params,
     fitted_columns,
     fold_in_model_profiles,
     interaction_matrix,
@@ -28,7 +24,7 @@ from tailor.models._matrices import (
 from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
-from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
+from tailor.models.base import FitOptions, FoldIn, ModelConfig, RecommenderBase
 
 DENSE_COPIES = 3
 """float32 n_items x n_items arrays alive at the peak of a fit (Gram/inverse, scratch, result)."""
@@ -100,19 +96,11 @@ class EASE(RecommenderBase[EASEConfig]):
         )
         self.profile_newest = newest_times(data.interactions, data.n_users)
 
-    def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
-        """Fold new interactions into the users' profiles; :math:`B` stays as fitted.
-
-        New users and items join the vocabularies; the profiles of the users in the batch are
-        updated as ``fit`` would build them from all their interactions (see the class
-        docstring). Items new to the model get no weights (they are not recommended until the
-        next ``fit``). Hyperparameters never change.
-
-        Args:
-            frame: interactions with user_id, item_id and optionally value/weight, timestamp.
-        """
-        fold_in_model_profiles(self, frame)
-        return self
+    @override
+    def _partial_fit(self, fold: FoldIn) -> None:
+        """Fold the batch into the users' profiles; :math:`B` stays as fitted (see the class
+        docstring)."""
+        fold_in_model_profiles(self, fold)
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
@@ -128,20 +116,6 @@ class EASE(RecommenderBase[EASEConfig]):
         return similar_items_recs(
             self, item_ids, n, lambda nums: weight_rows(self.weights, nums, len(self.items))
         )
-
-    @override
-    def _get_params(self) -> dict[str, np.ndarray]:
-        return {
-            "weights": self.weights,
-            **csr_params("profiles", self.profiles),
-            "profile_newest": self.profile_newest,
-        }
-
-    @override
-    def _set_params(self, params: Mapping[str, np.ndarray]) -> None:
-        self.weights = params["weights"]
-        self.profiles = csr_from_params("profiles", params)
-        self.profile_newest = params["profile_newest"]
 
 
 def weight_rows(weights: np.ndarray, item_nums: np.ndarray, n_items: int) -> np.ndarray:

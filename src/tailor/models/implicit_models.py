@@ -1,12 +1,12 @@
 """ALS and BPR from the ``implicit`` library, wrapped in tailor's Recommender protocol.
 
 ``implicit`` (the optional extra ``tailor[implicit]``) is imported only inside ``fit``: a saved
-model scores and loads without it.
+model scores, loads and folds new interactions in (``partial_fit``) without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -17,13 +17,17 @@ from typing_extensions import override
 from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
 from tailor.errors import ConfigError, ModelFitError
-from tailor.models._matrices import interaction_matrix
-from tailor.models._params import Dense, ParamSpec
+from tailor.models import _mf_kernels as kernels
+from tailor.models._matrices import add_interactions, grow_csr, interaction_matrix
+from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._similar import cosine_rows, similar_items_recs
-from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
+from tailor.models.base import EMPTY_FACTORS, FitOptions, FoldIn, ModelConfig, RecommenderBase
+from tailor.random import derive_rng
 
 SMALL_NNZ = 50_000
 """Below this many interactions a fit with ``threads=0`` runs on one thread."""
+SOLVE_BLOCK = 256
+"""ALS fold-in solves this many users' (or items') normal equations at once."""
 
 
 class ALSConfig(ModelConfig):
@@ -64,23 +68,23 @@ class _ImplicitMF(RecommenderBase[C]):
         "user_factors": Dense("f", ("users", "k")),
         "item_factors": Dense("f", ("items", "k")),
     }
-    user_factors: np.ndarray
+    user_factors: np.ndarray = EMPTY_FACTORS
     """float32 users x f matrix."""
-    item_factors: np.ndarray
+    item_factors: np.ndarray = EMPTY_FACTORS
     """float32 items x f matrix."""
-    _item_factors_t: np.ndarray
+    _item_factors_t: np.ndarray = EMPTY_FACTORS
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
         try:
+            from implicit.recommender_base import ModelFitError as ImplicitFitError
             from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - threadpoolctl ships with implicit
+        except ImportError:
             raise _missing_implicit(self.name) from None
-        user_items = sp.csr_matrix(self._user_items(data))
+        fitted_on = self._user_items(data)
+        user_items = sp.csr_matrix(fitted_on)
         seed = options.rng if options.rng is not None else self.config.seed
         # implicit parallelises itself; a multi-threaded BLAS inside it only oversubscribes
-        from implicit.recommender_base import ModelFitError as ImplicitFitError
-
         with threadpool_limits(1, "blas"):
             estimator = self._estimator(seed, self._threads(options, user_items.nnz))
             try:
@@ -90,9 +94,25 @@ class _ImplicitMF(RecommenderBase[C]):
                     f"{self.name}: training diverged ({exc}); extreme weights are the usual "
                     "cause: rescale the weight column (e.g. log1p) or raise regularization"
                 ) from None
-        self._set_params(
-            {"user_factors": estimator.user_factors, "item_factors": estimator.item_factors}
-        )
+        self.user_factors = np.ascontiguousarray(estimator.user_factors, dtype=np.float32)
+        self.item_factors = np.ascontiguousarray(estimator.item_factors, dtype=np.float32)
+        self._keep_fitted_on(fitted_on)
+        self._state_loaded()
+
+    def _keep_fitted_on(self, user_items: sp.csr_array) -> None:
+        """Hook: keep the fitted user-item matrix when fold-in needs it (ALS)."""
+
+    @override
+    def _state_loaded(self) -> None:
+        self.user_factors = np.ascontiguousarray(self.user_factors, dtype=np.float32)
+        self.item_factors = np.ascontiguousarray(self.item_factors, dtype=np.float32)
+        # a contiguous transpose: BLAS is several times faster on it than on the strided view
+        self._item_factors_t = np.ascontiguousarray(self.item_factors.T)
+
+    def factor_offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Zeros: scores are plain inner products (``SupportsFactors``)."""
+        self.require_fitted()
+        return np.zeros(len(self.users), np.float32), np.zeros(len(self.items), np.float32)
 
     def _user_items(self, data: Dataset) -> sp.csr_array:
         return interaction_matrix(data, binary=True, half_life_days=None)
@@ -123,17 +143,6 @@ class _ImplicitMF(RecommenderBase[C]):
         """
         return similar_items_recs(self, item_ids, n, cosine_rows(self.item_factors))
 
-    @override
-    def _get_params(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors, "item_factors": self.item_factors}
-
-    @override
-    def _set_params(self, params: Mapping[str, np.ndarray]) -> None:
-        self.user_factors = np.ascontiguousarray(params["user_factors"], dtype=np.float32)
-        self.item_factors = np.ascontiguousarray(params["item_factors"], dtype=np.float32)
-        # a contiguous transpose: BLAS is several times faster on it than on the strided view
-        self._item_factors_t = np.ascontiguousarray(self.item_factors.T)
-
 
 class ALS(_ImplicitMF[ALSConfig]):
     r"""Implicit-feedback ALS (Hu, Koren & Volinsky 2008), fitted by ``implicit``.
@@ -145,15 +154,76 @@ class ALS(_ImplicitMF[ALSConfig]):
     problems (conjugate gradient, 3 steps per sweep). ``similar_items`` ranks by the cosine of
     item factors.
 
+    **Fold-in** (``partial_fit``): one exact half-sweep, as implicit's ``partial_fit_users`` /
+    ``partial_fit_items``. The batch joins ``user_items`` (:math:`r_{ui}`, kept for this);
+    each user in the batch gets :math:`p_u = (Y^\top Y + \lambda I + \sum_i (c_{ui} - 1)\,
+    q_i q_i^\top)^{-1} \sum_i c_{ui} q_i` over all their items (new items, whose factors are
+    still zero, add nothing); then each item new to the model gets the same solve over its
+    users with the user factors fixed. Existing items and users not in the batch keep
+    bit-identical factors. Without ``implicit`` installed.
+
     Stability: stable.
     """
 
     config_class: ClassVar = ALSConfig
     name: ClassVar[str] = "als"
+    params_spec: ClassVar[ParamSpec] = {
+        "user_factors": Dense("f", ("users", "k")),
+        "item_factors": Dense("f", ("items", "k")),
+        "user_items": Sparse("f", ("users", "items")),
+    }
+    user_items: sp.csr_array
+    """users x items float32 :math:`r_{ui}` the factors were fitted on (for fold-in)."""
+
+    @override
+    def _keep_fitted_on(self, user_items: sp.csr_array) -> None:
+        self.user_items = user_items
 
     @override
     def _user_items(self, data: Dataset) -> sp.csr_array:
         return interaction_matrix(data, binary=self.config.binary, half_life_days=None)
+
+    @override
+    def _partial_fit(self, fold: FoldIn) -> None:
+        batch = fold.batch
+        shape = (batch.n_users, batch.n_items)
+        self.user_items = add_interactions(
+            self.user_items, batch.interactions, shape, binary=self.config.binary
+        )
+        k = self.user_factors.shape[1]
+        users = np.zeros((shape[0], k), np.float32)
+        users[: fold.n_users] = self.user_factors
+        items = np.zeros((shape[1], k), np.float32)
+        items[: fold.n_items] = self.item_factors
+        touched = fold.touched_users
+        users[touched] = self._solve(touched, self.user_items, items)
+        new_items = np.arange(fold.n_items, shape[1])
+        if len(new_items):
+            item_users = sp.csr_array(self.user_items[:, fold.n_items :].T)
+            items[new_items] = self._solve(np.arange(len(new_items)), item_users, users)
+        self.user_factors, self.item_factors = users, items
+        self._state_loaded()
+
+    def _solve(self, rows: np.ndarray, confidence: sp.csr_array, fixed: np.ndarray) -> np.ndarray:
+        r"""ALS least squares for ``rows`` of ``confidence`` (:math:`r`, scaled by ``alpha``)
+        against the ``fixed`` factors :math:`Y`: :math:`(Y^\top Y + \lambda I + Y_u^\top
+        (C_u - I) Y_u)^{-1} Y_u^\top c_u`, in float64 (float32 result)."""
+        cfg = self.config
+        y = fixed.astype(np.float64)
+        gram = y.T @ y + cfg.regularization * np.eye(y.shape[1])
+        out = np.empty((len(rows), y.shape[1]), np.float32)
+        for start in range(0, len(rows), SOLVE_BLOCK):
+            block = rows[start : start + SOLVE_BLOCK]
+            lhs = np.repeat(gram[None], len(block), axis=0)
+            rhs = np.zeros((len(block), y.shape[1]))
+            for b, row in enumerate(block):
+                lo, hi = confidence.indptr[row], confidence.indptr[row + 1]
+                c = cfg.alpha * confidence.data[lo:hi].astype(np.float64)
+                yu = y[confidence.indices[lo:hi]]
+                lhs[b] += (yu * (c - 1.0)[:, None]).T @ yu
+                rhs[b] = c @ yu
+            out[start : start + len(block)] = np.linalg.solve(lhs, rhs[..., None])[..., 0]
+        return out
 
     @override
     def _estimator(self, seed: Any, threads: int) -> Any:
@@ -180,13 +250,59 @@ class BPR(_ImplicitMF[BPRConfig]):
     over observed items :math:`i` and sampled unobserved items :math:`j`. Update: SGD with step
     ``learning_rate`` per sampled triple. Interaction weights are ignored (every pair is a
     positive). With more than one thread the updates race (Hogwild), so a seeded fit uses one
-    thread unless ``FitOptions.threads`` asks for more.
+    thread unless ``FitOptions.threads`` asks for more. implicit stores :math:`b_i` as the last
+    column of ``item_factors`` and a constant 1 as the last column of ``user_factors``.
+
+    **Fold-in** (``partial_fit``; implicit cannot recalculate BPR users): ``iterations`` epochs
+    of the same SGD over every seen item of the users in the batch (old and new pairs), one
+    sampled unseen negative per positive, with the factors and biases of existing items frozen:
+    only the batch users' vectors (new users start like implicit's initialisation,
+    :math:`(U[0, 1) - 0.5) / f`) and the rows of items new to the model move. Users not in the
+    batch and existing items keep bit-identical factors; seeded runs repeat exactly.
 
     Stability: stable.
     """
 
     config_class: ClassVar = BPRConfig
     name: ClassVar[str] = "bpr"
+
+    @override
+    def _partial_fit(self, fold: FoldIn) -> None:
+        cfg = self.config
+        batch = fold.batch
+        n_new = len(batch.interactions)
+        rng = derive_rng(cfg.seed, "partial_fit", fold.n_users, fold.n_items, n_new)
+        width = self.user_factors.shape[1]
+        k = width - 1  # the last column: 1 for users, the item bias for items
+        users = np.vstack(
+            [self.user_factors, _bpr_init(rng, batch.n_users - fold.n_users, k, last=1.0)]
+        )
+        items = np.vstack(
+            [self.item_factors, _bpr_init(rng, batch.n_items - fold.n_items, k, last=0.0)]
+        )
+        touched = fold.touched_users
+        seen = grow_csr(self.seen, (batch.n_users, batch.n_items))[touched]  # sorted indices
+        local = np.repeat(np.arange(len(touched), dtype=np.int32), np.diff(seen.indptr))
+        positives = np.ascontiguousarray(seen.indices, dtype=np.int32)
+        user_part = np.ascontiguousarray(users[touched, :k])
+        item_part = np.ascontiguousarray(items[:, :k])
+        bias = np.ascontiguousarray(items[:, k])
+        trainable = np.zeros(batch.n_items, np.bool_)
+        trainable[fold.n_items :] = True
+        ones = np.ones(len(positives), np.float32)
+        for _ in range(cfg.iterations):
+            order = rng.permutation(len(positives)).astype(np.int64)
+            negatives = rng.integers(0, batch.n_items, (len(positives), 1), dtype=np.int32)
+            kernels.bpr_epoch(
+                local, positives, ones, order, negatives, seen.indptr, seen.indices,
+                user_part, item_part, bias, trainable,
+                cfg.learning_rate, cfg.regularization, cfg.regularization,
+            )  # fmt: skip
+        users[touched, :k] = user_part
+        items[fold.n_items :, :k] = item_part[fold.n_items :]
+        items[fold.n_items :, k] = bias[fold.n_items :]
+        self.user_factors, self.item_factors = users, items
+        self._state_loaded()
 
     @override
     def _threads(self, options: FitOptions, nnz: int) -> int:
@@ -208,6 +324,14 @@ class BPR(_ImplicitMF[BPRConfig]):
             num_threads=threads,
             random_state=seed,
         )
+
+
+def _bpr_init(rng: np.random.Generator, n: int, k: int, *, last: float) -> np.ndarray:
+    """``n`` fresh BPR rows of ``k`` factors, :math:`(U[0,1) - 0.5) / k`, plus the constant
+    ``last`` column (1 for users, a zero bias for items)."""
+    rows = ((rng.random((n, k + 1)) - 0.5) / max(k, 1)).astype(np.float32)
+    rows[:, k] = last
+    return rows
 
 
 def _epoch_callback(options: FitOptions) -> Callable[..., None] | None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 from typing_extensions import override
@@ -15,8 +13,6 @@ from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
 from tailor.models._matrices import (
     bm25_weight,
-    csr_from_params,
-    csr_params,
     fitted_columns,
     fold_in_model_profiles,
     interaction_matrix,
@@ -27,7 +23,7 @@ from tailor.models._matrices import (
 from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_row_top_k, csr_times_csr
-from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
+from tailor.models.base import FitOptions, FoldIn, ModelConfig, RecommenderBase
 
 BLOCK_ENTRIES = 1 << 24
 """Similarity rows are computed in blocks of about this many (dense-equivalent) entries."""
@@ -123,19 +119,11 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
         )
         self.profile_newest = newest_times(data.interactions, data.n_users)
 
-    def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
-        """Fold new interactions into the users' profiles; the similarities stay as fitted.
-
-        New users and items join the vocabularies; the profiles of the users in the batch are
-        updated as ``fit`` would build them from all their interactions (see the class
-        docstring). Items new to the model get no similarities (they are not recommended until
-        the next ``fit``). Hyperparameters never change.
-
-        Args:
-            frame: interactions with user_id, item_id and optionally value/weight, timestamp.
-        """
-        fold_in_model_profiles(self, frame)
-        return self
+    @override
+    def _partial_fit(self, fold: FoldIn) -> None:
+        """Fold the batch into the users' profiles; the similarities stay as fitted (see the
+        class docstring)."""
+        fold_in_model_profiles(self, fold)
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
@@ -161,20 +149,6 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
         rows = np.repeat(fitted, np.diff(sub.indptr))
         out[rows, sub.indices] = sub.data
         return out
-
-    @override
-    def _get_params(self) -> dict[str, np.ndarray]:
-        return {
-            **csr_params("similarity", self.similarity),
-            **csr_params("profiles", self.profiles),
-            "profile_newest": self.profile_newest,
-        }
-
-    @override
-    def _set_params(self, params: Mapping[str, np.ndarray]) -> None:
-        self.similarity = csr_from_params("similarity", params)
-        self.profiles = csr_from_params("profiles", params)
-        self.profile_newest = params["profile_newest"]
 
 
 def item_similarity(

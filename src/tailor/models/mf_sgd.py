@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field
 from typing_extensions import override
 
@@ -17,7 +16,8 @@ from tailor.errors import ConfigError
 from tailor.models import _mf_kernels as kernels
 from tailor.models._mf_validation import ValidationSet, ranking_metric, validation_set
 from tailor.models._params import Dense, ParamSpec
-from tailor.models.base import FitOptions, ModelConfig, RecommenderBase, top_n
+from tailor.models._similar import cosine_rows, similar_items_recs
+from tailor.models.base import EMPTY_FACTORS, FitOptions, FoldIn, ModelConfig, RecommenderBase
 from tailor.random import derive_rng, make_rng
 
 SECONDS_PER_DAY = 86_400.0
@@ -115,9 +115,9 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
         "time_reference": Dense("i", (1,)),
     }
 
-    user_factors: np.ndarray
+    user_factors: np.ndarray = EMPTY_FACTORS
     """float32 (n_users, k) matrix P."""
-    item_factors: np.ndarray
+    item_factors: np.ndarray = EMPTY_FACTORS
     """float32 (n_items, k) matrix Q."""
     user_bias: np.ndarray
     """float32 b_u (zero for ranking losses)."""
@@ -284,7 +284,7 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
         if metric == "rmse":
             pred = self._score_pairs(val.users, val.items)
             return float(np.sqrt(np.mean((val.ratings - pred) ** 2)))
-        return ranking_metric(self, val, metric)
+        return ranking_metric(self._score, self.seen, val, metric)
 
     def _snapshot(self) -> dict[str, np.ndarray]:
         names = ("user_factors", "item_factors", "user_bias", "item_bias")
@@ -295,7 +295,8 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
             setattr(self, key, arr)
 
     # ---- fold-in --------------------------------------------------------------------------
-    def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
+    @override
+    def _partial_fit(self, fold: FoldIn) -> None:
         """Fold new interactions in without a full retrain.
 
         New users and items join the vocabularies with factors drawn like at fit time and zero
@@ -305,13 +306,10 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
         batch keep bit-identical scores for every existing item. Unlike a refit, older
         interactions are not replayed and ``global_mean`` stays as fitted. Hyperparameters never
         change.
-
-        Args:
-            frame: interactions with user_id, item_id and optionally value/weight, timestamp.
         """
         cfg = self.config
-        n_users0, n_items0 = len(self.users), len(self.items)
-        batch = self._grow(frame)
+        n_users0, n_items0 = fold.n_users, fold.n_items
+        batch = fold.batch.interactions
         rng = derive_rng(cfg.seed, "partial_fit", n_users0, n_items0, len(batch))
         self._grow_params(len(self.users) - n_users0, len(self.items) - n_items0, rng)
         if len(batch):
@@ -322,8 +320,6 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
         examples = self._examples(batch)
         for _ in range(cfg.fold_in_epochs):
             self._run_epoch(examples, trainable, cfg.learning_rate, rng)
-        self._check_finite()
-        return self
 
     def _grow_params(self, new_users: int, new_items: int, rng: np.random.Generator) -> None:
         k, std = self.config.embedding_size, self.config.init_std
@@ -355,34 +351,14 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
 
         The result's ``user_ids`` column holds the query item id; unknown items give no rows.
         """
-        self._require_fitted()
-        ids = np.asarray(item_ids).astype(str)
-        nums = self.items.numbers(ids)
-        known = np.flatnonzero(nums >= 0)
-        norms = np.linalg.norm(self.item_factors, axis=1)
-        unit = self.item_factors / np.maximum(norms, 1e-12)[:, None]
-        sims = unit[nums[known]] @ unit.T
-        sims[np.arange(len(known)), nums[known]] = -np.inf
-        idx, vals = top_n(sims, n)
-        return self._to_recs(ids, [(known, idx, vals)])
+        return similar_items_recs(self, item_ids, n, cosine_rows(self.item_factors))
 
-    # ---- persistence ----------------------------------------------------------------------
-    _PARAM_KEYS: ClassVar[tuple[str, ...]] = (
-        "user_factors",
-        "item_factors",
-        "user_bias",
-        "item_bias",
-        "global_mean",
-        "rating_range",
-        "time_reference",
-    )
+    # ---- capabilities ---------------------------------------------------------------------
+    def factor_offsets(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(b_u + mu, b_i)``: the terms added to :math:`p_u^\\top q_i` (``SupportsFactors``)."""
+        self.require_fitted()
+        return (self.user_bias + self.global_mean[0]).astype(np.float32), self.item_bias
 
     @override
-    def _get_params(self) -> dict[str, np.ndarray]:
-        return {key: getattr(self, key) for key in self._PARAM_KEYS}
-
-    @override
-    def _set_params(self, params: Mapping[str, np.ndarray]) -> None:
-        for key in self._PARAM_KEYS:
-            setattr(self, key, np.ascontiguousarray(params[key]))
+    def _state_loaded(self) -> None:
         self.history, self.best_epoch = [], 0

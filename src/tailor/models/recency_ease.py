@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 from typing_extensions import override
@@ -14,17 +12,11 @@ from typing_extensions import override
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.data.recs import Recs
-from tailor.models._matrices import (
-    csr_from_params,
-    csr_params,
-    fitted_columns,
-    grow_csr,
-    pad_unfitted,
-)
+from tailor.models._matrices import fitted_columns, grow_csr, pad_unfitted
 from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
-from tailor.models.base import FitOptions, ModelConfig, RecommenderBase
+from tailor.models.base import FitOptions, FoldIn, ModelConfig, RecommenderBase
 from tailor.models.ease import check_memory, ease_weights, weight_rows
 
 SECONDS_PER_DAY = 86_400.0
@@ -122,30 +114,19 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
             if q.max() > 0:
                 self.trend = (cfg.popularity_weight * q / q.max()).astype(np.float32)
 
-    def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
-        """Fold new interactions into the users' positional profiles; :math:`B` and the trend
-        stay as fitted.
-
-        New users and items join the vocabularies; the profiles of the users in the batch are
-        recomputed as ``fit`` would from all their interactions (see the class docstring). Items
-        new to the model get no weights (they are not recommended until the next ``fit``).
-        Hyperparameters never change.
-
-        Args:
-            frame: interactions with user_id, item_id and optionally value/weight, timestamp.
-        """
+    @override
+    def _partial_fit(self, fold: FoldIn) -> None:
+        """Recompute the batch users' positional profiles; :math:`B` and the trend stay as
+        fitted (see the class docstring)."""
         cfg = self.config
-        batch = self._grow(frame)
         self.profiles, self.profile_times = fold_in_positional(
             self.profiles,
             self.profile_times,
-            batch,
-            (len(self.users), len(self.items)),
+            fold.batch.interactions,
+            (fold.batch.n_users, fold.batch.n_items),
             cfg.profile_half_life,
             cfg.profile_floor,
         )
-        self._check_finite()
-        return self
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
@@ -164,22 +145,6 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
         return similar_items_recs(
             self, item_ids, n, lambda nums: weight_rows(self.weights, nums, len(self.items))
         )
-
-    @override
-    def _get_params(self) -> dict[str, np.ndarray]:
-        return {
-            "weights": self.weights,
-            "trend": self.trend,
-            **csr_params("profiles", self.profiles),
-            **csr_params("profile_times", self.profile_times),
-        }
-
-    @override
-    def _set_params(self, params: Mapping[str, np.ndarray]) -> None:
-        self.weights = params["weights"]
-        self.trend = params["trend"]
-        self.profiles = csr_from_params("profiles", params)
-        self.profile_times = csr_from_params("profile_times", params)
 
 
 def latest_pairs(inter: Interactions, n_items: int) -> tuple[np.ndarray, ...]:
