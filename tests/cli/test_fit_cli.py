@@ -74,8 +74,8 @@ def test_fit_then_recommend_exact_output(
     assert recs[["user_id", "item_id", "rank", "source"]].values.tolist() == [
         ["C", "a", 1, "model"],
         ["C", "d", 2, "model"],
-        ["Z", "b", 1, "popularity"],
-        ["Z", "c", 2, "popularity"],
+        ["Z", "b", 1, "cold_start"],
+        ["Z", "c", 2, "cold_start"],
         ["D", "b", 1, "model"],
         ["D", "a", 2, "model"],
     ]

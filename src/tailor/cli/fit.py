@@ -1,5 +1,6 @@
 """``tailor fit`` and ``tailor recommend``: batch training into a model directory, and top-k lists
-for many users from it (popularity fallback for users the model never saw)."""
+for many users from it through :class:`tailor.pipeline.Pipeline` (the server's lists: filters,
+backfill, popular items for users the model never saw)."""
 
 from __future__ import annotations
 
@@ -27,16 +28,17 @@ from tailor.evaluation.diagnostics import (
 )
 from tailor.evaluation.report import write_learning_curve
 from tailor.models.base import max_threads
-from tailor.models.model_dir import (
-    ITEMS_FILE,
-    SOURCE_POPULARITY,
-    FitSummary,
-    fit_model_dir,
-    load_model_dir,
-    recommend_with_fallback,
-)
+from tailor.models.model_dir import ITEMS_FILE, FitSummary, fit_model_dir
 from tailor.models.registry import MODELS, model_class
 from tailor.outputs import check_output, output_file
+from tailor.pipeline import (
+    FALLBACK_SIZE,
+    SOURCE_MODEL,
+    Pipeline,
+    PipelineResult,
+    Query,
+)
+from tailor.pipeline import read_segments as pipeline_segments
 
 _PATH = click.Path(path_type=Path)
 LEARNING_CURVE_FILE = "learning_curve.html"
@@ -143,24 +145,85 @@ def fit(
     show_default=True,
     help="Drop items the user interacted with in training.",
 )
+@click.option("--category", help="Only items of this catalogue category (items.parquet).")
+@click.option(
+    "--exclude",
+    "excluded",
+    multiple=True,
+    metavar="ITEM_ID",
+    help="An item never to recommend (repeatable).",
+)
+@click.option(
+    "--segment",
+    metavar="COLUMN",
+    help="User attribute (e.g. country) whose per-segment popular lists answer unknown users "
+    "and fill short lists; read from the --users file when it has the column, else from the "
+    "users table.",
+)
+@click.option(
+    "--users-table",
+    type=_PATH,
+    help="Users table (user_id + the --segment column); default MODEL_DIR/users.parquet.",
+)
 @click.option("--out", required=True, type=_PATH, help="Output .csv or .parquet file.")
-def recommend(model_dir: Path, users: str, k: int, exclude_seen: bool, out: Path) -> None:
-    """Write the top-K items for each user: user_id, item_id, rank, score, source."""
+def recommend(
+    model_dir: Path,
+    users: str,
+    k: int,
+    exclude_seen: bool,
+    category: str | None,
+    excluded: tuple[str, ...],
+    segment: str | None,
+    users_table: Path | None,
+    out: Path,
+) -> None:
+    """Write the top-K items for each user: user_id, item_id, rank, score, source.
+
+    The lists are the server's: seen, excluded, unavailable and out-of-category items are left
+    out, short lists are filled from the popular lists, and users the model does not know get
+    popular items (source cold_start)."""
     if out.suffix.lower() not in {".csv", ".parquet", ".pq"} and ".csv" not in out.suffixes:
         raise DataError("unsupported output format; use a .csv or .parquet name", file=str(out))
     users_file = None if users == "all" else Path(users)
-    check_output(out, (users_file, model_dir), folder=False)
-    model, popularity = load_model_dir(model_dir)
-    user_ids = model.users.ids if users_file is None else read_user_ids(users_file)
-    with Console(stderr=True).status(f"recommending for {len(user_ids):,} users"):
-        recs = recommend_with_fallback(model, popularity, user_ids, k, exclude_seen=exclude_seen)
-        with output_file(out, inputs=(users_file,), suffix="".join(out.suffixes)) as tmp:
-            write_frame(recs, tmp)
-    fallback = recs.loc[recs[Columns.SOURCE] == SOURCE_POPULARITY, Columns.USER_ID].nunique()
-    click.echo(
-        f"{len(recs):,} recommendations for {recs[Columns.USER_ID].nunique():,} users "
-        f"({fallback:,} from the popularity fallback) written to {out}"
+    check_output(out, (users_file, users_table, model_dir), folder=False)
+    pipeline = Pipeline.from_model_dir(
+        model_dir,
+        fallback_size=max(FALLBACK_SIZE, k),
+        segment_column=segment,
+        users_table=users_table,
     )
+    if pipeline.model is None:  # pragma: no cover - from_model_dir raises first
+        raise DataError("the model folder holds no model", file=str(model_dir))
+    user_ids = pipeline.model.users.ids if users_file is None else read_user_ids(users_file)
+    segments = read_segments(users_file, segment) if users_file and segment else None
+    query = Query(n=k, exclude_seen=exclude_seen, category=category, exclude=frozenset(excluded))
+    with Console(stderr=True).status(f"recommending for {len(user_ids):,} users"):
+        result = pipeline.recommend(user_ids, query, segments=segments)
+        with output_file(out, inputs=(users_file,), suffix="".join(out.suffixes)) as tmp:
+            write_frame(result.recs, tmp)
+    _print_recommend_summary(result, k, out)
+
+
+def _print_recommend_summary(result: PipelineResult, k: int, out: Path) -> None:
+    """One line of counts; users with short or empty lists are named on stderr, never
+    dropped silently."""
+    table = result.users
+    cold = int((table[Columns.SOURCE] != SOURCE_MODEL).sum())
+    backfilled = int((table["backfilled"] > 0).sum())
+    click.echo(
+        f"{len(result.recs):,} recommendations for {len(table):,} users "
+        f"({cold:,} unknown to the model got popular items, {backfilled:,} short lists "
+        f"filled from the popular lists) written to {out}"
+    )
+    short = table.loc[table["n_items"] < k]
+    if len(short):
+        empty = short.loc[short["n_items"] == 0, Columns.USER_ID].tolist()
+        shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+        click.echo(
+            f"warning: {len(short):,} users got fewer than {k} items after the filters"
+            + (f", {len(empty):,} got none ({shown})" if empty else ""),
+            err=True,
+        )
 
 
 def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -185,6 +248,14 @@ def read_user_ids(path: Path) -> np.ndarray:
         raise DataError("required column is missing", file=str(path), column=Columns.USER_ID)
     ids = frame[Columns.USER_ID].dropna().astype(str)
     return np.asarray(ids.unique())
+
+
+def read_segments(path: Path, column: str) -> dict[str, str] | None:
+    """user_id -> ``column`` from the users file when it has that column (None otherwise)."""
+    frame = read_table(path, text_columns=(Columns.USER_ID, column))
+    if column not in frame.columns:
+        return None
+    return pipeline_segments(frame, column)
 
 
 def _default_items(train: Path) -> Path | None:
