@@ -2,9 +2,12 @@
 writes them. Lists for users (filters, backfill, the popularity fallback) come from
 :class:`tailor.pipeline.Pipeline`, built from such a folder.
 
-Layout of ``DIR``: the model artifact (``manifest.json``, ``params.npz``), ``DIR/popularity/`` (a
+:class:`ModelDir` is the one owner of the layout of ``DIR``: the model artifact
+(``manifest.json``, ``params.npz``), ``DIR/popularity/`` (a
 :class:`~tailor.models.popular.Popularity` fitted on the same data) and ``DIR/items.parquet`` when
-a catalog was given.
+a catalog was given. ``tailor fit`` writes it (``ModelDir.write``, through
+:func:`tailor.outputs.output_dir`), ``tailor recommend``, ``tailor serve`` and the serving
+registry read and check it (``ModelDir.load``).
 
 Stability: stable.
 """
@@ -15,22 +18,149 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import pandas as pd
 
-from tailor.data.columns import Columns
 from tailor.data.dataset import Dataset
-from tailor.data.interactions import Interactions
 from tailor.errors import ArtifactError
-from tailor.models.artifacts import load_model, write_model
-from tailor.models.base import FitOptions
+from tailor.models.artifacts import MANIFEST, load_model, read_manifest, write_model
+from tailor.models.base import FitOptions, Recommender, RecommenderBase
 from tailor.models.popular import Popularity
 from tailor.models.registry import create_model
 from tailor.outputs import check_output, output_dir
 
 POPULARITY_DIR = "popularity"
 ITEMS_FILE = "items.parquet"
+
+
+@dataclass(frozen=True)
+class ModelDir:
+    """A model folder as ``tailor fit`` writes it: the model, its popularity fallback and
+    optionally the catalog, loaded and checked together.
+
+    Attributes:
+        path: the folder.
+        manifest: the model's ``manifest.json`` (model name, config, version, sizes, metrics).
+        model: the fitted model (every array checked against the manifest and its
+            ``params_spec``).
+        popularity: the fallback from ``popularity/``; None when the folder has none (a
+            folder saved by ``model.save`` alone).
+
+    Stability: stable.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    model: RecommenderBase[Any]
+    popularity: Popularity | None
+
+    POPULARITY: ClassVar[str] = POPULARITY_DIR
+    CATALOG: ClassVar[str] = ITEMS_FILE
+
+    @property
+    def version(self) -> str:
+        """The manifest's version id (``<model>-<time>-<hash>``)."""
+        return str(self.manifest["version"])
+
+    @property
+    def catalog_file(self) -> Path | None:
+        """``items.parquet`` when the folder has one."""
+        file = self.catalog_path(self.path)
+        return file if file.is_file() else None
+
+    def read_catalog(self) -> pd.DataFrame | None:
+        """The catalog copied in at fit time (item_id, category, ...), or None."""
+        file = self.catalog_file
+        return None if file is None else pd.read_parquet(file)
+
+    @staticmethod
+    def popularity_path(path: Path) -> Path:
+        """Where the popularity fallback of the folder ``path`` lives."""
+        return Path(path) / POPULARITY_DIR
+
+    @staticmethod
+    def catalog_path(path: Path) -> Path:
+        """Where the catalog of the folder ``path`` lives (it may not exist)."""
+        return Path(path) / ITEMS_FILE
+
+    @staticmethod
+    def is_model_dir(path: Path) -> bool:
+        """Whether ``path`` holds a model manifest (it is not checked)."""
+        return (Path(path) / MANIFEST).is_file()
+
+    @classmethod
+    def load(cls, path: Path | str) -> Self:
+        """Read and check the whole folder: manifest, model, fallback.
+
+        Raises:
+            ArtifactError: naming the file and the problem (not a folder, no manifest, a
+                damaged array, a broken fallback...).
+        """
+        path = Path(path)
+        if not path.is_dir():
+            what = "a file, not a folder" if path.exists() else "no such folder"
+            raise ArtifactError(f"{path} is not a tailor model directory ({what})")
+        manifest = read_manifest(path)
+        model = load_model(path)
+        pop_dir = cls.popularity_path(path)
+        popularity = load_model(pop_dir) if pop_dir.is_dir() else None
+        if popularity is not None and not isinstance(popularity, Popularity):
+            raise ArtifactError(
+                f"{pop_dir / MANIFEST}: the fallback must be a popularity model, "
+                f"not {popularity.name!r}"
+            )
+        return cls(path, manifest, model, popularity)
+
+    @classmethod
+    def validate(cls, path: Path | str) -> dict[str, Any]:
+        """Check that ``path`` loads as a model folder; returns its manifest.
+
+        Raises:
+            ArtifactError: as :meth:`load`.
+        """
+        return cls.load(path).manifest
+
+    @classmethod
+    def write(
+        cls,
+        path: Path,
+        model: Recommender,
+        *,
+        popularity: Popularity | None = None,
+        catalog: pd.DataFrame | None = None,
+        extras: Callable[[Path], None] | None = None,
+        inputs: Sequence[Path | None] = (),
+        force: bool = False,
+        command: str = "fit",
+        metrics: dict[str, float] | None = None,
+    ) -> dict[str, Any]:
+        """Write a model folder whole or not at all (through :func:`tailor.outputs.output_dir`:
+        built in a staging sibling and swapped into place); returns the model's manifest.
+
+        Args:
+            path: the folder; an earlier tailor folder there stays whole until the swap.
+            model: the fitted model.
+            popularity: the fallback, written to ``popularity/``.
+            catalog: written to ``items.parquet``.
+            extras: called with the staging folder to add files (e.g. a learning curve).
+            inputs: files the output must not overwrite.
+            force: replace a non-empty folder tailor did not write.
+            command: the command named in the output's marker.
+            metrics: offline metrics for the manifest.
+
+        Raises:
+            ConfigError: an output that would overwrite data.
+        """
+        with output_dir(path, command=command, inputs=inputs, force=force) as staging:
+            manifest = write_model(model, staging, metrics=metrics)
+            if popularity is not None:
+                write_model(popularity, cls.popularity_path(staging))
+            if catalog is not None:
+                catalog.to_parquet(cls.catalog_path(staging), index=False)
+            if extras is not None:
+                extras(staging)
+        return manifest
 
 
 @dataclass(frozen=True)
@@ -75,19 +205,21 @@ def fit_model_dir(
     """
     check_output(out, inputs, force=force)
     model = create_model(name, dict(params))
-    data = Dataset.from_frame(train, items=items)
+    data = Dataset.from_frame(train, item_features=items)
     val = validation_dataset(validation, data) if validation is not None else None
     options = FitOptions(threads=threads, validation=val, on_epoch=on_epoch)
     start = time.perf_counter()
     model.fit(data, options)
     seconds = time.perf_counter() - start
-    with output_dir(out, command="fit", inputs=inputs, force=force) as staging:
-        write_model(model, staging)
-        write_model(Popularity().fit(data), staging / POPULARITY_DIR)
-        if items is not None:
-            items.to_parquet(staging / ITEMS_FILE, index=False)
-        if extras is not None:
-            extras(staging)
+    ModelDir.write(
+        out,
+        model,
+        popularity=Popularity().fit(data),
+        catalog=items,
+        extras=extras,
+        inputs=inputs,
+        force=force,
+    )
     n_val = len(val.interactions) if val is not None else 0
     return FitSummary(
         model=name,
@@ -105,27 +237,13 @@ def validation_dataset(frame: pd.DataFrame, data: Dataset) -> Dataset:
 
     Rows whose user or item is not in ``data`` are dropped: no model can score them.
     """
-    known = (data.users.numbers(frame[Columns.USER_ID]) >= 0) & (
-        data.items.numbers(frame[Columns.ITEM_ID]) >= 0
-    )
-    kept = frame.loc[known]
-    batch = Dataset.from_frame(kept, item_vocab=data.items)
-    inter = batch.interactions
-    remapped = Interactions(
-        data.users.numbers(batch.users.id_of(inter.user_nums)),
-        inter.item_nums,
-        inter.weights,
-        inter.timestamps,
-    )
-    return Dataset(data.users, data.items, remapped)
+    return Dataset.from_frame(frame, users=data.users, items=data.items, missing="drop")
 
 
-def load_model_dir(path: Path) -> tuple[Any, Popularity | None]:
-    """The model saved in ``path`` and its popularity fallback (None when absent)."""
-    if not path.is_dir():
-        what = "a file, not a folder" if path.exists() else "no such folder"
-        raise ArtifactError(f"{path} is not a tailor model directory ({what})")
-    model = load_model(path)
-    pop_dir = path / POPULARITY_DIR
-    popularity = load_model(pop_dir) if pop_dir.is_dir() else None
-    return model, popularity
+def load_model_dir(path: Path) -> tuple[RecommenderBase[Any], Popularity | None]:
+    """The model saved in ``path`` and its popularity fallback (None when absent).
+
+    The older spelling of ``ModelDir.load(path)``; kept for callers not yet switched.
+    """
+    folder = ModelDir.load(path)
+    return folder.model, folder.popularity
