@@ -52,3 +52,61 @@ def test_to_frame_round_trip() -> None:
         ["u2", "a"],
         ["u1", "a"],
     ]
+
+
+# ---- one way onto existing vocabularies ----------------------------------------------------
+def _batch() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": ["u2", "new", "u1", "u2"],
+            "item_id": ["b", "a", "zzz", "a"],
+            "value": [1.0, 2.0, 3.0, 4.0],
+            "timestamp": [5, 6, 7, 8],
+        }
+    )
+
+
+def test_onto_given_vocabularies_missing_error_names_the_row() -> None:
+    base = Dataset.from_frame(_frame())
+    with pytest.raises(DataError, match=r"column 'user_id', row 2: id 'new' is not in the given"):
+        Dataset.from_frame(_batch(), users=base.users, items=base.items)
+    ok = Dataset.from_frame(_batch().iloc[[0, 3]], users=base.users, items=base.items)
+    assert ok.users is base.users and ok.items is base.items
+    assert ok.interactions.user_nums.tolist() == [1, 1]
+    assert ok.interactions.item_nums.tolist() == [1, 0]
+
+
+def test_onto_given_vocabularies_missing_drop() -> None:
+    base = Dataset.from_frame(_frame())
+    out = Dataset.from_frame(_batch(), users=base.users, items=base.items, missing="drop")
+    assert out.users is base.users and out.items is base.items
+    assert out.interactions.user_nums.tolist() == [1, 1]
+    assert out.interactions.item_nums.tolist() == [1, 0]
+    assert out.interactions.weights.tolist() == [1.0, 4.0]  # rows kept with their weights
+    assert out.interactions.timestamps.tolist() == [5, 8]
+
+
+def test_onto_given_vocabularies_missing_extend() -> None:
+    base = Dataset.from_frame(_frame())
+    catalog = pd.DataFrame({"item_id": ["c", "a"], "category": ["x", "y"]})
+    out = Dataset.from_frame(
+        _batch(), users=base.users, items=base.items, missing="extend", item_features=catalog
+    )
+    assert out.users.ids.tolist() == ["u1", "u2", "new"]  # appended: old numbers stay
+    assert out.items.ids.tolist() == ["a", "b", "zzz", "c"]  # frame's new ids, then catalog's
+    assert out.interactions.user_nums.tolist() == [1, 2, 0, 1]
+    assert out.interactions.item_nums.tolist() == [1, 0, 2, 0]
+    assert base.users.ids.tolist() == ["u1", "u2"]  # the given vocabulary is not modified
+    assert out.item_features is not None
+    assert out.item_features["category"].tolist()[0] == "y"
+    same = Dataset.from_frame(_batch().iloc[[0]], users=base.users, missing="extend")
+    assert same.users is base.users  # nothing new: the same object
+
+
+def test_only_one_vocabulary_given_and_bad_missing() -> None:
+    base = Dataset.from_frame(_frame())
+    out = Dataset.from_frame(_batch(), items=base.items, missing="drop")
+    assert out.users.ids.tolist() == ["u2", "new"]  # built from the kept rows only
+    assert out.interactions.item_nums.tolist() == [1, 0, 0]
+    with pytest.raises(ValueError, match="missing"):
+        Dataset.from_frame(_batch(), items=base.items, missing="ignore")  # type: ignore[arg-type]

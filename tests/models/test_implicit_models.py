@@ -7,9 +7,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from tailor.data.dataset import Dataset
-from tailor.models import ALS, BPR, FitOptions, SupportsSimilarItems, create_model
+from tailor.models import (
+    ALS,
+    BPR,
+    FitOptions,
+    SupportsFactors,
+    SupportsSimilarItems,
+    create_model,
+)
 from tailor.testing import RecommenderContract, planted_frame
 from tailor.testing.data import random_frame
 
@@ -88,8 +96,8 @@ def test_each_hyperparameter_changes_the_scores(cls: Any, params: dict[str, Any]
     data = Dataset.from_frame(random_frame(seed=3))  # ratings 1-5: weights matter to ALS
     users = np.arange(data.n_users)
     base = {"factors": 8, "iterations": 10, "seed": 0}
-    before = cls(**base).fit(data)._score(users)
-    after = cls(**{**base, **params}).fit(data)._score(users)
+    before = cls(**base).fit(data).score_rows(users)
+    after = cls(**{**base, **params}).fit(data).score_rows(users)
     assert before.shape == (data.n_users, data.n_items)
     assert not np.allclose(before, after)
 
@@ -114,3 +122,85 @@ def test_saved_factors_are_plain_arrays(tmp_path: Path) -> None:
 def test_registered() -> None:
     assert isinstance(create_model("als", {"factors": 4}), ALS)
     assert isinstance(create_model("bpr", {"learning_rate": 0.1}), BPR)
+
+
+# ---- fold-in ------------------------------------------------------------------------------
+NEWCOMER = pd.DataFrame(
+    {
+        "user_id": ["newbie", "newbie", "newbie", "u2", "u7"],
+        "item_id": ["i4", "i5", "i6", "i2", "i-new"],
+        "value": [1.0, 2.0, 1.0, 3.0, 1.0],
+        "timestamp": pd.to_datetime(["2024-06-01"] * 5),
+    }
+)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_als_fold_in_equals_implicits_recalculation(binary: bool) -> None:
+    """New and touched users get exactly implicit's recalculate_user factors (over all their
+    items, old and new); the new item gets recalculate_item's over its users; everything else
+    is bit-identical."""
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    params = {**ALS_PLANTED, "alpha": 2.0, "binary": binary}
+    model = ALS(seed=0, **params).fit(Dataset.from_frame(planted_frame()))
+    users0, items0 = model.user_factors.copy(), model.item_factors.copy()
+    model.partial_fit(NEWCOMER)
+    union = pd.concat([planted_frame(), NEWCOMER], ignore_index=True)
+    full = Dataset.from_frame(union)  # same first-appearance numbering as the grown model
+    assert full.users == model.users and full.items == model.items
+    matrix = full.matrix(weights=True)
+    if binary:
+        matrix.data[:] = 1.0
+    reference = AlternatingLeastSquares(
+        factors=2, regularization=0.1, alpha=2.0, num_threads=1, random_state=0
+    )
+    reference.user_factors = np.zeros((full.n_users, users0.shape[1]), np.float32)
+    reference.item_factors = np.zeros((full.n_items, items0.shape[1]), np.float32)
+    reference.user_factors[: len(users0)] = users0
+    reference.item_factors[: len(items0)] = items0
+    touched = np.array([full.users.number(u) for u in ("u2", "u7", "newbie")])
+    expected_users = reference.recalculate_user(touched, sp.csr_matrix(matrix[touched]))
+    np.testing.assert_allclose(model.user_factors[touched], expected_users, rtol=1e-4, atol=1e-6)
+    reference.user_factors[touched] = expected_users
+    new_item = full.items.number("i-new")
+    item_users = sp.csr_matrix(matrix[:, [new_item]].T)
+    expected_item = reference.recalculate_item([new_item], item_users)
+    np.testing.assert_allclose(model.item_factors[new_item], expected_item[0], rtol=1e-4, atol=1e-6)
+    untouched = np.setdiff1d(np.arange(len(users0)), touched)
+    np.testing.assert_array_equal(model.user_factors[untouched], users0[untouched])
+    np.testing.assert_array_equal(model.item_factors[: len(items0)], items0)
+
+
+def test_als_fold_in_personalises_the_newcomer() -> None:
+    model = ALS(seed=0, **ALS_PLANTED).fit(Dataset.from_frame(planted_frame()))
+    model.partial_fit(NEWCOMER.iloc[:3])  # bought i4, i5, i6: group two
+    assert model.recommend(["newbie"], n=1).for_user("newbie") == ["i7"]
+
+
+def test_bpr_fold_in_moves_only_the_batch_and_repeats() -> None:
+    data = Dataset.from_frame(planted_frame())
+    a = BPR(seed=0, **BPR_PLANTED).fit(data)
+    users0, items0 = a.user_factors.copy(), a.item_factors.copy()
+    a.partial_fit(NEWCOMER)
+    touched = [a.users.number(u) for u in ("u2", "u7")]
+    untouched = np.setdiff1d(np.arange(len(users0)), touched)
+    np.testing.assert_array_equal(a.user_factors[untouched], users0[untouched])
+    np.testing.assert_array_equal(a.item_factors[: len(items0)], items0)
+    assert not np.array_equal(a.user_factors[touched], users0[touched])
+    assert (a.user_factors[:, -1] == 1.0).all()  # implicit's constant column stays
+    assert a.recommend(["newbie"], n=1).for_user("newbie") == ["i7"]
+    b = BPR(seed=0, **BPR_PLANTED).fit(data).partial_fit(NEWCOMER)
+    np.testing.assert_array_equal(a.user_factors, b.user_factors)
+    np.testing.assert_array_equal(a.item_factors, b.item_factors)
+
+
+@pytest.mark.parametrize(("cls", "params"), [(ALS, ALS_PLANTED), (BPR, BPR_PLANTED)])
+def test_factor_capability(cls: Any, params: dict[str, Any]) -> None:
+    assert isinstance(cls(**params), SupportsFactors)  # a class capability, fitted or not
+    model = cls(seed=0, **params).fit(Dataset.from_frame(planted_frame()))
+    assert isinstance(model, SupportsFactors)
+    user_offsets, item_offsets = model.factor_offsets()
+    rows = model.score_rows(np.arange(len(model.users)))
+    expected = model.user_factors @ model.item_factors.T + item_offsets + user_offsets[:, None]
+    np.testing.assert_allclose(rows, expected, rtol=1e-5, atol=1e-6)

@@ -31,7 +31,7 @@ from tailor.evaluation import EvaluationResult, compare, evaluate_model, write_r
 from tailor.evaluation.report import REPORT_FILE as EVAL_REPORT_FILE
 from tailor.evaluation.truth import unseen_only
 from tailor.models.artifacts import record_metrics
-from tailor.models.model_dir import POPULARITY_DIR, fit_model_dir, load_model_dir
+from tailor.models.model_dir import ModelDir, fit_model_dir
 from tailor.outputs import output_dir
 
 SOURCE = "online-retail"
@@ -87,7 +87,7 @@ def demo(out: Path, models: str, force: bool) -> None:
         ):
             results = _final(split, prepared.items, best, staging)
         _report(console, results, best, split, staging / "evaluation")
-        _print_top_products(console, staging / "model" / POPULARITY_DIR, prepared.items)
+        _print_top_products(console, staging / "model", prepared.items)
     _print_next_steps(console, out, out / "evaluation" / EVAL_REPORT_FILE)
 
 
@@ -164,8 +164,10 @@ def _choose(
     scores: dict[str, float] = {}
     for name in names:
         summary = fit_model_dir(split.train, name, CANDIDATES[name], root / name, items=items)
-        model, popularity = load_model_dir(root / name)
-        result = evaluate_model(model, val, K, fallback=popularity, truth_filter=truth, ci=False)
+        folder = ModelDir.load(root / name)
+        result = evaluate_model(
+            folder.model, val, K, fallback=folder.popularity, truth_filter=truth, ci=False
+        )
         scores[name] = float(result.metrics["ndcg@10"])
         table.add_row(name, f"{scores[name]:.4f}", f"{summary.fit_seconds:.1f}")
     console.print(table)
@@ -181,9 +183,9 @@ def _final(split: Split, items: pd.DataFrame, best: str, out: Path) -> dict[str,
     for name in dict.fromkeys(("popularity", best)):
         target = out / "model" if name == best else out / "baseline"
         fit_model_dir(fit_frame, name, CANDIDATES[name], target, items=items)
-        model, popularity = load_model_dir(target)
+        folder = ModelDir.load(target)
         results[name] = evaluate_model(
-            model, split, K, fallback=popularity, truth_filter=truth, items=items
+            folder.model, split, K, fallback=folder.popularity, truth_filter=truth, items=items
         )
         record_metrics(target, _headline(results[name].metrics))
     return results
@@ -242,10 +244,11 @@ def _cells(values: dict[str, Any]) -> list[str]:
     return out
 
 
-def _print_top_products(console: Console, popularity_dir: Path, items: pd.DataFrame) -> None:
-    from tailor.models.artifacts import load_model
-
-    top = load_model(popularity_dir).top_items(10)
+def _print_top_products(console: Console, model_dir: Path, items: pd.DataFrame) -> None:
+    popularity = ModelDir.load_popularity(model_dir)
+    if popularity is None:
+        return
+    top = popularity.top_items(10)
     titles = items.set_index(Columns.ITEM_ID).get(Columns.TITLE)
     table = Table(title="Top products (the fallback for new customers)")
     for col in ("rank", "item_id", "title", "customers"):

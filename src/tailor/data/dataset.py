@@ -92,31 +92,33 @@ class Dataset:
         if isinstance(items, pd.DataFrame):
             items, item_features = None, items if item_features is None else item_features
         user_ids, item_ids = frame[Columns.USER_ID], frame[Columns.ITEM_ID]
+        weights = _weights(frame, weight)
+        times = to_epoch_seconds(frame[Columns.TIMESTAMP]) if Columns.TIMESTAMP in frame else None
+        keep = np.ones(len(frame), bool)
+        for given, ids, col in (
+            (users, user_ids, Columns.USER_ID),
+            (items, item_ids, Columns.ITEM_ID),
+        ):
+            if given is None or missing == "extend":
+                continue
+            unknown = given.numbers(ids) < 0
+            if unknown.any() and missing == "error":
+                row = int(np.flatnonzero(unknown)[0])
+                raise DataError(
+                    f"id {str(ids.iloc[row])!r} is not in the given vocabulary "
+                    f"({int(unknown.sum()):,} rows have unknown {col}s)",
+                    column=col,
+                    row=row + 1,
+                )
+            keep &= ~unknown
+        if not keep.all():  # a vocabulary built here holds the kept rows' ids only
+            user_ids, item_ids = user_ids[keep], item_ids[keep]
+            weights = weights[keep] if weights is not None else None
+            times = times[keep] if times is not None else None
         user_vocab = _vocabulary(users, missing, user_ids, user_features, Columns.USER_ID)
         item_vocab = _vocabulary(items, missing, item_ids, item_features, Columns.ITEM_ID)
         user_nums = user_vocab.numbers(user_ids)
         item_nums = item_vocab.numbers(item_ids)
-        weights = _weights(frame, weight)
-        times = to_epoch_seconds(frame[Columns.TIMESTAMP]) if Columns.TIMESTAMP in frame else None
-        unknown = (user_nums < 0) | (item_nums < 0)
-        if unknown.any():
-            if missing == "error":
-                row = int(np.flatnonzero(unknown)[0])
-                col, ids = (
-                    (Columns.USER_ID, user_ids)
-                    if user_nums[row] < 0
-                    else (Columns.ITEM_ID, item_ids)
-                )
-                raise DataError(
-                    f"id {str(ids.iloc[row])!r} is not in the given vocabulary "
-                    f"({int(unknown.sum()):,} rows have unknown ids)",
-                    column=col,
-                    row=row + 1,
-                )
-            keep = ~unknown
-            user_nums, item_nums = user_nums[keep], item_nums[keep]
-            weights = weights[keep] if weights is not None else None
-            times = times[keep] if times is not None else None
         inter = Interactions.from_arrays(user_nums, item_nums, weights, times)
         return cls(
             user_vocab,

@@ -1,10 +1,12 @@
-"""Recommender models behind one protocol."""
+"""Recommender models behind one protocol (``Recommender``) and its capabilities."""
 
 from tailor.models.base import (
     FitOptions,
+    FoldIn,
     ModelConfig,
     Recommender,
     RecommenderBase,
+    SupportsFactors,
     SupportsPartialFit,
     SupportsSimilarItems,
 )
@@ -12,6 +14,7 @@ from tailor.models.ease import EASE, EASEConfig
 from tailor.models.implicit_models import ALS, BPR, ALSConfig, BPRConfig
 from tailor.models.knn import ItemKNN, ItemKNNConfig
 from tailor.models.mf_sgd import SGDMF, SGDMFConfig
+from tailor.models.model_dir import ModelDir
 from tailor.models.popular import Popularity, PopularityConfig
 from tailor.models.registry import create_model, model_class
 
@@ -24,14 +27,17 @@ __all__ = [
     "BPRConfig",
     "EASEConfig",
     "FitOptions",
+    "FoldIn",
     "ItemKNN",
     "ItemKNNConfig",
     "ModelConfig",
+    "ModelDir",
     "Popularity",
     "PopularityConfig",
     "Recommender",
     "RecommenderBase",
     "SGDMFConfig",
+    "SupportsFactors",
     "SupportsPartialFit",
     "SupportsSimilarItems",
     "create_model",

@@ -222,4 +222,5 @@ def bm25_weight(x: sp.csr_array, k1: float, b: float) -> sp.csr_array:
 
 def _user_idf(x: sp.csr_array) -> np.ndarray:
     counts = np.diff(x.indptr).astype(np.float64)
-    return np.log(x.shape[1] / np.maximum(counts, 1.0))
+    idf: np.ndarray = np.log(x.shape[1] / np.maximum(counts, 1.0))
+    return idf

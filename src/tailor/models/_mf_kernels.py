@@ -85,7 +85,7 @@ def is_seen(indptr: np.ndarray, indices: np.ndarray, u: int, j: int) -> bool:
             lo = mid + 1
         else:
             hi = mid
-    return lo < indptr[u + 1] and indices[lo] == j
+    return bool(lo < indptr[u + 1] and indices[lo] == j)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
@@ -126,7 +126,7 @@ def _item_score(
     s = item_bias[i]
     for f in range(user_factors.shape[1]):
         s += user_factors[u, f] * item_factors[i, f]
-    return s
+    return np.float32(s)
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)

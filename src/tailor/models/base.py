@@ -556,7 +556,7 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     if n <= TOP_N_KERNEL_MAX and scores.dtype.kind == "f":
         from tailor.models._topn import top_n_rows
 
-        return top_n_rows(np.ascontiguousarray(scores), n)  # type: ignore[no-any-return]
+        return top_n_rows(np.ascontiguousarray(scores), n)
     if n < scores.shape[1]:
         part = _top_n_columns(scores, n)
     else:

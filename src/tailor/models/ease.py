@@ -123,7 +123,8 @@ def weight_rows(weights: np.ndarray, item_nums: np.ndarray, n_items: int) -> np.
     ``partial_fit`` (they have no weights)."""
     n_fitted = len(weights)
     if n_items == n_fitted:
-        return weights[item_nums]
+        rows: np.ndarray = weights[item_nums]
+        return rows
     out = np.full((len(item_nums), n_items), -np.inf, np.float32)
     fitted = np.flatnonzero(item_nums < n_fitted)
     out[fitted, :n_fitted] = weights[item_nums[fitted]]

@@ -129,12 +129,14 @@ class _ImplicitMF(RecommenderBase[C]):
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
-        return self.user_factors[user_nums] @ self._item_factors_t
+        scores: np.ndarray = self.user_factors[user_nums] @ self._item_factors_t
+        return scores
 
     @override
     def _score_pairs(self, user_nums: np.ndarray, item_nums: np.ndarray) -> np.ndarray:
         u, i = self.user_factors[user_nums], self.item_factors[item_nums]
-        return np.einsum("ij,ij->i", u, i).astype(np.float32)
+        dots: np.ndarray = np.einsum("ij,ij->i", u, i)
+        return dots.astype(np.float32)
 
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """Items whose factor vectors have the largest cosine with each query item's.

@@ -198,7 +198,8 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
         if h is None:
             return np.ones(len(timestamps), np.float32)
         age_days = (self.time_reference[0] - timestamps) / SECONDS_PER_DAY
-        return np.exp2(-np.maximum(age_days, 0.0) / h).astype(np.float32)
+        weights: np.ndarray = np.exp2(-np.maximum(age_days, 0.0) / h).astype(np.float32)
+        return weights
 
     def _examples(self, inter: Interactions) -> dict[str, np.ndarray]:
         """Training arrays: every rating for rmse, distinct (latest) pairs for ranking losses."""
@@ -335,7 +336,7 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
     # ---- scoring --------------------------------------------------------------------------
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
-        scores = self.user_factors[user_nums] @ self.item_factors.T
+        scores: np.ndarray = self.user_factors[user_nums] @ self.item_factors.T
         scores += self.item_bias[None, :]
         scores += (self.user_bias[user_nums] + self.global_mean[0])[:, None]
         return scores
@@ -344,7 +345,8 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
     def _score_pairs(self, user_nums: np.ndarray, item_nums: np.ndarray) -> np.ndarray:
         dots = np.einsum("ij,ij->i", self.user_factors[user_nums], self.item_factors[item_nums])
         pred = dots + self.item_bias[item_nums] + self.user_bias[user_nums] + self.global_mean[0]
-        return np.clip(pred, self.rating_range[0], self.rating_range[1]).astype(np.float32)
+        out: np.ndarray = np.clip(pred, self.rating_range[0], self.rating_range[1])
+        return out.astype(np.float32)
 
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """The ``n`` items with the most cosine-similar factor vectors to each given item.

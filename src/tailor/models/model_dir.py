@@ -103,14 +103,26 @@ class ModelDir:
             raise ArtifactError(f"{path} is not a tailor model directory ({what})")
         manifest = read_manifest(path)
         model = load_model(path)
-        pop_dir = cls.popularity_path(path)
-        popularity = load_model(pop_dir) if pop_dir.is_dir() else None
-        if popularity is not None and not isinstance(popularity, Popularity):
+        return cls(path, manifest, model, cls.load_popularity(path))
+
+    @classmethod
+    def load_popularity(cls, path: Path | str) -> Popularity | None:
+        """Only the fallback of the folder ``path`` (checked), None when it has none; for
+        callers that keep serving popular items when the model itself is broken.
+
+        Raises:
+            ArtifactError: a damaged fallback, or one that is not a popularity model.
+        """
+        pop_dir = cls.popularity_path(Path(path))
+        if not pop_dir.is_dir():
+            return None
+        popularity = load_model(pop_dir)
+        if not isinstance(popularity, Popularity):
             raise ArtifactError(
                 f"{pop_dir / MANIFEST}: the fallback must be a popularity model, "
                 f"not {popularity.name!r}"
             )
-        return cls(path, manifest, model, popularity)
+        return popularity
 
     @classmethod
     def validate(cls, path: Path | str) -> dict[str, Any]:

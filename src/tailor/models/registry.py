@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tailor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tailor.models.base import RecommenderBase
 
 MODELS: dict[str, str] = {
     "popularity": "tailor.models.popular:Popularity",
@@ -19,16 +22,17 @@ MODELS: dict[str, str] = {
 """name -> "module:Class". Later models register here; nothing outside tailor.models is loaded."""
 
 
-def model_class(name: str) -> Any:
+def model_class(name: str) -> type[RecommenderBase[Any]]:
     """The class registered under ``name``; a ConfigError lists the valid names otherwise."""
     try:
         module, cls = MODELS[name].split(":")
     except KeyError:
         raise ConfigError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
-    return getattr(importlib.import_module(module), cls)
+    found: type[RecommenderBase[Any]] = getattr(importlib.import_module(module), cls)
+    return found
 
 
-def create_model(name: str, params: dict[str, Any] | None = None) -> Any:
+def create_model(name: str, params: dict[str, Any] | None = None) -> RecommenderBase[Any]:
     """Instantiate model ``name`` with hyperparameters validated by its config class."""
     from pydantic import ValidationError
 

@@ -9,7 +9,7 @@ A registry root holds::
 
 Switching versions replaces ``ACTIVE`` with ``os.replace`` (atomic on POSIX), so a reader sees the
 old or the new name, never a mix; rollback is the same pointer flip back to the previous entry of
-``HISTORY``. A version is loaded and checked (``load_model_dir``: every array against its
+``HISTORY``. A version is loaded and checked (``ModelDir.load``: every array against its
 manifest) before the pointer moves, so ``ACTIVE`` never names a version that cannot be served.
 Publishing copies into a hidden staging sibling (``versions/.NAME.tmp-*``) renamed into place
 when whole; a killed publish leaves only such a hidden folder, which listings ignore and remove
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tailor.errors import ArtifactError, ConfigError
 from tailor.models.artifacts import MANIFEST, read_manifest
-from tailor.models.model_dir import load_model_dir
+from tailor.models.model_dir import ModelDir
 from tailor.outputs import output_dir, output_file
 
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -97,14 +97,14 @@ class ModelRegistry:
         Raises:
             ArtifactError: naming the file and the problem.
         """
-        load_model_dir(self.path(version))
+        ModelDir.load(self.path(version))
 
     def publish(self, model_dir: Path, version: str | None = None) -> str:
         """Check ``model_dir`` loads, then copy it in as a new version (named by its manifest
         unless given); the version appears whole or not at all."""
         self._require_registry()
-        load_model_dir(model_dir)
-        name = version or str(read_manifest(model_dir)["version"])
+        folder = ModelDir.load(model_dir)
+        name = version or folder.version
         _check_name(name)
         target = self.root / "versions" / name
         if target.exists():

@@ -1,0 +1,62 @@
+"""ModelDir: the one owner of a model folder's layout (model, popularity/, items.parquet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tailor.data.dataset import Dataset
+from tailor.errors import ArtifactError
+from tailor.models import EASE, ModelDir, Popularity
+from tailor.models.model_dir import fit_model_dir, load_model_dir
+from tailor.testing import planted_frame
+
+CATALOG = pd.DataFrame({"item_id": [f"i{k}" for k in range(9)], "category": ["x"] * 9})
+
+
+def test_write_then_load_the_whole_folder(tmp_path: Path) -> None:
+    data = Dataset.from_frame(planted_frame(), item_features=CATALOG)
+    model = EASE(regularization=10.0).fit(data)
+    manifest = ModelDir.write(
+        tmp_path / "m", model, popularity=Popularity().fit(data), catalog=CATALOG
+    )
+    folder = ModelDir.load(tmp_path / "m")
+    assert folder.manifest == manifest and folder.version == manifest["version"]
+    assert isinstance(folder.model, EASE) and isinstance(folder.popularity, Popularity)
+    assert folder.catalog_file == tmp_path / "m" / "items.parquet"
+    pd.testing.assert_frame_equal(folder.read_catalog(), CATALOG)
+    pd.testing.assert_frame_equal(
+        folder.model.recommend(["u0"], n=3).to_frame(), model.recommend(["u0"], n=3).to_frame()
+    )
+    assert ModelDir.validate(tmp_path / "m") == manifest
+    assert ModelDir.is_model_dir(tmp_path / "m")
+    assert load_model_dir(tmp_path / "m")[1] is not None  # the older spelling still works
+
+
+def test_a_plain_saved_model_is_a_folder_without_fallback(tmp_path: Path) -> None:
+    EASE().fit(Dataset.from_frame(planted_frame())).save(tmp_path / "m")
+    folder = ModelDir.load(tmp_path / "m")
+    assert folder.popularity is None and folder.catalog_file is None
+    assert folder.read_catalog() is None
+
+
+def test_fit_model_dir_writes_through_model_dir(tmp_path: Path) -> None:
+    summary = fit_model_dir(planted_frame(), "itemknn", {"k": 5}, tmp_path / "m", items=CATALOG)
+    folder = ModelDir.load(tmp_path / "m")
+    assert folder.manifest["model"] == "itemknn" and summary.n_items == 9
+    assert folder.popularity is not None and len(folder.popularity.items) == 9
+
+
+def test_load_refuses_broken_folders(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="no such folder"):
+        ModelDir.load(tmp_path / "nothing")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ArtifactError, match="a file, not a folder"):
+        ModelDir.load(tmp_path / "file")
+    data = Dataset.from_frame(planted_frame())
+    ModelDir.write(tmp_path / "m", EASE().fit(data), popularity=None)
+    EASE().fit(data).save(tmp_path / "m" / "popularity")  # a fallback of the wrong kind
+    with pytest.raises(ArtifactError, match="must be a popularity model"):
+        ModelDir.load(tmp_path / "m")
