@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.data.columns import Columns
-from tailor.errors import ArtifactError, ConfigError
+from tailor.errors import ConfigError
 from tailor.pipeline.ann import AnnIndex, AnnSettings, build_ann
 from tailor.pipeline.catalog import Catalog
 from tailor.pipeline.filters import ItemFilter, ItemList, ItemPredicate, apply_filters, backfill
@@ -46,7 +46,9 @@ SOURCE_COLD_START = "cold_start"
 SOURCE_FALLBACK = "fallback"
 """No model (or it failed): popular items."""
 POPULARITY_DIR = "popularity"
+"""The fallback's folder inside a model folder (``ModelDir.POPULARITY``)."""
 CATALOG_FILE = "items.parquet"
+"""The catalogue inside a model folder (``ModelDir.CATALOG``)."""
 USERS_FILE = "users.parquet"
 """Optional users table of a model folder (``user_id`` + attributes such as ``country``)."""
 FALLBACK_SIZE = 200
@@ -223,20 +225,17 @@ class Pipeline:
             ArtifactError: the folder, its model or its catalogue cannot be read.
             ConfigError: ``segment_column`` is not a column of the users table.
         """
-        from tailor.models.artifacts import load_model
+        from tailor.models.model_dir import ModelDir
 
-        path = Path(path)
-        if not path.is_dir():
-            what = "a file, not a folder" if path.exists() else "no such folder"
-            raise ArtifactError(f"{path} is not a tailor model directory ({what})")
-        model = load_model(path)
-        popularity = load_model(path / POPULARITY_DIR) if (path / POPULARITY_DIR).is_dir() else None
-        if popularity is None and hasattr(model, "top_items"):
+        folder = ModelDir.load(path)
+        model: Any = folder.model
+        popularity: Any = folder.popularity
+        if popularity is None and hasattr(model, "top_items"):  # a Popularity model folder
             popularity = model
-        catalog = Catalog.read(path / CATALOG_FILE) if (path / CATALOG_FILE).is_file() else None
+        catalog = Catalog.read(folder.catalog_file) if folder.catalog_file is not None else None
         segments = None
         if segment_column is not None:
-            table = users_table if users_table is not None else path / USERS_FILE
+            table = users_table if users_table is not None else Path(path) / USERS_FILE
             segments = read_segments(table, segment_column)
         return cls.build(
             model,
