@@ -47,12 +47,10 @@ def random_model(items: int, factors: int, users: int, seed: int = 0) -> Any:
         Dataset.from_frame(frame, items=extra)
     )
     n_items = len(model.items)
-    model._set_params(
-        {
-            "user_factors": rng.normal(size=(len(model.users), factors)).astype(np.float32),
-            "item_factors": rng.normal(size=(n_items, factors)).astype(np.float32),
-        }
-    )
+    arrays = dict(model.state_arrays())
+    arrays["user_factors"] = rng.normal(size=(len(model.users), factors)).astype(np.float32)
+    arrays["item_factors"] = rng.normal(size=(n_items, factors)).astype(np.float32)
+    model.load_state(arrays)
     return model
 
 
