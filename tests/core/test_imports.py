@@ -11,12 +11,41 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "tailor"
 
+TRAINING_DATA = ("tailor.data.cleaning", "tailor.data.sources")
 FORBIDDEN = {
-    "data": ("tailor.models", "tailor.evaluation", "tailor.serving", "tailor.cli"),
-    "models": ("tailor.evaluation", "tailor.serving", "tailor.cli"),
+    "data": (
+        "tailor.models",
+        "tailor.pipeline",
+        "tailor.evaluation",
+        "tailor.serving",
+        "tailor.cli",
+    ),
+    "models": ("tailor.pipeline", "tailor.evaluation", "tailor.serving", "tailor.cli"),
+    "pipeline": ("tailor.evaluation", "tailor.serving", "tailor.cli", *TRAINING_DATA),
     "evaluation": ("tailor.serving", "tailor.cli"),
-    "serving": ("tailor.evaluation", "tailor.cli", "tailor.data.cleaning", "tailor.data.sources"),
+    "serving": ("tailor.evaluation", "tailor.cli", *TRAINING_DATA),
 }
+"""data <- models <- pipeline <- {evaluation, serving, cli} (docs/architecture.md)."""
+SERVING_MUST_NOT_LOAD = (
+    "numba",
+    "implicit",
+    "plotly",
+    "scipy.stats",
+    "sklearn",
+    "tailor.evaluation",
+    "tailor.cli",
+    *TRAINING_DATA,
+    "tailor.models._mf_kernels",
+    "tailor.models._sparse_kernels",
+    "tailor.models._mf_validation",
+    "tailor.models.ease",
+    "tailor.models.recency_ease",
+    "tailor.models.knn",
+    "tailor.models.mf_sgd",
+    "tailor.models.implicit_models",
+)
+"""Training code: numba-compiled fit kernels, implicit, plots, statistics, the model classes
+(a served folder loads only its own model's module, when it loads)."""
 
 
 def _imports(path: Path) -> set[str]:
@@ -38,6 +67,30 @@ def test_import_direction(package: str) -> None:
         if name.startswith(FORBIDDEN[package])
     ]
     assert not bad, bad
+
+
+def test_evaluation_serving_and_cli_reach_models_through_the_pipeline() -> None:
+    """The lists users get are built in one place: the pipeline (the mask + top-n step and the
+    fallback are not rebuilt elsewhere)."""
+    for package in ("serving", "evaluation"):
+        users = [
+            str(path.relative_to(SRC))
+            for path in (SRC / package).rglob("*.py")
+            if "tailor.pipeline" in _imports(path)
+        ]
+        assert users, f"{package} does not use tailor.pipeline"
+    fit_cli = _imports(SRC / "cli" / "fit.py")
+    assert "tailor.pipeline" in fit_cli
+
+
+def test_serving_app_loads_no_training_code() -> None:
+    """``import tailor.serving.app`` (what ``tailor serve`` starts with) in a fresh process."""
+    code = (
+        "import sys, tailor.serving.app; "
+        f"print(sorted(m for m in sys.modules if m.startswith({SERVING_MUST_NOT_LOAD!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_import_tailor_is_light() -> None:

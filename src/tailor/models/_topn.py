@@ -104,7 +104,7 @@ def masked_top_n(
     while len(mats) > 2:  # the kernel takes two; more are rare (merge them)
         mats = [mats[0] + mats[1], *mats[2:]]
     ptrs = [_csr_parts(m) for m in mats] + [(_EMPTY, _EMPTY)] * (2 - len(mats))
-    return _masked_rows(  # type: ignore[no-any-return]
+    return _masked_rows(
         np.ascontiguousarray(scores),
         width,
         _NO_MASK if allowed is None else allowed,
