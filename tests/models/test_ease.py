@@ -93,8 +93,8 @@ def test_each_hyperparameter_changes_the_scores(params: dict[str, Any]) -> None:
     # memory_budget_gb is a guard, not a model parameter: it never changes a result it allows
     data = Dataset.from_frame(random_frame(seed=3))
     users = np.arange(data.n_users)
-    before = EASE(regularization=5.0).fit(data)._score(users)
-    after = EASE(**{"regularization": 5.0, **params}).fit(data)._score(users)
+    before = EASE(regularization=5.0).fit(data).score_rows(users)
+    after = EASE(**{"regularization": 5.0, **params}).fit(data).score_rows(users)
     assert not np.allclose(before, after)
 
 

@@ -93,11 +93,11 @@ def test_untouched_users_keep_bit_identical_scores(name: str) -> None:
     train, batch = _frames(coarse=False)
     model = FACTORIES[name]().fit(Dataset.from_frame(train))
     n_users, n_items = len(model.users), len(model.items)
-    before = model._score(np.arange(n_users)).copy()
+    before = model.score_rows(np.arange(n_users)).copy()
     model.partial_fit(batch)
     touched = model.users.numbers(batch["user_id"].unique())
     untouched = np.setdiff1d(np.arange(n_users), touched)
-    after = model._score(np.arange(len(model.users)))
+    after = model.score_rows(np.arange(len(model.users)))
     assert len(model.items) == n_items + 2  # j0, j1
     np.testing.assert_array_equal(after[untouched, :n_items], before[untouched])
     old_touched = touched[touched < n_users]

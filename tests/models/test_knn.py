@@ -133,8 +133,8 @@ def test_each_hyperparameter_changes_the_scores(params: dict[str, Any]) -> None:
     bm25 = "bm25_k1" in params or "bm25_b" in params
     base = {"similarity": "dot", "weighting": "bm25"} if bm25 else {}
     users = np.arange(data.n_users)
-    before = ItemKNN(**base).fit(data)._score(users)
-    after = ItemKNN(**params).fit(data)._score(users)
+    before = ItemKNN(**base).fit(data).score_rows(users)
+    after = ItemKNN(**params).fit(data).score_rows(users)
     assert not np.allclose(before, after)
 
 

@@ -113,7 +113,7 @@ def test_matches_reference_formula_on_random_data() -> None:
     }
     data = Dataset.from_frame(frame)
     model = RecencyEASE(**cfg).fit(data)
-    got = model._score(np.arange(data.n_users))
+    got = model.score_rows(np.arange(data.n_users))
     assert got == pytest.approx(_reference_scores(frame, cfg, data), abs=1e-4)
 
 
@@ -133,8 +133,8 @@ def test_every_hyperparameter_changes_the_scores(change: dict[str, float]) -> No
     base = {"regularization": 5.0, "profile_half_life": 5.0, "popularity_weight": 0.2}
     data = Dataset.from_frame(frame)
     users = np.arange(data.n_users)
-    before = RecencyEASE(**base).fit(data)._score(users)
-    after = RecencyEASE(**{**base, **change}).fit(data)._score(users)
+    before = RecencyEASE(**base).fit(data).score_rows(users)
+    after = RecencyEASE(**{**base, **change}).fit(data).score_rows(users)
     assert not np.allclose(before, after, atol=1e-5)
 
 
