@@ -17,7 +17,6 @@ from typing_extensions import override
 from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
 from tailor.errors import ConfigError, ModelFitError
-from tailor.models import _mf_kernels as kernels
 from tailor.models._matrices import add_interactions, grow_csr, interaction_matrix
 from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._similar import cosine_rows, similar_items_recs
@@ -270,6 +269,8 @@ class BPR(_ImplicitMF[BPRConfig]):
 
     @override
     def _partial_fit(self, fold: FoldIn) -> None:
+        from tailor.models import _mf_kernels as kernels  # numba: loaded when first needed
+
         cfg = self.config
         batch = fold.batch
         n_new = len(batch.interactions)
