@@ -94,7 +94,8 @@ def check_csr(
 def _get(arrays: Mapping[str, np.ndarray], name: str, kind: str, file: str) -> np.ndarray:
     if name not in arrays:
         raise ArtifactError(
-            f"{file}: array {name!r} is missing (written by another kind of model?)"
+            f"{file}: array {name!r} is missing (written by another kind of model, or by an "
+            "older tailor: refit it)"
         )
     arr = arrays[name]
     if arr.dtype.kind not in kind:
