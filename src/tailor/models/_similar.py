@@ -6,9 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from tailor.data.recs import Recs
-from tailor.models.base import SCORE_BATCH, Recommender, ranked_recs, top_n
+from tailor.models._topn import masked_top_n
+from tailor.models.base import SCORE_BATCH, Recommender, ranked_recs
 
 
 def similar_items_recs(
@@ -39,10 +41,11 @@ def similar_items_recs(
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(known), SCORE_BATCH):
         rows = known[start : start + SCORE_BATCH]
-        sims = np.array(similarity_rows(nums[rows]), dtype=np.float32, copy=True, order="C")
-        sims[~np.isfinite(sims)] = -np.inf
-        sims[np.arange(len(rows)), nums[rows]] = -np.inf
-        parts.append((rows, *top_n(sims, n)))
+        query = sp.csr_array(
+            (np.ones(len(rows), np.float32), nums[rows], np.arange(len(rows) + 1)),
+            shape=(len(rows), len(model.items)),
+        )  # each row bans its own query item
+        parts.append((rows, *masked_top_n(similarity_rows(nums[rows]), n, banned=query)))
     return ranked_recs(ids, model.items, parts)
 
 

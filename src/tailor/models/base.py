@@ -379,12 +379,18 @@ class RecommenderBase(Generic[C]):
         known = np.flatnonzero(nums >= 0)
         allowed = self._candidate_mask(candidates)
         extra = exclude.matrix(len(self.users), len(self.items), weights=False) if exclude else None
+        from tailor.models._topn import masked_top_n
+
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for start in range(0, len(known), SCORE_BATCH):
             rows = known[start : start + SCORE_BATCH]
-            scores = np.array(self._score(nums[rows]), dtype=np.float32, copy=True, order="C")
-            self._mask(scores, nums[rows], allowed, exclude_seen, extra)
-            parts.append((rows, *top_n(scores, n)))
+            users = nums[rows]
+            banned = [
+                self.seen[users] if exclude_seen else None,
+                extra[users] if extra is not None else None,
+            ]
+            top = masked_top_n(self._score(users), n, allowed=allowed, banned=banned)
+            parts.append((rows, *top))
         return self._to_recs(ids, parts)
 
     def _candidate_mask(self, candidates: Any) -> np.ndarray | None:
@@ -394,23 +400,6 @@ class RecommenderBase(Generic[C]):
         nums = self.items.numbers(np.asarray(candidates))
         mask[nums[nums >= 0]] = True
         return mask
-
-    def _mask(
-        self,
-        scores: np.ndarray,
-        user_nums: np.ndarray,
-        allowed: np.ndarray | None,
-        exclude_seen: bool,
-        extra: sp.csr_array | None,
-    ) -> None:
-        scores[~np.isfinite(scores)] = -np.inf
-        if allowed is not None:
-            scores[:, ~allowed] = -np.inf
-        for mat, on in ((self.seen, exclude_seen), (extra, extra is not None)):
-            if on and mat is not None:
-                sub = mat[user_nums]
-                rows = np.repeat(np.arange(len(user_nums)), np.diff(sub.indptr))
-                scores[rows, sub.indices] = -np.inf
 
     def _to_recs(
         self, ids: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
