@@ -178,6 +178,8 @@ def _masked_rows(
         count = 0
         for j in range(n_cols):
             v = row[j]
+            if count == n and not v > top_v[n - 1]:  # the common case: not good enough
+                continue
             if not (-np.inf < v < np.inf):  # NaN and infinities are never listed
                 continue
             if has_allowed and not allowed[j]:
