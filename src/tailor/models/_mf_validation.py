@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from tailor.data.dataset import Dataset
 from tailor.data.vocab import Vocabulary
-from tailor.models.base import top_n
+from tailor.models._topn import masked_top_n
 
 USER_BLOCK = 256
 """Users scored at once by ``ranking_metric`` (bounds memory at USER_BLOCK x n_items)."""
@@ -80,11 +80,7 @@ def ranking_metric(
     values = []
     for start in range(0, len(users), USER_BLOCK):
         block = users[start : start + USER_BLOCK]
-        scores = np.array(score_rows(block), dtype=np.float32, copy=True)
-        scores[~np.isfinite(scores)] = -np.inf
-        own = seen[block]
-        scores[np.repeat(np.arange(len(block)), np.diff(own.indptr)), own.indices] = -np.inf
-        top, vals = top_n(scores, k)
+        top, vals = masked_top_n(score_rows(block), k, banned=seen[block])
         hits = np.take_along_axis(truth[block].toarray() > 0, top, axis=1) & np.isfinite(vals)
         n_true = np.diff(truth.indptr)[block]
         if name == "ndcg":
