@@ -90,10 +90,12 @@ def output_dir(
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
+        remove_leftovers(out)
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}{_TMP}"))
+    except (FileExistsError, NotADirectoryError):
         raise ConfigError(f"--out {out}: {parent} is a file, not a folder") from None
-    remove_leftovers(out)
-    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}{_TMP}"))
+    except OSError as exc:  # name the user's path, not our hidden staging name
+        raise ConfigError(f"--out {out} cannot be written: {exc.strerror}") from None
     try:
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp creates 0700; outputs follow the umask
         yield staging
@@ -119,9 +121,11 @@ def output_file(
     out = check_output(out, inputs, folder=False)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}{_TMP}", suffix=suffix)
+    except (FileExistsError, NotADirectoryError):
         raise ConfigError(f"--out {out}: {out.parent} is a file, not a folder") from None
-    fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}{_TMP}", suffix=suffix)
+    except OSError as exc:  # name the user's path, not our hidden staging name
+        raise ConfigError(f"--out {out} cannot be written: {exc.strerror}") from None
     os.close(fd)
     tmp = Path(name)
     try:
