@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tailor.evaluation import learning_curve_verdict, residuals
+from tailor.evaluation.diagnostics import UNDERFIT_GAP, VARIANCE_GAP
 
 
 def _history(train: list[float], val: list[float]) -> pd.DataFrame:
@@ -30,10 +31,33 @@ def test_still_improving_and_underfitting_and_good_fit() -> None:
         learning_curve_verdict(_history([0.1, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.1])).kind
         == "underfitting"
     )
+    # a flat validation curve 11.8 % below train (0.34 vs 0.30): within VARIANCE_GAP
     assert (
-        learning_curve_verdict(_history([0.3, 0.5, 0.6, 0.6], [0.2, 0.3, 0.3, 0.3])).kind
+        learning_curve_verdict(_history([0.3, 0.33, 0.34, 0.34], [0.25, 0.3, 0.3, 0.3])).kind
         == "good-fit"
     )
+
+
+def test_large_gap_with_flat_validation_is_overfitting_not_good_fit() -> None:
+    # validation flat at 0.30 for three epochs, train 34 % better (0.455 vs 0.30): high variance
+    v = learning_curve_verdict(
+        _history([0.30, 0.40, 0.44, 0.45, 0.455], [0.28, 0.295, 0.30, 0.30, 0.30])
+    )
+    assert v.kind == "overfitting"
+    assert "34.1%" in v.message and "regularization" in v.advice
+    # the same shape as a loss (RMSE): train 0.68, validation flat at 0.91 -> gap 33.8 %
+    loss = learning_curve_verdict(
+        _history([0.9, 0.75, 0.7, 0.68], [0.95, 0.91, 0.91, 0.91]), higher_is_better=False
+    )
+    assert loss.kind == "overfitting" and "33.8%" in loss.message
+
+
+def test_gap_thresholds_are_the_documented_ones() -> None:
+    assert (UNDERFIT_GAP, VARIANCE_GAP) == (0.05, 0.2)
+    flat = [0.3, 0.3, 0.3]
+    # gap just under 20 % -> good fit; just over -> overfitting (variance)
+    assert learning_curve_verdict(_history([0.374] * 3, flat)).kind == "good-fit"
+    assert learning_curve_verdict(_history([0.376] * 3, flat)).kind == "overfitting"
 
 
 def test_loss_curves_are_read_lower_is_better() -> None:

@@ -20,6 +20,11 @@ IMPROVING = 0.01
 """Relative change per epoch, over the last epochs, that still counts as improving."""
 DROP = 0.02
 """Relative fall of the validation metric from its best that counts as overfitting."""
+UNDERFIT_GAP = 0.05
+"""Train ahead of validation by less than this (relative to train), curves flat: underfitting."""
+VARIANCE_GAP = 0.2
+"""Train ahead of validation by more than this (relative to train): overfitting (high variance),
+even when the validation curve is flat."""
 
 
 @dataclass(frozen=True)
@@ -50,9 +55,16 @@ def learning_curve_verdict(
       :data:`DROP` (relative), while train still improved;
     * **still-improving**: validation rose by more than :data:`IMPROVING` (relative) per epoch
       over the last two epochs: training stopped too early;
-    * **underfitting**: train and validation are flat and close (gap under 5 %) and the train
-      value is not clearly better than validation: the model cannot fit the training data;
-    * **good-fit** otherwise: validation is at a plateau near its best.
+    * **overfitting** (high variance): at the last epoch train is ahead of validation by more
+      than :data:`VARIANCE_GAP` of the train value, even if validation is flat: the model fits
+      its training data far better than unseen data;
+    * **underfitting**: train and validation are flat and close (gap under
+      :data:`UNDERFIT_GAP`): the model cannot fit the training data;
+    * **good-fit** otherwise: validation is at a plateau near its best, train ahead of it by
+      :data:`UNDERFIT_GAP` to :data:`VARIANCE_GAP`.
+
+    The gap is ``(train - validation) / |train|`` on the turned values: for RMSE, train 0.68 and
+    validation 0.91 is a gap of 33.8 %.
 
     Args:
         history: columns ``epoch``, ``train`` and ``validation``, one row per epoch.
@@ -92,7 +104,17 @@ def learning_curve_verdict(
             f"{tail} epochs) when training stopped.",
             "Train for more epochs, or raise the learning rate a little.",
         )
-    if abs(gap) < 0.05:
+    if gap > VARIANCE_GAP:
+        return Verdict(
+            "overfitting",
+            best_epoch,
+            f"Training {metric} is {gap:.1%} better than validation {metric} at the last epoch "
+            f"(validation best at epoch {best_epoch}): the model fits its training data far "
+            "better than unseen data (high variance), even though validation has levelled off.",
+            "Raise the regularization, use fewer factors / a smaller model, or add training data; "
+            "then compare the validation value, not the gap alone.",
+        )
+    if abs(gap) < UNDERFIT_GAP:
         return Verdict(
             "underfitting",
             best_epoch,
