@@ -182,7 +182,9 @@ def test_served_equals_recommend_equals_evaluated(
         "live": {"write_back": False},
     }
     for mode, options in modes.items():
-        settings = serve_settings(shop_dir, segment_column="country", **options)
+        settings = serve_settings(
+            shop_dir, segment_column="country", scoring_budget_ms=2000, **options
+        )
         with TestClient(create_app(settings)) as client:
             for q, expected in zip(QUERIES, cli, strict=True):
                 for user in _requested():

@@ -274,6 +274,7 @@ def test_hot_route_documents_each_query_parameter(client: TestClient) -> None:
         ("n", "query"),
         ("exclude", "query"),
         ("exclude_seen", "query"),
+        ("segment", "query"),
     ]
     by_name = {p["name"]: p["schema"] for p in params}
     assert by_name["n"]["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 100}
@@ -281,6 +282,7 @@ def test_hot_route_documents_each_query_parameter(client: TestClient) -> None:
     assert by_name["exclude"]["default"] == []
     assert by_name["exclude_seen"]["default"] is True
     assert by_name["user_id"]["maxLength"] == 256
+    assert by_name["segment"]["anyOf"][0]["maxLength"] == 256
 
 
 def test_hot_route_reports_every_invalid_field_at_once(client: TestClient) -> None:
@@ -291,3 +293,12 @@ def test_hot_route_reports_every_invalid_field_at_once(client: TestClient) -> No
         "query.n",
         "query.exclude_seen",
     ]
+
+
+def test_batch_n_accepts_integral_json_numbers(client: TestClient) -> None:
+    # JSON Schema's integer includes 2.0 (schemathesis sends such bodies); 2.5 and "2" are not
+    ok = client.post("/v1/recommendations", json={"user_ids": ["u0"], "n": 2.0})
+    assert ok.status_code == 200 and len(ok.json()["results"][0]["items"]) == 2
+    for bad in (2.5, "2", 0.0):
+        r = client.post("/v1/recommendations", json={"user_ids": ["u0"], "n": bad})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.n"

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
 """1-256 characters, none of them a control character (C0, DEL or C1)."""
@@ -15,6 +22,24 @@ Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)
 ]
 Source = Literal["model", "cache", "fallback", "cold_start"]
+
+
+def _integral(value: Any) -> Any:
+    """46.0 -> 46: JSON Schema's ``integer`` includes numbers with a zero fraction, which a
+    strict pydantic ``int`` would refuse; anything else is left to the strict check."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+ListLength = Annotated[
+    int,
+    BeforeValidator(_integral),
+    Field(ge=1, le=MAX_N),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_N}),
+]
+"""``n`` in a JSON body: a strict integer in [1, MAX_N] that also accepts JSON numbers such as
+``46.0`` (integers by the spec)."""
 
 
 class ItemScore(BaseModel):
@@ -44,10 +69,11 @@ class RecommendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     user_ids: list[Identifier] = Field(min_length=1, max_length=MAX_N)
-    n: int | None = Field(default=None, ge=1, le=MAX_N)
+    n: ListLength | None = None
     category: Identifier | None = None
     exclude: list[Identifier] = Field(default_factory=list, max_length=MAX_N)
     exclude_seen: bool = True
+    segment: Identifier | None = None
 
 
 class RecommendParams(BaseModel):
@@ -63,6 +89,12 @@ class RecommendParams(BaseModel):
         description="Item ids never to return (repeat the parameter).",
     )
     exclude_seen: bool = Field(default=True, description="Leave out items the user saw.")
+    segment: Identifier | None = Field(
+        default=None,
+        description="User segment (e.g. a country) whose popular list answers a user the "
+        "model does not know and fills short lists; default: the user's segment in the "
+        "version's users table (setting segment_column), else the global list.",
+    )
 
 
 class BatchRecommendResponse(BaseModel):

@@ -133,6 +133,7 @@ async def recommend_one(
         category=params.category,
         exclude=frozenset(params.exclude),
         exclude_seen=params.exclude_seen,
+        segment=params.segment,
     )
     answer = await services.service.recommend(user_id, query)
     return Response(encode_answer(user_id, answer), media_type=JSON)
@@ -165,6 +166,7 @@ async def recommend_many(body: RecommendRequest, services: ServicesDep) -> Batch
         category=body.category,
         exclude=frozenset(body.exclude),
         exclude_seen=body.exclude_seen,
+        segment=body.segment,
     )
     answers = await asyncio.gather(*(services.service.recommend(u, query) for u in body.user_ids))
     return BatchRecommendResponse(
