@@ -122,7 +122,11 @@ def warm(config: Path | None, no_activate: bool, **options: Any) -> None:
     version = services.registry.active()
     if version is None:
         raise ConfigError(f"{settings.model_dir} has no active version")
-    state = load_state(services.registry, version, settings.fallback_size)
+    # the server's pipeline (ANN candidates above ann_min_items included), so the stored lists
+    # are the ones live scoring would compute
+    state = load_state(
+        services.registry, version, settings.fallback_size, settings.ann, settings.segment_column
+    )
     if state.model is None:
         raise ArtifactError(f"{settings.model_dir}: nothing to precompute: {state.problem}")
 
