@@ -197,3 +197,19 @@ def test_segments_pick_the_fallback_list(data: Dataset) -> None:
     assert unknown_segment == pipeline.popular.overall[:3]
     with pytest.raises(ConfigError, match="no 'region' column"):
         read_segments(users, "region")
+
+
+def test_ann_candidates_in_both_paths(tmp_path: Any) -> None:
+    """Above ``ann_min_items`` a factor model is scored through the ANN index in the batch path
+    too, so precomputed, recommended and live lists agree."""
+    from tailor.pipeline import AnnSettings
+    from tailor.testing.serving import write_factor_model_dir
+
+    path = write_factor_model_dir(tmp_path / "model")
+    pipeline = Pipeline.from_model_dir(path, ann=AnnSettings(min_items=300))
+    assert pipeline.ann is not None
+    users = pipeline.model.users.ids.tolist()
+    for query in (Query(n=10), Query(n=5, category="c1"), Query(n=10, exclude=frozenset({"i7"}))):
+        lists = pipeline.recommend(users, query, block=16).lists()
+        for user in users:
+            assert lists[user] == pipeline.recommend_user(user, query).items

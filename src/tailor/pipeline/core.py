@@ -57,6 +57,8 @@ backfill can add. The server's ``fallback_size`` setting has the same default.""
 BLOCK_USERS = 2048
 """Users scored per block by the batch path: bounds memory at BLOCK_USERS x n_items floats."""
 EXPLANATION = "explanation"
+DEFAULT_ANN = AnnSettings()
+"""The server's default ANN settings (``ann_min_items`` 50,000...)."""
 
 
 @dataclass(frozen=True)
@@ -214,12 +216,16 @@ class Pipeline:
         fallback_size: int = FALLBACK_SIZE,
         segment_column: str | None = None,
         users_table: pd.DataFrame | Path | None = None,
-        ann: AnnSettings | None = None,
+        ann: AnnSettings | None = DEFAULT_ANN,
         explainer: Explainer | None = None,
     ) -> Pipeline:
         """The pipeline of a ``tailor fit`` folder: the model, ``popularity/`` (else the model
         itself when it is a Popularity), ``items.parquet`` and, with ``segment_column``, the
         segments of ``users_table`` (default: the folder's ``users.parquet``).
+
+        ``ann`` defaults to the server's default settings (an HNSW index for factor models of
+        at least 50,000 items), so ``tailor recommend`` lists are the ones a default server
+        gives; None scores every item exactly.
 
         Raises:
             ArtifactError: the folder, its model or its catalogue cannot be read.
