@@ -5,48 +5,49 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 
+from tailor import __version__
 from tailor.errors import TailorError
 
-COMMANDS: dict[str, str] = {
-    "data": "tailor.cli.data:data",
-    "demo": "tailor.cli.demo:demo",
-    "evaluate": "tailor.cli.evaluate:evaluate",
-    "fit": "tailor.cli.fit:fit",
-    "recommend": "tailor.cli.fit:recommend",
-    "serve": "tailor.cli.serve:serve",
+DISTRIBUTION = "tailor-recsys"
+"""The name on the package index (``tailor`` there belongs to another project)."""
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("tailor.cli.data:data", "Profile, prepare (clean) and split interaction data."),
+    "demo": ("tailor.cli.demo:demo", "Run the whole pipeline on the bundled Online Retail data."),
+    "evaluate": ("tailor.cli.evaluate:evaluate", "Evaluate a recommendation file against truth."),
+    "fit": ("tailor.cli.fit:fit", "Fit a model and its popularity fallback into a folder."),
+    "recommend": ("tailor.cli.fit:recommend", "Write the top-K items for many users."),
+    "serve": ("tailor.cli.serve:serve", "Serve recommendations over HTTP; manage model versions."),
 }
-"""name -> "module:attribute" of each top-level command."""
+"""name -> ("module:attribute", one-line help) of each top-level command. The help is written
+here so that ``tailor --help`` lists the commands without importing any of them."""
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported only when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._load(name) is not None)
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return self._load(cmd_name)
-
-    @staticmethod
-    def _load(name: str) -> Any:
-        target = COMMANDS.get(name)
+        target = COMMANDS.get(cmd_name)
         if target is None:
             return None
-        module, attr = target.split(":")
-        try:
-            return getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("tailor.cli."):
-                return None  # that command is not part of this build
-            raise
+        module, attr = target[0].split(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
 
 @click.group(cls=LazyGroup)
-@click.version_option(package_name="tailor")
+@click.version_option(__version__, package_name=DISTRIBUTION)
 def cli() -> None:
     """tailor: personalized product recommendations for online shops."""
 

@@ -8,6 +8,8 @@ report.html -> how to serve it.
 
 from __future__ import annotations
 
+import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -266,5 +268,16 @@ def _print_next_steps(console: Console, out: Path, report: Path) -> None:
     console.print(f"Report:      {report.resolve()}")
     console.print(f"Metrics:     {(report.parent / 'metrics.json').resolve()}")
     console.print(f"Model:       {(out / 'model').resolve()}")
-    console.print("Serve it:    .venv/bin/tailor serve --model-dir " + str(out / "model"))
+    console.print(f"Serve it:    {_program()} serve --model-dir {out / 'model'}")
     console.print("Ask it:      curl 'http://127.0.0.1:8000/v1/recommendations/17850?n=5'")
+
+
+def _program() -> str:
+    """How this ``tailor`` was called (``.venv/bin/tailor`` from make, ``tailor`` when on PATH)."""
+    called = Path(sys.argv[0])
+    if called.name != "tailor" or shutil.which("tailor") == str(called.resolve()):
+        return "tailor"
+    try:
+        return str(called.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(called)
