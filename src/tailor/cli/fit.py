@@ -12,24 +12,27 @@ from typing import Any
 
 import click
 import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tailor.cli.options import FORCE
 from tailor.data.columns import Columns
+from tailor.data.dataset import Dataset
+from tailor.data.ids import normalise_ids
 from tailor.data.io import read_interactions, read_items, write_frame
 from tailor.data.validate import read_table
-from tailor.errors import DataError
+from tailor.errors import ConfigError, DataError
 from tailor.evaluation.diagnostics import (
     Verdict,
     epoch_history,
     learning_curve_verdict,
 )
 from tailor.evaluation.report import write_learning_curve
-from tailor.models.base import max_threads
-from tailor.models.model_dir import ITEMS_FILE, FitSummary, fit_model_dir
-from tailor.models.registry import MODELS, model_class
+from tailor.models.base import FitOptions, Recommender, max_threads
+from tailor.models.model_dir import ITEMS_FILE, FitSummary, fit_model_dir, validation_dataset
+from tailor.models.registry import MODELS, create_model, model_class
 from tailor.outputs import check_output, output_file
 from tailor.pipeline import (
     FALLBACK_SIZE,
@@ -42,6 +45,9 @@ from tailor.pipeline import read_segments as pipeline_segments
 
 _PATH = click.Path(path_type=Path)
 LEARNING_CURVE_FILE = "learning_curve.html"
+FIT_RECORD_FILE = "fit.json"
+"""Written by ``tailor fit --refit`` into the model folder: files, rows and parameters of both
+fits."""
 
 
 @click.command("fit")
@@ -59,6 +65,13 @@ LEARNING_CURVE_FILE = "learning_curve.html"
 @click.option("--validation", type=_PATH, help="Validation interactions, for models that use them.")
 @click.option(
     "--items", type=_PATH, help="Catalog (item_id, category...); default TRAIN's items.parquet."
+)
+@click.option(
+    "--refit",
+    is_flag=True,
+    help="With --validation: after the fit on TRAIN (early stopping, learning curve), refit on "
+    "TRAIN + VALIDATION with the same parameters (an iterative model keeps the epoch count the "
+    "first fit ended with) and save that model, the one to evaluate on the test period.",
 )
 @click.option(
     "--threads",
@@ -80,15 +93,21 @@ def fit(
     params: tuple[str, ...],
     validation: Path | None,
     items: Path | None,
+    refit: bool,
     threads: int,
     out: Path,
     force: bool,
 ) -> None:
     """Fit model NAME on TRAIN and write it, with a popularity fallback, to --out.
 
-    The folder is replaced whole once the fit succeeds (an earlier model stays until then)."""
+    With --refit the saved model (and its fallback) is fitted on TRAIN + VALIDATION. The folder
+    is replaced whole once the fit succeeds (an earlier model stays until then)."""
     model_class(name)  # an unknown name fails before any file is read
     hyper = parse_params(params)
+    if refit and validation is None:
+        raise ConfigError(
+            "--refit needs --validation: it refits on train + validation after a fit on train"
+        )
     catalog_file = items if items is not None else _default_items(train)
     inputs = (train, validation, catalog_file)
     check_output(out, inputs, force=force)
@@ -109,21 +128,63 @@ def fit(
             write_learning_curve(history, verdict, staging / LEARNING_CURVE_FILE)
             verdicts.append(verdict)
 
-    with _progress(f"fitting {name} on {len(train_frame):,} interactions", epochs) as on_epoch:
-        summary = fit_model_dir(
-            train_frame,
-            name,
-            hyper,
-            out,
-            items=catalog,
-            validation=val_frame,
-            threads=threads,
-            on_epoch=on_epoch,
-            extras=learning_curve,
-            inputs=inputs,
-            force=force,
-        )
+    if refit:
+        assert val_frame is not None
+        with _progress(f"fitting {name} on {len(train_frame):,} interactions", epochs) as on_epoch:
+            first = fit_validated(
+                train_frame, name, hyper, val_frame, items=catalog, threads=threads,
+                on_epoch=on_epoch,
+            )  # fmt: skip
+        refit_hyper = refit_params(first, hyper)
+        full = refit_frame(train_frame, val_frame)
+        record = {
+            "refit": True,
+            "train": str(train),
+            "validation": str(validation),
+            "rows": {"train": len(train_frame), "validation": len(val_frame), "refit": len(full)},
+            "parameters": hyper,
+            "refit_parameters": refit_hyper,
+        }
+
+        def extras(staging: Path) -> None:
+            learning_curve(staging)
+            (staging / FIT_RECORD_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+        with _progress(f"refitting {name} on train + validation ({len(full):,})", []) as on_epoch:
+            summary = fit_model_dir(
+                full,
+                name,
+                refit_hyper,
+                out,
+                items=catalog,
+                threads=threads,
+                on_epoch=on_epoch,
+                extras=extras,
+                inputs=inputs,
+                force=force,
+            )
+    else:
+        with _progress(f"fitting {name} on {len(train_frame):,} interactions", epochs) as on_epoch:
+            summary = fit_model_dir(
+                train_frame,
+                name,
+                hyper,
+                out,
+                items=catalog,
+                validation=val_frame,
+                threads=threads,
+                on_epoch=on_epoch,
+                extras=learning_curve,
+                inputs=inputs,
+                force=force,
+            )
     _print_summary(summary, hyper, out, catalog_file)
+    if refit:
+        click.echo(
+            f"Refit: the saved model is fitted on train + validation ({summary.n_interactions:,} "
+            f"interactions) with {json.dumps(refit_hyper) if refit_hyper else 'the defaults'}; "
+            f"evaluate it on the test period."
+        )
     for verdict in verdicts:
         click.echo(f"Learning curve ({verdict.kind}): {verdict.message}")
         click.echo(f"Next: {verdict.advice}")
@@ -226,6 +287,45 @@ def _print_recommend_summary(result: PipelineResult, k: int, out: Path) -> None:
         )
 
 
+def fit_validated(
+    train: pd.DataFrame,
+    name: str,
+    params: Mapping[str, Any],
+    validation: pd.DataFrame,
+    *,
+    items: pd.DataFrame | None = None,
+    threads: int = 0,
+    on_epoch: Callable[[int, Mapping[str, float]], None] | None = None,
+) -> Recommender:
+    """The first fit of ``--refit``: model ``name`` on ``train``, watching ``validation``
+    (early stopping, per-epoch curves) exactly as :func:`fit_model_dir` fits it; not saved."""
+    model = create_model(name, dict(params))
+    data = Dataset.from_frame(train, item_features=items)
+    options = FitOptions(
+        threads=threads, validation=validation_dataset(validation, data), on_epoch=on_epoch
+    )
+    return model.fit(data, options)
+
+
+def refit_params(model: Recommender, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of the refit on train + validation: ``params`` as given, except that a
+    model that stopped early (``early_stopping_patience``) trains for the epochs its first fit
+    kept (``best_epoch``) and no longer stops early (there is no validation data left)."""
+    out = dict(params)
+    config = model.config.model_dump() if hasattr(model.config, "model_dump") else {}
+    best = getattr(model, "best_epoch", None)
+    if config.get("early_stopping_patience") is not None and isinstance(best, int) and best > 0:
+        out.update(epochs=best, early_stopping_patience=None)
+    return out
+
+
+def refit_frame(train: pd.DataFrame, validation: pd.DataFrame) -> pd.DataFrame:
+    """Train and validation rows together, as :meth:`tailor.data.split.Split.fit_frame` joins
+    them (validation's extra columns, its segment tags, left out)."""
+    extra = [c for c in validation.columns if c not in train.columns]
+    return pd.concat([train, validation.drop(columns=extra)], ignore_index=True)
+
+
 def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     """``key=value`` strings to a dict; values are JSON scalars when they parse, else text."""
     out: dict[str, Any] = {}
@@ -246,8 +346,9 @@ def read_user_ids(path: Path) -> np.ndarray:
     frame = read_table(path, text_columns=(Columns.USER_ID,))
     if Columns.USER_ID not in frame.columns:
         raise DataError("required column is missing", file=str(path), column=Columns.USER_ID)
-    ids = frame[Columns.USER_ID].dropna().astype(str)
-    return np.asarray(ids.unique())
+    # the one id rule (tailor.data.ids): 17850.0 here is the "17850" `tailor fit` learned
+    ids = normalise_ids(frame[Columns.USER_ID], file=str(path), column=Columns.USER_ID).dropna()
+    return np.asarray(ids.unique(), dtype=object)
 
 
 def read_segments(path: Path, column: str) -> dict[str, str] | None:
@@ -255,6 +356,9 @@ def read_segments(path: Path, column: str) -> dict[str, str] | None:
     frame = read_table(path, text_columns=(Columns.USER_ID, column))
     if column not in frame.columns:
         return None
+    if Columns.USER_ID in frame.columns:
+        ids = frame[Columns.USER_ID]
+        frame[Columns.USER_ID] = normalise_ids(ids, file=str(path), column=Columns.USER_ID)
     return pipeline_segments(frame, column)
 
 

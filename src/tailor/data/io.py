@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from tailor.data.columns import Columns
+from tailor.data.ids import normalise_ids
 from tailor.data.validate import (
     TIMESTAMP_FORMAT_UNIX,
     infer_format,
-    parse_ids,
     parse_numbers,
     parse_timestamps,
     read_table,
@@ -103,7 +103,7 @@ def write_frame(frame: pd.DataFrame, path: Path | str) -> None:
 
 
 def _ids(values: pd.Series, *, file: str, column: str) -> pd.Series:
-    ids = parse_ids(values, file=file, column=column)
+    ids = normalise_ids(values, file=file, column=column)
     _no_missing(ids, file=file, column=column)
     return ids.astype(str)
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tailor.data.ids import normalise_ids
 from tailor.errors import ConfigError, DataError
 
 FileFormat: TypeAlias = Literal["csv", "parquet", "jsonl"]
@@ -40,7 +41,6 @@ _LAST_TIME = pd.Timestamp.max.floor("s")
 _PLAUSIBLE_SECONDS = 4.2e9
 """About 2103-01-01 in seconds since 1970: a magnitude this small suggests the right unit."""
 _PARSER_LINE = re.compile(r"line (\d+)")
-_INTEGRAL_TEXT = re.compile(r"^(-?\d+)\.0+$")
 
 
 def infer_format(path: Path) -> FileFormat:
@@ -181,30 +181,13 @@ def require_columns(
 
 
 def parse_ids(values: pd.Series, *, file: str, column: str) -> pd.Series:
-    """Ids as text, missing as NA: ``17850.0`` -> ``"17850"``, blanks -> missing.
+    """Ids as text, missing as NA (:func:`tailor.data.ids.normalise_ids`, the one rule every
+    reader applies): ``17850.0`` -> ``"17850"``, blanks -> missing.
 
     Raises:
         DataError: a float id that is not a whole number (ids must be exact).
     """
-    if pd.api.types.is_float_dtype(values):
-        arr = values.to_numpy(dtype=np.float64)
-        present = ~np.isnan(arr)
-        bad = present & (arr != np.round(arr))
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"id {float(arr[row])!r} is not a whole number; read ids as text",
-                file=file,
-                column=column,
-                row=row + 1,
-            )
-        return pd.Series(pd.array(values, dtype="Int64").astype("str"), index=values.index)
-    if pd.api.types.is_integer_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return values.astype("str")
-    text = values.astype("str").str.strip()
-    if text.str.contains(".", regex=False).any():
-        text = text.str.replace(_INTEGRAL_TEXT, r"\1", regex=True)
-    return text.mask(text == "")
+    return normalise_ids(values, file=file, column=column)
 
 
 def parse_numbers(values: pd.Series, *, file: str, column: str) -> pd.Series:

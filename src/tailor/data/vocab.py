@@ -8,14 +8,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tailor.data.ids import id_array, normalise_text_id
+from tailor.errors import DataError
 from tailor.types import NumArray
 
 
 class Vocabulary:
     """An ordered set of external ids (strings) and their 0-based numbers.
 
-    Ids are strings everywhere in tailor: readers convert integer ids to their decimal text, so the
-    id ``17850`` from one file and ``"17850"`` from another are the same user.
+    Ids are strings everywhere in tailor, normalised once by :func:`tailor.data.ids.normalise_ids`
+    (the readers' function too), so the id ``17850`` from one file, ``17850.0`` from another and
+    ``"17850"`` from a third are the same user.
 
     Stability: stable.
     """
@@ -67,8 +70,9 @@ class Vocabulary:
     def number(self, id_: Any) -> int | None:
         """The number of one id, or None when it is unknown."""
         try:
-            return int(self._index.get_loc(str(id_)))
-        except KeyError:
+            key = normalise_text_id(id_) if isinstance(id_, str) else _as_str_array([id_])[0]
+            return int(self._index.get_loc(key))
+        except (KeyError, ValueError):  # unknown, or no id at all (blank, NaN)
             return None
 
     def id_of(self, nums: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -83,13 +87,9 @@ class Vocabulary:
 
 
 def _as_str_array(values: Iterable[Any]) -> np.ndarray:
-    """Ids as an object array of str; integer-valued floats lose their ``.0``."""
-    arr = np.asarray(
-        values if isinstance(values, np.ndarray | pd.Index | pd.Series) else list(values)
-    )
-    if arr.dtype.kind == "f":
-        if np.isnan(arr).any():
-            raise ValueError("ids must not be missing (NaN)")
-        if np.all(arr == np.round(arr)):
-            arr = arr.astype(np.int64)
-    return arr.astype(str).astype(object)
+    """Ids as an object array of str, normalised like every reader's (:mod:`tailor.data.ids`):
+    integer-valued floats lose their ``.0`` (``17850.0`` and ``"17850.0"`` -> ``"17850"``)."""
+    try:
+        return id_array(values)
+    except DataError as exc:
+        raise ValueError(exc.problem) from None
