@@ -34,6 +34,7 @@ def save_model(
     path: Path | str,
     *,
     metrics: dict[str, float] | None = None,
+    fit_seconds: float | None = None,
     force: bool = False,
 ) -> None:
     """Write ``model`` to folder ``path`` whole or not at all (see :mod:`tailor.outputs`).
@@ -42,14 +43,24 @@ def save_model(
     ``force``.
     """
     with output_dir(path, command="save", force=force) as staging:
-        write_model(model, staging, metrics=metrics)
+        write_model(model, staging, metrics=metrics, fit_seconds=fit_seconds)
 
 
 def write_model(
-    model: Recommender, folder: Path, *, metrics: dict[str, float] | None = None
+    model: Recommender,
+    folder: Path,
+    *,
+    metrics: dict[str, float] | None = None,
+    fit_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Write ``manifest.json`` and ``params.npz`` into ``folder`` (a staging folder: callers
-    that need atomicity build the whole output there first); returns the manifest."""
+    that need atomicity build the whole output there first); returns the manifest.
+
+    Besides the model's name, config, version and sizes the manifest records ``params`` (every
+    hyperparameter, the config in full), ``fit_seconds`` (None when unknown, e.g. a loaded model
+    saved again) and ``metrics`` (e.g. validation metrics from ``fit_model_dir``), so scripts
+    read them instead of scraping output.
+    """
     from tailor import __version__
 
     model.require_fitted()
@@ -66,6 +77,8 @@ def write_model(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "n_users": len(model.users),
         "n_items": len(model.items),
+        "params": model.config.model_dump(mode="json"),
+        "fit_seconds": None if fit_seconds is None else round(float(fit_seconds), 6),
         "metrics": metrics or {},
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2))

@@ -16,20 +16,24 @@ Protocols (``typing.Protocol``, checked with ``isinstance``):
 
 from __future__ import annotations
 
+import html
+import inspect
 import os
+import time
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
-from tailor.data.recs import Recs
+from tailor.data.recs import Recs, RecsFrame
 from tailor.data.vocab import Vocabulary
 from tailor.errors import ArtifactError, ConfigError, ModelFitError, NotFittedError
 from tailor.models._matrices import grow_csr
@@ -52,12 +56,33 @@ TOP_N_KERNEL_MAX = 100
 
 
 class ModelConfig(BaseModel):
-    """Base of every model's hyperparameters: frozen and strict about unknown keys."""
+    """Base of every model's hyperparameters: frozen and strict about unknown keys.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A field's docstring is its description (``use_attribute_docstrings``): the models' generated
+    ``__init__`` documentation lists them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     seed: int | None = None
     """Random seed; None draws fresh entropy."""
+
+
+class UnknownUsersWarning(UserWarning):
+    """``recommend`` was asked for users the model does not know; they get no rows (their ids
+    are in the result's ``attrs["unknown_users"]``)."""
+
+
+def validated_config(config_class: type[ModelConfig], params: Mapping[str, Any], name: str) -> Any:
+    """``config_class`` built from ``params``; a ConfigError names every problem (and lists the
+    valid keys when one is unknown) otherwise."""
+    try:
+        return config_class.model_validate(dict(params))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        if any(e["type"] == "extra_forbidden" for e in exc.errors()):
+            problems += f" (valid keys: {', '.join(sorted(config_class.model_fields))})"
+        raise ConfigError(f"invalid parameters for model {name!r}: {problems}") from None
 
 
 def max_threads() -> int:
@@ -79,8 +104,10 @@ class FitOptions:
     """Threads for fitting; 0 = the model's automatic choice."""
     rng: RNGLike = None
     """Overrides ``config.seed`` for one run."""
-    validation: Dataset | None = None
-    """Held-out interactions for early stopping, when the model supports it."""
+    validation: Dataset | pd.DataFrame | None = None
+    """Held-out interactions (early stopping, learning curves), when the model uses them. A
+    DataFrame is put onto the training vocabularies by ``fit`` (rows with unknown users or items
+    left out)."""
     on_epoch: Callable[[int, Mapping[str, float]], None] | None = None
     """Called after each epoch of iterative models with the epoch's metrics (progress, pruning)."""
 
@@ -138,8 +165,8 @@ class Recommender(Protocol):
         """Raise NotFittedError unless fitted."""
         ...
 
-    def fit(self, data: Dataset, options: FitOptions = ...) -> Self:
-        """Learn from ``data``; returns self."""
+    def fit(self, data: Dataset | pd.DataFrame, options: FitOptions = ...) -> Self:
+        """Learn from ``data`` (a Dataset or an interaction DataFrame); returns self."""
         ...
 
     def partial_fit(self, frame: pd.DataFrame | Dataset) -> Self:
@@ -162,8 +189,9 @@ class Recommender(Protocol):
         exclude_seen: bool = True,
         exclude: Interactions | None = None,
         candidates: Any = None,
-    ) -> Recs:
-        """Top-``n`` items per known user, best first."""
+    ) -> RecsFrame:
+        """Top-``n`` items per known user, best first (user_id, item_id, rank, score); unknown
+        users are reported (a warning, ``attrs["unknown_users"]``), not answered."""
         ...
 
     def state_arrays(self) -> dict[str, np.ndarray]:
@@ -251,6 +279,12 @@ class RecommenderBase(Generic[C]):
     """Template implementation of :class:`Recommender`.
 
     Subclasses set ``config_class`` and ``name`` and implement ``_fit`` and ``_score``.
+
+    Hyperparameters follow scikit-learn's conventions: keyword arguments of the constructor
+    (``ItemKNN(k=50)``; each subclass's ``__init__`` signature and documentation are generated
+    from its ``config_class``, so ``help(ItemKNN)`` lists them), ``get_params()`` and
+    ``set_params(**params)`` (validated by the config class). The learned state is
+    ``state_arrays()`` / ``load_state()``.
     """
 
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
@@ -267,27 +301,110 @@ class RecommenderBase(Generic[C]):
     seen: sp.csr_array
     """Users x items matrix of training interactions, used by ``exclude_seen``."""
 
+    fit_seconds: float | None
+    """Wall-clock seconds of the last ``fit`` (None for a loaded or unfitted model); saved in the
+    manifest."""
+
     def __init__(self, config: C | None = None, **kwargs: Any) -> None:
         if config is not None and kwargs:
             raise TypeError("pass either a config or keyword hyperparameters, not both")
-        self.config = config if config is not None else self.config_class(**kwargs)  # type: ignore[assignment]
+        if config is not None and not isinstance(config, self.config_class):
+            raise TypeError(
+                f"config must be a {self.config_class.__name__}, not {type(config).__name__}; "
+                "pass hyperparameters as keyword arguments"
+            )
+        self.config = (
+            config if config is not None else validated_config(self.config_class, kwargs, self.name)
+        )
         self.users = Vocabulary()
         self.items = Vocabulary()
         self.seen = sp.csr_array((0, 0), dtype=np.float32)
         self._fitted = False
+        self.fit_seconds = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "config_class" in cls.__dict__ and "__init__" not in cls.__dict__:
+            _expose_hyperparameters(cls)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.config!r})"
+        """scikit-learn style: the class and the hyperparameters that differ from the defaults."""
+        default = self.config_class()
+        changed = {k: v for k, v in self.get_params().items() if getattr(default, k, object()) != v}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the model, whether it is fitted (and on how much) and every
+        hyperparameter (changed ones in bold)."""
+        default = self.config_class()
+        rows = []
+        for key, value in self.get_params().items():
+            cell = html.escape(repr(value))
+            if getattr(default, key, object()) != value:
+                cell = f"<b>{cell}</b>"
+            rows.append(f"<tr><td>{html.escape(key)}</td><td>{cell}</td></tr>")
+        if self.is_fitted:
+            state = (
+                f"fitted: {len(self.users):,} users, {len(self.items):,} items, "
+                f"{self.seen.nnz:,} seen pairs"
+            )
+            if self.fit_seconds is not None:
+                state += f", fit in {self.fit_seconds:.2f} s"
+        else:
+            state = "not fitted"
+        return (
+            f"<div><p><b>{html.escape(type(self).__name__)}</b> "
+            f"(<code>{html.escape(self.name)}</code>): {state}</p>"
+            "<table><thead><tr><th>hyperparameter</th><th>value</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
+        )
+
+    # ---- hyperparameters (scikit-learn's get_params / set_params) ---------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The hyperparameters: every field of ``config`` by name (``deep`` is accepted for
+        scikit-learn compatibility; a model holds no nested estimators)."""
+        return dict(self.config.model_dump())
+
+    def set_params(self, **params: Any) -> Self:
+        """Change hyperparameters; returns self.
+
+        The new values are validated together with the others by the config class (a wrong
+        value or unknown key raises ConfigError and leaves the model unchanged). As in
+        scikit-learn, a fitted model keeps its learned state until the next ``fit``.
+        """
+        merged = {**self.config.model_dump(), **params}
+        self.config = validated_config(self.config_class, merged, self.name)
+        return self
 
     # ---- fitting --------------------------------------------------------------------------
-    def fit(self, data: Dataset, options: FitOptions = FitOptions()) -> Self:
-        """Learn from ``data``; returns self."""
+    def fit(self, data: Dataset | pd.DataFrame, options: FitOptions = FitOptions()) -> Self:
+        """Learn from ``data``; returns self.
+
+        Args:
+            data: a Dataset, or an interaction DataFrame (``user_id``, ``item_id``, optional
+                ``timestamp``, ``weight``/``value``; read by ``Dataset.from_frame``).
+            options: how to fit (threads, seed override, validation data, epoch callback); a
+                validation DataFrame is put onto the training vocabularies, leaving out rows
+                of unknown users or items.
+
+        Raises:
+            DataError: a frame with a missing column or bad values.
+        """
+        if isinstance(data, pd.DataFrame):
+            data = Dataset.from_frame(data)
+        if isinstance(options.validation, pd.DataFrame):
+            val = Dataset.from_frame(
+                options.validation, users=data.users, items=data.items, missing="drop"
+            )
+            options = replace(options, validation=val)
+        started = time.perf_counter()
         self.users = data.users
         self.items = data.items
         self.seen = data.matrix(weights=False)
         self._fit(data, options)
         self._fitted = True
         self._check_finite()
+        self.fit_seconds = time.perf_counter() - started
         return self
 
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -360,23 +477,40 @@ class RecommenderBase(Generic[C]):
         exclude_seen: bool = True,
         exclude: Interactions | None = None,
         candidates: Any = None,
-    ) -> Recs:
+    ) -> RecsFrame:
         """Top-``n`` items for each user, best first.
 
         Args:
-            user_ids: external ids; users unknown to the model get no rows (the caller's fallback
-                answers them).
+            user_ids: external ids (one id or a sequence).
             n: list length per user.
             exclude_seen: drop items the user interacted with in training.
             exclude: further (user_num, item_num) pairs to drop, over this model's vocabularies.
             candidates: restrict to these item ids (unknown ones are ignored).
+
+        Returns:
+            A DataFrame (:class:`~tailor.data.recs.RecsFrame`) with columns user_id, item_id,
+            rank, score: users in request order, ranks from 1. Users the model does not know
+            get no rows; they are reported, not dropped silently: an
+            :class:`UnknownUsersWarning` says how many, and their ids are in
+            ``frame.attrs["unknown_users"]`` (answer them with a fallback such as Popularity,
+            or use :class:`tailor.pipeline.Pipeline`, which does).
         """
         self.require_fitted()
         if n < 1:
             raise ValueError("n must be at least 1")
-        ids = np.asarray(user_ids).astype(str)
+        ids = np.atleast_1d(np.asarray(user_ids)).astype(str)
         nums = self.users.numbers(ids)
         known = np.flatnonzero(nums >= 0)
+        unknown = _unknown_ids(ids, nums)
+        if unknown:
+            shown = ", ".join(repr(u) for u in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+            warnings.warn(
+                f"{len(unknown):,} of {len(set(ids.tolist())):,} requested users are unknown to "
+                f"this {self.name} model and get no recommendations ({shown}); their ids are in "
+                'the result\'s attrs["unknown_users"]',
+                UnknownUsersWarning,
+                stacklevel=2,
+            )
         allowed = self._candidate_mask(candidates)
         extra = exclude.matrix(len(self.users), len(self.items), weights=False) if exclude else None
         from tailor.models._topn import masked_top_n
@@ -391,7 +525,7 @@ class RecommenderBase(Generic[C]):
             ]
             top = masked_top_n(self._score(users), n, allowed=allowed, banned=banned)
             parts.append((rows, *top))
-        return self._to_recs(ids, parts)
+        return RecsFrame.from_recs(self._to_recs(ids, parts), unknown)
 
     def _candidate_mask(self, candidates: Any) -> np.ndarray | None:
         if candidates is None:
@@ -499,10 +633,11 @@ class RecommenderBase(Generic[C]):
         """Hook: rebuild derived (unsaved) state after ``load_state``; most models need none."""
 
     def save(self, path: Path | str) -> None:
-        """Write the model as a directory (manifest.json + params.npz), no pickle."""
+        """Write the model as a directory (manifest.json + params.npz), no pickle; the manifest
+        records the hyperparameters and the last fit's time."""
         from tailor.models.artifacts import save_model
 
-        save_model(self, Path(path))
+        save_model(self, Path(path), fit_seconds=self.fit_seconds)
 
     @classmethod
     def load(cls, path: Path | str) -> Self:
@@ -514,6 +649,61 @@ class RecommenderBase(Generic[C]):
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
+
+
+def _unknown_ids(ids: np.ndarray, nums: np.ndarray) -> list[str]:
+    """The ids whose number is -1, first occurrences in order."""
+    missing = ids[nums < 0]
+    if not len(missing):
+        return []
+    _, first = np.unique(missing, return_index=True)
+    return [str(u) for u in missing[np.sort(first)]]
+
+
+def _expose_hyperparameters(cls: type[RecommenderBase[Any]]) -> None:
+    """Give ``cls`` an ``__init__`` whose signature and docstring list its config's fields, so
+    ``inspect.signature(cls)``, ``help(cls)`` and IDEs show the keyword hyperparameters."""
+    config_class = cls.config_class
+    params = [
+        inspect.Parameter(
+            "config",
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=None,
+            annotation=f"{config_class.__name__} | None",
+        )
+    ]
+    lines = [
+        f"Create an unfitted {cls.__name__}.",
+        "",
+        f"Hyperparameters are keyword arguments, validated by ``{config_class.__name__}`` (a wrong",
+        "value or an unknown key raises ConfigError); or pass one config object as ``config``.",
+        "Read them back with ``get_params()``, change them with ``set_params(**params)``.",
+        "",
+        "Keyword arguments:",
+    ]
+    for key, field in config_class.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        params.append(
+            inspect.Parameter(
+                key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=field.annotation
+            )
+        )
+        kind = inspect.formatannotation(field.annotation)
+        lines.append(f"    {key} ({kind}, default {default!r}):")
+        for text in (field.description or "").splitlines() or ["(undocumented)"]:
+            lines.append(f"        {text.strip()}")
+    inherited = cls.__init__
+
+    def __init__(self: Any, config: Any = None, **kwargs: Any) -> None:
+        inherited(self, config, **kwargs)
+
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    __init__.__signature__ = inspect.Signature([self_param, *params])  # type: ignore[attr-defined]
+    __init__.__doc__ = "\n".join(lines)
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
+    setattr(cls, "__init__", __init__)  # noqa: B010 (mypy refuses assigning a method)
+    setattr(cls, "__signature__", inspect.Signature(params))  # noqa: B010
 
 
 def ranked_recs(

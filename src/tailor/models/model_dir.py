@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -146,6 +146,7 @@ class ModelDir:
         force: bool = False,
         command: str = "fit",
         metrics: dict[str, float] | None = None,
+        fit_seconds: float | None = None,
     ) -> dict[str, Any]:
         """Write a model folder whole or not at all (through :func:`tailor.outputs.output_dir`:
         built in a staging sibling and swapped into place); returns the model's manifest.
@@ -160,12 +161,13 @@ class ModelDir:
             force: replace a non-empty folder tailor did not write.
             command: the command named in the output's marker.
             metrics: offline metrics for the manifest.
+            fit_seconds: the fit's wall-clock time, for the manifest.
 
         Raises:
             ConfigError: an output that would overwrite data.
         """
         with output_dir(path, command=command, inputs=inputs, force=force) as staging:
-            manifest = write_model(model, staging, metrics=metrics)
+            manifest = write_model(model, staging, metrics=metrics, fit_seconds=fit_seconds)
             if popularity is not None:
                 write_model(popularity, cls.popularity_path(staging))
             if catalog is not None:
@@ -188,6 +190,9 @@ class FitSummary:
     """Validation interactions passed to the model (users and items known in training)."""
     validation_dropped: int
     """Validation interactions left out because their user or item is not in training."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """What the manifest's ``metrics`` holds: validation metrics when validation data was given
+    (see :func:`fit_model_dir`), else empty."""
 
 
 def fit_model_dir(
@@ -211,6 +216,13 @@ def fit_model_dir(
     whole until then. ``inputs`` are files ``out`` must not overwrite; a non-empty folder that
     tailor did not write is refused unless ``force``.
 
+    The model's manifest records the fit time (``fit_seconds``), every hyperparameter
+    (``params``) and, when ``validation`` is given, validation metrics (``metrics``):
+    ``validation_ndcg@10`` of the saved model (binary relevance, each user's training items left
+    out of the ranking; users and items unknown in training left out), and for iterative models
+    the last epoch's ``train_*``/``validation_*`` values from their ``on_epoch`` reports
+    (``epochs`` counts the reports).
+
     Raises:
         ConfigError: unknown model name or invalid hyperparameters (before any fitting), or an
             output that would overwrite data.
@@ -219,10 +231,18 @@ def fit_model_dir(
     model = create_model(name, dict(params))
     data = Dataset.from_frame(train, item_features=items)
     val = validation_dataset(validation, data) if validation is not None else None
-    options = FitOptions(threads=threads, validation=val, on_epoch=on_epoch)
+    epochs: list[Mapping[str, float]] = []
+
+    def record_epoch(epoch: int, values: Mapping[str, float]) -> None:
+        epochs.append(values)
+        if on_epoch is not None:
+            on_epoch(epoch, values)
+
+    options = FitOptions(threads=threads, validation=val, on_epoch=record_epoch)
     start = time.perf_counter()
     model.fit(data, options)
     seconds = time.perf_counter() - start
+    metrics = validation_metrics(model, val, epochs) if val is not None else {}
     ModelDir.write(
         out,
         model,
@@ -231,6 +251,8 @@ def fit_model_dir(
         extras=extras,
         inputs=inputs,
         force=force,
+        metrics=metrics,
+        fit_seconds=seconds,
     )
     n_val = len(val.interactions) if val is not None else 0
     return FitSummary(
@@ -241,7 +263,35 @@ def fit_model_dir(
         fit_seconds=seconds,
         validation_rows=n_val,
         validation_dropped=(len(validation) - n_val) if validation is not None else 0,
+        metrics=metrics,
     )
+
+
+def validation_metrics(
+    model: Recommender, val: Dataset, epochs: Sequence[Mapping[str, float]] = ()
+) -> dict[str, float]:
+    """Validation metrics of a fitted model for its manifest.
+
+    ``validation_ndcg@10``: mean NDCG@10 (binary relevance) over the validation users, each
+    user's ``seen`` items left out of the ranking (``_mf_validation.ranking_metric``, the pure
+    metric code the models' early stopping uses). ``epochs``: the ``on_epoch`` reports of an
+    iterative model; the last one's ``train_*``/``validation_*`` values are added, and
+    ``epochs`` counts them (a model that stopped early and restored its best epoch is scored as
+    saved by ``validation_ndcg@10``).
+    """
+    from tailor.models._mf_validation import ranking_metric, validation_set  # numba: fit only
+
+    out: dict[str, float] = {}
+    if epochs:
+        last = epochs[-1]
+        out.update(
+            {k: float(v) for k, v in last.items() if k.startswith(("train_", "validation_"))}
+        )
+        out["epochs"] = float(len(epochs))
+    pairs = validation_set(val, model.users, model.items)
+    if pairs is not None:
+        out["validation_ndcg@10"] = ranking_metric(model.score_rows, model.seen, pairs, "ndcg@10")
+    return out
 
 
 def validation_dataset(frame: pd.DataFrame, data: Dataset) -> Dataset:

@@ -34,13 +34,7 @@ def model_class(name: str) -> type[RecommenderBase[Any]]:
 
 def create_model(name: str, params: dict[str, Any] | None = None) -> RecommenderBase[Any]:
     """Instantiate model ``name`` with hyperparameters validated by its config class."""
-    from pydantic import ValidationError
+    from tailor.models.base import validated_config
 
     cls = model_class(name)
-    try:
-        return cls(cls.config_class.model_validate(params or {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        if any(e["type"] == "extra_forbidden" for e in exc.errors()):
-            problems += f" (valid keys: {', '.join(sorted(cls.config_class.model_fields))})"
-        raise ConfigError(f"invalid parameters for model {name!r}: {problems}") from None
+    return cls(validated_config(cls.config_class, params or {}, name))
