@@ -430,11 +430,24 @@ def test_k_core_removing_every_row(tmp_path: Path) -> None:
 
 def test_cleaning_that_removes_every_row(tmp_path: Path) -> None:
     config = _events(tmp_path / "shop", ["2024-01-01", "2024-01-02"])
-    config.write_text(config.read_text() + "[cleaning]\nevent_weights = {view = 1.0}\n")
+    config.write_text(
+        config.read_text()
+        + '[cleaning]\nevent_weights = {view = 1.0}\nunknown_event_types = "drop"\n'
+    )
     line = error_line(
         tailor("data", "prepare", "generic", "--config", config, "--out", tmp_path / "o")
     )
     assert "cleaning removes every row" in line and "unknown_event_type 2" in line
+
+
+def test_unknown_event_types_are_an_error_naming_them(tmp_path: Path) -> None:
+    config = _events(tmp_path / "shop", ["2024-01-01", "2024-01-02"])
+    config.write_text(config.read_text() + "[cleaning]\nevent_weights = {view = 1.0}\n")
+    line = error_line(
+        tailor("data", "prepare", "generic", "--config", config, "--out", tmp_path / "o")
+    )
+    assert "unknown event types: 'purchase' (2 rows)" in line
+    assert "[interactions.event_names]" in line and 'unknown_event_types = "drop"' in line
 
 
 def test_every_event_type_blank(tmp_path: Path) -> None:
@@ -449,7 +462,7 @@ def test_every_event_type_blank(tmp_path: Path) -> None:
     line = error_line(
         tailor("data", "prepare", "generic", "--config", config, "--out", tmp_path / "o")
     )
-    assert "cleaning removes every row (unknown_event_type 2)" in line
+    assert "unknown event types: blank (2 rows)" in line
 
 
 def _prepared(folder: Path, users: list[str], times: list[int] | None = None) -> Path:

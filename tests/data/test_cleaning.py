@@ -86,7 +86,7 @@ def test_event_types_normalised_then_unknown_dropped() -> None:
             {"event_type": "purchase"},
         ]
     )
-    prepared, report = clean(raw)
+    prepared, report = clean(raw, CleaningConfig(unknown_event_types="drop"))
     _only(report.dropped, "unknown_event_type", 1)
     assert report.changed["event_types_normalised"] == 3
     assert prepared.interactions["event_type"].tolist() == [
@@ -296,7 +296,8 @@ def test_rules_in_order_and_rows_conserved() -> None:
             {"user_id": "u2", "item_id": "i2"},
         ]
     )
-    prepared, report = clean(raw, CleaningConfig(cancellation_prefix="C"))
+    config = CleaningConfig(cancellation_prefix="C", unknown_event_types="drop")
+    prepared, report = clean(raw, config)
     assert report.dropped == {
         "duplicates": 1,
         "missing_user_id": 1,

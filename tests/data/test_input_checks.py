@@ -137,7 +137,7 @@ def test_rules_removing_every_row_is_an_error() -> None:
     with pytest.raises(
         DataError, match=r"cleaning removes every row \(unknown_event_type 1, negative_weight 1\)"
     ):
-        clean(raw)
+        clean(raw, CleaningConfig(unknown_event_types="drop"))
 
 
 def test_aggregated_weights_that_overflow_are_an_error() -> None:

@@ -16,7 +16,7 @@ from rich.table import Table
 from tailor.cli.options import FORCE
 from tailor.data.cleaning import CleaningReport, StepCallback
 from tailor.data.prepare import prepare
-from tailor.data.prepared import REPORT_FILE
+from tailor.data.prepared import PROPERTIES_FILE, REPORT_FILE
 from tailor.data.profile import profile
 from tailor.data.sources import SOURCES, read_source
 from tailor.outputs import check_output, output_dir, output_file
@@ -174,9 +174,14 @@ def _print_report(console: Console, report: CleaningReport, out: Path) -> None:
         for what, n in report.changed.items():
             changed.add_row(what, f"{n:,}")
         console.print(changed)
+    files = "interactions.parquet, items.parquet, users.parquet"
+    if (out / PROPERTIES_FILE).is_file():
+        files = (
+            "interactions.parquet, items.parquet (each property's latest value), users.parquet, "
+            f"{PROPERTIES_FILE} (the property log)"
+        )
     console.print(
-        f"{report.items:,} items, {report.users:,} users. Wrote interactions.parquet, "
-        f"items.parquet, users.parquet and {REPORT_FILE} to {out}"
+        f"{report.items:,} items, {report.users:,} users. Wrote {files} and {REPORT_FILE} to {out}"
     )
 
 

@@ -15,6 +15,8 @@ from tailor.cli.options import FORCE
 from tailor.data.columns import Columns
 from tailor.data.features import save_json, scale_side_features
 from tailor.data.io import read_interactions
+from tailor.data.prepared import ITEMS_FILE, PROPERTIES_FILE
+from tailor.data.properties import catalogue_for_split
 from tailor.data.split import (
     STRATEGIES,
     Split,
@@ -113,9 +115,10 @@ def split(
     Writes OUT/train.parquet, OUT/validation.parquet (unless --validation-fraction 0),
     OUT/test.parquet and OUT/split.json (strategy, parameters, per-segment counts); copies
     items.parquet and users.parquet through, with numeric attributes scaled by statistics of the
-    training part (scalers stored as OUT/items_scaler.json, OUT/users_scaler.json). Validation and
-    test rows carry user_segment and item_segment ("warm"/"cold": the user or item is
-    present/absent in the training data).
+    training part (scalers stored as OUT/items_scaler.json, OUT/users_scaler.json). With a
+    property log (DIRECTORY/item_properties.parquet), OUT/items.parquet holds the catalogue as
+    of the cut, not the latest values. Validation and test rows carry user_segment and
+    item_segment ("warm"/"cold": the user or item is present/absent in the training data).
     """
     options = {
         "cut": cut,
@@ -137,15 +140,21 @@ def split(
         result = _split(frame, strategy, options, seed)
         if validation_fraction > 0:
             result = with_validation(result, fraction=validation_fraction)
+        catalogue = None
+        if (directory / PROPERTIES_FILE).is_file() and (directory / ITEMS_FILE).is_file():
+            catalogue, result.info["catalogue"] = catalogue_for_split(directory, result)
         with output_dir(out, command="data split", inputs=(directory,), force=force) as staging:
             result.save(staging)
             copied = _copy_through(
-                directory, staging, result.train, None if scale == "none" else scale
+                directory, staging, result.train, None if scale == "none" else scale, catalogue
             )
     console.print(split_table(result))
     parts = ", ".join(f"{name} {stats['rows']:,}" for name, stats in result.info["parts"].items())
     extra = f"; copied {', '.join(copied)}" if copied else ""
     click.echo(f"wrote {out} ({parts} rows{extra})")
+    if "catalogue" in result.info:
+        info = result.info["catalogue"]
+        click.echo(f"items.parquet: the catalogue as of {info['as_of']} ({info['rule']})")
 
 
 def _split(frame: pd.DataFrame, strategy: str, options: dict[str, Any], seed: int) -> Split:
@@ -175,18 +184,30 @@ def _read_interactions(directory: Path) -> pd.DataFrame:
     return read_interactions(path)  # one DataError naming file, column and row on bad input
 
 
-def _copy_through(directory: Path, out: Path, train: pd.DataFrame, scale: str | None) -> list[str]:
-    """Copy the side tables; with ``scale``, add scaled numeric columns fitted on train's ids."""
+def _copy_through(
+    directory: Path,
+    out: Path,
+    train: pd.DataFrame,
+    scale: str | None,
+    catalogue: pd.DataFrame | None = None,
+) -> list[str]:
+    """Copy the side tables (``catalogue`` instead of items.parquet when given); with ``scale``,
+    add scaled numeric columns fitted on train's ids."""
     copied = []
     for name, key in SIDE_TABLES.items():
         src, dst = directory / name, out / name
         if not src.is_file():
             continue
         copied.append(name)
+        given = catalogue if name == ITEMS_FILE else None
         if scale is None:
-            shutil.copyfile(src, dst)
+            if given is None:
+                shutil.copyfile(src, dst)
+            else:
+                given.to_parquet(dst, index=False)
             continue
-        table, scaler = scale_side_features(read_parquet(src), key, train[key].unique(), scale)
+        table = given if given is not None else read_parquet(src)
+        table, scaler = scale_side_features(table, key, train[key].unique(), scale)
         table.to_parquet(dst, index=False)
         if scaler is not None:
             save_json(scaler, out / name.replace(".parquet", "_scaler.json"))

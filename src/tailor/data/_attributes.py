@@ -15,7 +15,7 @@ are ``<table>.<column>.<what>``:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import numpy as np
@@ -74,6 +74,28 @@ def resolve_table(
                 key_codes, len(ids), values, name, normalise and text, col in labels, changed
             )
     return out
+
+
+def labels(
+    columns: Iterable[str], label_columns: Iterable[str], types: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The label columns among ``columns``: typed ``category``, or listed in ``label_columns``
+    and not typed ``id``/``text`` (a declared type wins)."""
+    listed = set(label_columns)
+    out = []
+    for col in columns:
+        kind = types.get(col)
+        if kind == "category" or (col in listed and kind not in ("id", "text")):
+            out.append(col)
+    return tuple(out)
+
+
+def plain_flags(values: pd.Series) -> pd.Series:
+    """A ``boolean`` column without gaps as plain ``bool`` (what every reader of items.parquet
+    expects); with gaps it stays ``boolean`` (nullable)."""
+    if isinstance(values.dtype, pd.BooleanDtype) and not values.isna().any():
+        return values.astype(bool)
+    return values
 
 
 def _is_number(values: pd.Series) -> bool:

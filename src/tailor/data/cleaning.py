@@ -6,18 +6,22 @@ Row rules run in this order; a row that several rules would drop is counted once
    the first copy stays.
 2. ``missing_user_id``, ``missing_item_id``, ``missing_timestamp`` (always on: a row without them
    cannot enter the contract).
-3. ``unknown_event_type``: event types (after normalisation) with no weight configured.
-4. ``cancellation``: ``session_id`` starts with ``cancellation_prefix`` (Online Retail: ``C``).
-5. ``nonpositive_quantity``: ``value <= 0`` on ``quantity_event_types`` (returns, corrections).
-6. ``nonpositive_price``: ``price <= 0`` (a missing price is kept).
-7. ``missing_value``: a value-weighted event (a rating) without a ``value``: it has no weight.
+3. ``unknown_event_type``: event types (after normalisation) with no weight configured, with
+   ``unknown_event_types = "drop"``. By default (``"error"``) such types are an error naming
+   them and their row counts; with ``"keep"`` they get ``unknown_event_weight``.
+4. ``bots``: every row of a user with more than ``max_events_per_user_day`` events on one UTC
+   day (crawlers, scripts; 0 = off).
+5. ``cancellation``: ``session_id`` starts with ``cancellation_prefix`` (Online Retail: ``C``).
+6. ``nonpositive_quantity``: ``value <= 0`` on ``quantity_event_types`` (returns, corrections).
+7. ``nonpositive_price``: ``price <= 0`` (a missing price is kept).
+8. ``missing_value``: a value-weighted event (a rating) without a ``value``: it has no weight.
    (Other events may lack a value, e.g. a view without a quantity.)
-8. ``nonfinite_value``: ``value`` or ``price`` is infinite, or a value-weighted event's value is
+9. ``nonfinite_value``: ``value`` or ``price`` is infinite, or a value-weighted event's value is
    beyond float32 (its weight would be infinite).
-9. ``negative_weight``: a value-weighted event (a rating) with ``value < 0``: models need
+10. ``negative_weight``: a value-weighted event (a rating) with ``value < 0``: models need
    weights >= 0.
-10. ``merged``: with ``aggregate = true``, the rows folded into their (user, item) pair.
-11. ``k_core``: rows of users with fewer than ``k_core_users`` or items with fewer than
+11. ``merged``: with ``aggregate = true``, the rows folded into their (user, item) pair.
+12. ``k_core``: rows of users with fewer than ``k_core_users`` or items with fewer than
    ``k_core_items`` interactions, removed repeatedly until both hold.
 
 So ``rows_in - rows_out == sum(dropped.values())`` holds exactly, and :class:`CleaningReport`
@@ -37,11 +41,18 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tailor.data import _attributes
 from tailor.data.columns import Columns
@@ -68,10 +79,15 @@ class CleaningConfig(BaseModel):
     and ``label_columns``, and merge case variants when choosing one value per id."""
     label_columns: tuple[str, ...] = (Columns.CATEGORY,)
     """Item/user text attributes that are labels (lower-cased when normalising)."""
-    drop_unknown_event_types: bool = True
-    """Drop rows whose event type has no weight; when false they get ``unknown_event_weight``."""
+    unknown_event_types: Literal["error", "drop", "keep"] = "error"
+    """Event types without a weight: ``error`` (name them and their counts; map them in
+    ``[interactions.event_names]`` or weigh them in ``event_weights``), ``drop`` (counted
+    under ``unknown_event_type``) or ``keep`` (with ``unknown_event_weight``). The older
+    ``drop_unknown_event_types = true|false`` means ``drop``|``keep``."""
     unknown_event_weight: float = 1.0
     """Weight of a kept unknown event type."""
+    max_events_per_user_day: int = Field(0, ge=0)
+    """Drop every row of a user with more events than this on one UTC day (bots); 0 = off."""
     cancellation_prefix: str = ""
     """Rows whose ``session_id`` starts with this are cancellations and dropped; "" = off."""
     drop_nonpositive_quantities: bool = True
@@ -125,6 +141,23 @@ class CleaningConfig(BaseModel):
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
         return cls.from_table(table.get("cleaning", {}), defaults)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_spelling(cls, data: Any) -> Any:
+        """``drop_unknown_event_types = true|false`` (before ``unknown_event_types``)."""
+        if isinstance(data, Mapping) and "drop_unknown_event_types" in data:
+            data = dict(data)
+            old = data.pop("drop_unknown_event_types")
+            if "unknown_event_types" in data:
+                raise ValueError(
+                    "give unknown_event_types, not also drop_unknown_event_types (its older "
+                    "spelling)"
+                )
+            if not isinstance(old, bool):
+                raise ValueError("drop_unknown_event_types must be true or false")
+            data["unknown_event_types"] = "drop" if old else "keep"
+        return data
 
     @field_validator("event_weights")
     @classmethod
@@ -224,10 +257,10 @@ def clean(
     frame, distinct, keep = _select_rows(raw.interactions, config, report)
     step("resolving item and user attributes")
     items = _attribute_table(
-        raw.items, frame, distinct, Columns.ITEM_ID, ITEM_PREFIX, "items", config, report
+        raw.items, frame, distinct, Columns.ITEM_ID, ITEM_PREFIX, "items", config, report, raw
     )
     users = _attribute_table(
-        raw.users, frame, distinct, Columns.USER_ID, USER_PREFIX, "users", config, report
+        raw.users, frame, distinct, Columns.USER_ID, USER_PREFIX, "users", config, report, raw
     )
     frame = _contract_columns(frame)[keep]
     step("weighting events")
@@ -241,7 +274,10 @@ def clean(
     if report.rows_in and not report.rows_out:
         counts = ", ".join(f"{rule} {n:,}" for rule, n in report.dropped.items() if n)
         raise DataError(f"cleaning removes every row ({counts}); check the mapping and [cleaning]")
-    return Prepared(frame.reset_index(drop=True), items, users), report
+    prepared = Prepared(
+        frame.reset_index(drop=True), items, users, item_properties=raw.item_properties
+    )
+    return prepared, report
 
 
 def _select_rows(
@@ -260,10 +296,58 @@ def _select_rows(
         report.dropped["duplicates"] = int((~keep).sum())
     distinct = keep.copy()
     frame = _normalise_event_types(frame, config, distinct, report)
-    for rule, mask in _row_rules(frame, config):
+    for rule, rejects in _row_rules(frame, config):
+        mask = rejects(keep) if callable(rejects) else rejects
+        if rule == UNKNOWN_EVENT_TYPE and config.unknown_event_types == "error":
+            _refuse_unknown_event_types(frame, mask & keep)
+            report.dropped[rule] = 0
+            continue
         report.dropped[rule] = int((mask & keep).sum())
         keep &= ~mask
     return frame, distinct, keep
+
+
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+BOTS = "bots"
+
+
+def _refuse_unknown_event_types(frame: pd.DataFrame, unknown: np.ndarray) -> None:
+    """With ``unknown_event_types = "error"``: one error naming every unknown type and its rows."""
+    if not unknown.any():
+        return
+    types = frame[Columns.EVENT_TYPE][unknown]
+    counts = types.value_counts()
+    listed = [f"{name!r} ({n:,} rows)" for name, n in counts.head(10).items()]
+    if len(counts) > 10:
+        listed.append(f"{len(counts) - 10} more")
+    blank = int(types.isna().sum())
+    if blank:
+        listed.append(f"blank ({blank:,} rows)")
+    example = f' (e.g. {counts.index[0]} = "purchase")' if len(counts) else ""
+    raise DataError(
+        f"unknown event types: {', '.join(listed)}; map them to tailor's types in "
+        f"[interactions.event_names]{example}, weigh them in [cleaning.event_weights], or set "
+        '[cleaning] unknown_event_types = "drop" (or "keep")'
+    )
+
+
+def _bots(frame: pd.DataFrame, cap: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Rows of users with more than ``cap`` events on one UTC day, among the rows kept so far."""
+
+    def rejects(keep: np.ndarray) -> np.ndarray:
+        users, _ = pd.factorize(frame[Columns.USER_ID])
+        days = frame[Columns.TIMESTAMP].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+        counted = keep & (users >= 0) & ~np.isnat(days)
+        if not counted.any():
+            return np.zeros(len(frame), dtype=bool)
+        user, day = users[counted].astype(np.int64), days[counted].view(np.int64)
+        day = day - day.min()
+        width = int(day.max()) + 1
+        pairs, n = np.unique(user * width + day, return_counts=True)
+        busy = np.unique(pairs[n > cap] // width)
+        return np.isin(users, busy)
+
+    return rejects
 
 
 def _merge_and_filter(
@@ -325,17 +409,23 @@ def _normalise_event_types(
     return frame.assign(**{Columns.EVENT_TYPE: pd.Series(values, index=frame.index, dtype="str")})
 
 
-def _row_rules(frame: pd.DataFrame, config: CleaningConfig) -> list[tuple[str, np.ndarray]]:
+Rejects = np.ndarray | Callable[[np.ndarray], np.ndarray]
+"""The rows a rule rejects, or a function of the rows kept so far (counting rules)."""
+
+
+def _row_rules(frame: pd.DataFrame, config: CleaningConfig) -> list[tuple[str, Rejects]]:
     """(rule, rows it rejects) in the order they are applied."""
-    rules = [
+    rules: list[tuple[str, Rejects]] = [
         ("missing_user_id", frame[Columns.USER_ID].isna().to_numpy()),
         ("missing_item_id", frame[Columns.ITEM_ID].isna().to_numpy()),
         ("missing_timestamp", frame[Columns.TIMESTAMP].isna().to_numpy()),
     ]
     events = frame[Columns.EVENT_TYPE]
-    if config.drop_unknown_event_types:
+    if config.unknown_event_types != "keep":
         known = sorted(config.known_event_types())
-        rules.append(("unknown_event_type", ~events.isin(known).to_numpy()))
+        rules.append((UNKNOWN_EVENT_TYPE, ~events.isin(known).to_numpy()))
+    if config.max_events_per_user_day:
+        rules.append((BOTS, _bots(frame, config.max_events_per_user_day)))
     if config.cancellation_prefix and Columns.SESSION_ID in frame:
         sessions = frame[Columns.SESSION_ID].astype("str")
         cancelled = sessions.str.startswith(config.cancellation_prefix).fillna(False)
@@ -365,6 +455,7 @@ def _attribute_table(
     name: str,
     config: CleaningConfig,
     report: CleaningReport,
+    raw: RawData,
 ) -> pd.DataFrame | None:
     """One row per id from the table as read plus the attributes carried on interaction rows.
 
@@ -381,16 +472,17 @@ def _attribute_table(
     if not parts:
         return None
     rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    types = raw.types.get(name, {})
     resolved = _attributes.resolve_table(
         rows,
         key,
         table=name,
         normalise=config.normalise_labels,
-        label_columns=config.label_columns,
+        label_columns=_attributes.labels(rows.columns, config.label_columns, types),
         drop_nonpositive_prices=config.drop_nonpositive_prices,
         changed=report.changed,
     )
-    return _attributes.impute_table(
+    filled = _attributes.impute_table(
         resolved,
         key,
         table=name,
@@ -399,6 +491,7 @@ def _attribute_table(
         unknown_token=config.unknown_token,
         changed=report.changed,
     )
+    return filled.assign(**{c: _attributes.plain_flags(filled[c]) for c in filled.columns})
 
 
 def _ids_only(frame: pd.DataFrame, key: str) -> pd.DataFrame:

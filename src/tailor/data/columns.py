@@ -23,6 +23,8 @@ class Columns:
     # item catalog
     TITLE = "title"
     CATEGORY = "category"
+    AVAILABLE = "available"
+    """A flag: False marks an item that must not be recommended."""
 
     INTERACTION_REQUIRED = (USER_ID, ITEM_ID, TIMESTAMP)
     INTERACTION_OPTIONAL = (EVENT_TYPE, VALUE, SESSION_ID, PRICE)

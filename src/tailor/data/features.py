@@ -316,26 +316,31 @@ def _columns_of(data: Mapping[str, Any], kind: str) -> Mapping[str, Mapping[str,
 
 
 SCALED_SUFFIX = "_scaled"
+NEVER_SCALED = frozenset({"category", "available"})
+"""Attributes that are never scaled, whatever their dtype (a table written by hand, or by an
+older tailor, may hold them as numbers): ids and categories are labels, flags are booleans."""
+
+
+def scalable(name: str, values: pd.Series) -> bool:
+    """Whether ``tailor data split --scale`` scales an attribute: numbers only, never ids
+    (``*_id``, ``id``), categories, flags (booleans, ``available``) or a ``_scaled`` column."""
+    if name in NEVER_SCALED or name == "id" or name.endswith(("_id", SCALED_SUFFIX)):
+        return False
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
 def scale_side_features(
     table: pd.DataFrame, key: str, train_ids: Any, method: str = "zscore"
 ) -> tuple[pd.DataFrame, Scaler | None]:
-    """Add ``<col>_scaled`` for every numeric attribute of an item or user table.
+    """Add ``<col>_scaled`` for every numeric attribute of an item or user table (see
+    :func:`scalable`: ids, categories and flags are never scaled).
 
     The scaler is fitted on the rows whose ``key`` occurs in ``train_ids`` (what the training
     split knows), then applied to every row, so held-out items are scaled with training
     statistics. The raw columns stay for display and business filters. Returns the table and the
     fitted scaler (None when the table has no numeric attribute).
     """
-    numeric = [
-        c
-        for c in table.columns
-        if c != key
-        and not c.endswith(SCALED_SUFFIX)
-        and pd.api.types.is_numeric_dtype(table[c])
-        and not pd.api.types.is_bool_dtype(table[c])
-    ]
+    numeric = [c for c in table.columns if c != key and scalable(str(c), table[c])]
     if not numeric:
         return table, None
     in_train = table[key].astype(str).isin(pd.Index(np.asarray(train_ids).astype(str)))

@@ -14,6 +14,7 @@ from tailor.errors import DataError
 INTERACTIONS_FILE = "interactions.parquet"
 ITEMS_FILE = "items.parquet"
 USERS_FILE = "users.parquet"
+PROPERTIES_FILE = "item_properties.parquet"
 REPORT_FILE = "report.json"
 
 
@@ -27,6 +28,8 @@ class Prepared:
             (float64), and ``weight`` (float32; summed per pair after aggregation).
         items: one row per ``item_id`` with its attributes (``title``, ``category``, ``price``...).
         users: one row per ``user_id`` with its attributes (``country``...).
+        item_properties: the catalogue's property log when the source has one (long layout;
+            :mod:`tailor.data.properties`), or None; ``items`` holds its latest values.
 
     Stability: stable.
     """
@@ -34,14 +37,18 @@ class Prepared:
     interactions: pd.DataFrame
     items: pd.DataFrame
     users: pd.DataFrame
+    item_properties: pd.DataFrame | None = None
 
     def save(self, directory: Path | str) -> None:
-        """Write ``interactions.parquet``, ``items.parquet`` and ``users.parquet`` into a folder."""
+        """Write ``interactions.parquet``, ``items.parquet`` and ``users.parquet`` (and
+        ``item_properties.parquet`` when there is a property log) into a folder."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         self.interactions.to_parquet(out / INTERACTIONS_FILE, index=False, compression="zstd")
         self.items.to_parquet(out / ITEMS_FILE, index=False, compression="zstd")
         self.users.to_parquet(out / USERS_FILE, index=False, compression="zstd")
+        if self.item_properties is not None:
+            self.item_properties.to_parquet(out / PROPERTIES_FILE, index=False, compression="zstd")
 
     @classmethod
     def load(cls, directory: Path | str) -> Prepared:
@@ -61,10 +68,12 @@ class Prepared:
                 raise DataError(
                     "required column is missing", file=str(folder / INTERACTIONS_FILE), column=col
                 )
+        log = folder / PROPERTIES_FILE
         return cls(
             interactions,
             _optional(folder / ITEMS_FILE, Columns.ITEM_ID),
             _optional(folder / USERS_FILE, Columns.USER_ID),
+            read_parquet(log) if log.is_file() else None,
         )
 
 

@@ -210,6 +210,70 @@ def parse_numbers(values: pd.Series, *, file: str, column: str) -> pd.Series:
     return numbers
 
 
+FLAG_TRUE = frozenset({"1", "true", "yes"})
+FLAG_FALSE = frozenset({"0", "false", "no"})
+"""How a flag may be written (any case; ``1.0``/``0.0`` count as ``1``/``0``)."""
+
+
+def parse_flags(values: pd.Series, *, file: str, column: str) -> pd.Series:
+    """Flags as pandas ``boolean`` (NA when blank): ``1/0``, ``true/false``, ``yes/no`` in any
+    case, or booleans and the numbers 1 and 0 as stored.
+
+    Raises:
+        DataError: at the first value that is none of these, naming its row.
+    """
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("boolean")
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = ~np.isnan(numbers) & (numbers != 0) & (numbers != 1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(_not_a_flag(values.iloc[row]), file=file, column=column, row=row + 1)
+        out = pd.array(numbers == 1, dtype="boolean")
+        out[np.isnan(numbers)] = pd.NA
+        return pd.Series(out, index=values.index)
+    text = values.astype("str").str.strip().str.lower()
+    text = text.str.replace(_ZERO_FRACTION, "", regex=True)
+    true = text.isin(FLAG_TRUE).to_numpy()
+    false = text.isin(FLAG_FALSE).to_numpy()
+    blank = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
+    bad = ~(true | false | blank)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(_not_a_flag(values.iloc[row]), file=file, column=column, row=row + 1)
+    out = pd.array(true, dtype="boolean")
+    out[blank] = pd.NA
+    return pd.Series(out, index=values.index)
+
+
+_ZERO_FRACTION = re.compile(r"(?<=^[01])\.0+$")
+
+
+def _not_a_flag(value: object) -> str:
+    return f"value {value!r} is not a flag: write 1/0, true/false or yes/no"
+
+
+def parse_typed(values: pd.Series, kind: str | None, *, file: str, column: str) -> pd.Series:
+    """An attribute column by its declared type (see ``tailor.data.sources.config.ColumnType``):
+    ``id``/``category`` -> text with whole numbers unchanged (``330.0`` -> ``"330"``), ``text``
+    -> trimmed text, ``number`` -> float64, ``flag`` -> boolean; None -> as read.
+
+    Raises:
+        DataError: a value that does not fit the type, naming its row.
+    """
+    if kind in ("id", "category"):
+        return normalise_ids(values, file=file, column=column)
+    if kind == "text":
+        text = values.astype("str").str.strip()
+        return text.mask(text == "")
+    if kind == "number":
+        return parse_numbers(values, file=file, column=column)
+    if kind == "flag":
+        return parse_flags(values, file=file, column=column)
+    return values
+
+
 def parse_timestamps(values: pd.Series, fmt: str | None, *, file: str, column: str) -> pd.Series:
     """Timestamps as naive UTC ``datetime64[ns]``; blanks become NaT.
 

@@ -13,12 +13,45 @@ from __future__ import annotations
 import codecs
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from tailor.data.columns import Columns
 from tailor.data.validate import FileFormat, check_timestamp_format
 from tailor.errors import ConfigError
+
+ColumnType: TypeAlias = Literal["id", "category", "text", "number", "flag"]
+"""A declared attribute type (``[items.types]``, ``[users.types]``, ``[interactions.item_types]``
+and ``[interactions.user_types]``):
+
+- ``id``: text, exactly as written except that a whole number loses a zero fraction (``"330"``,
+  never ``"330.0"``); never lower-cased, never scaled;
+- ``category``: like ``id``, and a label: lower-cased when ``normalise_labels``; never scaled;
+- ``text``: text as written (trimmed); never scaled;
+- ``number``: a float; ``tailor data split --scale`` scales it;
+- ``flag``: a boolean written ``1``/``0``, ``true``/``false`` or ``yes``/``no`` (any case);
+  anything else is an error naming file, column and row; never scaled.
+"""
+DEFAULT_TYPES: dict[str, ColumnType] = {
+    Columns.CATEGORY: "category",
+    Columns.AVAILABLE: "flag",
+    Columns.PRICE: "number",
+}
+"""Types of attributes by name when not declared; a name ending in ``_id`` is an ``id``. Other
+undeclared attributes keep the type the file gives them."""
+Layout: TypeAlias = Literal["wide", "long"]
+LONG_COLUMNS = (Columns.ITEM_ID, Columns.TIMESTAMP, "property", "value")
+"""What ``[items.columns]`` maps with ``layout = "long"``."""
+
+
+def attribute_type(name: str, declared: dict[str, ColumnType]) -> ColumnType | None:
+    """The declared type of an attribute, else its default by name (None: as read)."""
+    if name in declared:
+        return declared[name]
+    if name in DEFAULT_TYPES:
+        return DEFAULT_TYPES[name]
+    return "id" if name.endswith("_id") else None
 
 
 class TableConfig(BaseModel):
@@ -38,8 +71,10 @@ class TableConfig(BaseModel):
     columns: dict[str, str] = {}
     """Contract name -> column in the file, e.g. ``user_id = "CustomerID"``."""
     keep_unmapped: bool = False
-    """Items and users only: keep the file's unmapped columns as attributes under their own
-    names."""
+    """Items and users only: keep the file's unmapped columns (long layout: properties) as
+    attributes under their own names."""
+    types: dict[str, ColumnType] = {}
+    """Items and users only: attribute -> declared type (see ``ColumnType``)."""
 
     @field_validator("encoding")
     @classmethod
@@ -64,10 +99,17 @@ class InteractionsConfig(TableConfig):
     """A constant event type for every row, when the file has no event column."""
     value: float = 1.0
     """The value of every row when ``value`` is not mapped."""
+    event_names: dict[str, str] = {}
+    """The shop's event names -> tailor's (``addtocart = "add_to_cart"``, ``transaction =
+    "purchase"``); names not listed are kept as written."""
     item_columns: dict[str, str] = {}
     """Item attributes carried on each row (denormalised exports): attribute -> column."""
     user_columns: dict[str, str] = {}
     """User attributes carried on each row: attribute -> column."""
+    item_types: dict[str, ColumnType] = {}
+    """Declared types of ``item_columns`` attributes."""
+    user_types: dict[str, ColumnType] = {}
+    """Declared types of ``user_columns`` attributes."""
 
     @field_validator("timestamp_format")
     @classmethod
@@ -78,6 +120,61 @@ class InteractionsConfig(TableConfig):
     def _one_event_type(self) -> InteractionsConfig:
         if self.event_type is not None and "event_type" in self.columns:
             raise ValueError("give either a constant `event_type` or a column mapping, not both")
+        if self.types:
+            raise ValueError(
+                "`types` declares item/user attribute types: use [interactions.item_types] / "
+                "[interactions.user_types] here"
+            )
+        return self
+
+
+class ItemsConfig(TableConfig):
+    """The catalogue: one row per item (``layout = "wide"``), or a property log (``"long"``).
+
+    With ``layout = "long"`` the file holds one row per (item, time, property, value), as
+    clickstream exports ship their catalogue; ``[items.columns]`` maps ``item_id``,
+    ``timestamp``, ``property`` and ``value``, and ``[items.properties]`` names the properties to
+    keep (``attribute = "property name in the file"``). Prepare keeps the latest value of each
+    (item, property); ``tailor data split`` re-pivots as of the split's cut.
+    """
+
+    layout: Layout = "wide"
+    """``wide``: one row per item, one column per attribute; ``long``: a property log."""
+    timestamp_format: str = "iso"
+    """Long layout: the format of the property timestamps (as ``[interactions]``)."""
+    properties: dict[str, str] = {}
+    """Long layout: attribute -> property name in the file (``category = "categoryid"``)."""
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _usable_format(cls, value: str) -> str:
+        return check_timestamp_format(value)
+
+    @model_validator(mode="after")
+    def _long_layout(self) -> ItemsConfig:
+        if self.layout == "wide":
+            if self.properties:
+                raise ValueError('`properties` needs layout = "long"')
+            return self
+        missing = [c for c in LONG_COLUMNS if c not in self.columns]
+        extra = sorted(set(self.columns) - set(LONG_COLUMNS))
+        if missing or extra:
+            raise ValueError(
+                f'layout = "long": [items.columns] maps exactly {", ".join(LONG_COLUMNS)} '
+                f"(missing: {missing or 'none'}; not for the long layout: {extra or 'none'}); "
+                "name the properties to keep in [items.properties]"
+            )
+        if not self.properties and not self.keep_unmapped:
+            raise ValueError(
+                'layout = "long" keeps no property: map some in [items.properties] '
+                '(e.g. category = "categoryid") or set keep_unmapped = true'
+            )
+        names = list(self.properties.values())
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"[items.properties] maps the properties {repeated} more than once")
+        if Columns.ITEM_ID in self.properties:
+            raise ValueError("[items.properties] cannot define item_id")
         return self
 
 
@@ -92,7 +189,7 @@ class SourceConfig(BaseModel):
     name: str = "generic"
     """A name for provenance (top-level key ``name``)."""
     interactions: InteractionsConfig | None = None
-    items: TableConfig | None = None
+    items: ItemsConfig | None = None
     users: TableConfig | None = None
     cleaning: dict[str, Any] = {}
     """Options of :class:`tailor.data.cleaning.CleaningConfig`, validated there."""

@@ -26,6 +26,12 @@ class RawData:
         items: catalog rows (``item_id`` + attributes) as read; ids may repeat, or None.
         users: user rows (``user_id`` + attributes) as read; ids may repeat, or None.
         provenance: where the data came from: files, licence, citation.
+        item_properties: the catalogue's property log when the source has one (long layout):
+            ``item_id``, ``timestamp``, ``property``, ``value`` (canonical text), ``type``; see
+            :mod:`tailor.data.properties`. ``items`` then holds its latest values.
+        types: declared or default attribute types per table (``{"items": {"category":
+            "category", ...}, "users": {...}}``); cleaning treats ``category`` as a label and
+            ``id``/``text`` as not one.
 
     Stability: stable.
     """
@@ -35,6 +41,8 @@ class RawData:
     items: pd.DataFrame | None = None
     users: pd.DataFrame | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    item_properties: pd.DataFrame | None = None
+    types: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def raw_rows(self) -> int:
