@@ -139,3 +139,55 @@ def test_report_renders_in_headless_chromium(
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         (Path(keep) / "report.png").write_bytes(shot.read_bytes())
+
+
+def test_report_sections_order_titles_and_marks(tmp_path: Path) -> None:
+    from tailor.evaluation.report import _curve_figure
+    from tailor.evaluation.samples import sample_lists
+
+    train = pd.DataFrame(
+        {
+            "user_id": ["a"] * 6 + ["b"] * 2 + ["c"] * 25 + ["d"] * 120,
+            "item_id": ["x"] * 6 + ["y"] * 2 + ["x"] * 25 + ["z"] * 120,
+        }
+    )
+    users = list("abcde")
+    recs = pd.DataFrame(
+        {"user_id": np.repeat(users, 3), "item_id": list("zxy") * 5, "rank": [1, 2, 3] * 5}
+    )
+    truth = pd.DataFrame({"user_id": users, "item_id": ["y", "x", "n", "x", "z"]})
+    items = pd.DataFrame(
+        {"item_id": list("xyzn"), "title": ["Teapot <b>", "Mug", "Cake stand", "Bunting"]}
+    )
+    result = evaluate(recs, truth, (2, 5), train=train, items=items, curve_k=10)
+    samples = sample_lists(recs, truth, result.per_user["user_id"], items=items, n_users=2)
+    write_report(
+        result,
+        tmp_path,
+        title="tailor evaluate: ease on split (temporal split) [regularization=300]",
+        about={"model": "ease", "parameters": "regularization=300", "tailor": "0.1.0"},
+        samples=samples,
+    )
+    page = (tmp_path / "report.html").read_text()
+    assert "<title>tailor evaluate: ease on split (temporal split) [regularization=300]" in page
+    assert "<th>parameters</th><td class='text'>regularization=300</td>" in page
+    # user and item segments apart, each in natural order, with intervals
+    users_at, items_at = page.index("<h2>User segments"), page.index("<h2>Item segments")
+    order = [page.index(f"<td>{s}</td>", users_at) for s in (
+        "user:warm", "user:cold", "activity:0", "activity:1-4", "activity:5-19",
+        "activity:20-99", "activity:100+",
+    )]  # fmt: skip
+    assert order == sorted(order) and order[-1] < items_at
+    order = [page.index(f"<td>{s}</td>", items_at) for s in (
+        "item:warm", "item:cold", "popularity:head", "popularity:torso", "popularity:tail",
+    )]  # fmt: skip
+    assert order == sorted(order)
+    assert "<span class='ci'>[" in page[users_at:items_at]
+    # K = 5 is longer than the 3-item lists: marked in the table and warned about
+    assert "recall@5 (K &gt; longest list)" in page and "recall@2 (K" not in page
+    assert "Warning: K=5 is longer than the longest recommendation list (3 items)" in page
+    # sample lists carry the catalogue's titles, escaped
+    assert "<h2>Sample lists</h2>" in page and "Teapot &lt;b&gt;" in page and "Cake stand" in page
+    # the metric@K curve ends at the longest list, not at curve_k
+    assert list(_curve_figure(result.curves, 3).data[0].x) == [1, 2, 3]
+    assert len(result.curves) == 10

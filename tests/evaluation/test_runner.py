@@ -162,3 +162,97 @@ def test_bad_input_errors_name_the_problem() -> None:
         evaluate(_recs(), _truth().drop(columns="item_id"), 3)
     with pytest.raises(ValueError, match="positive"):
         evaluate(_recs(), _truth(), 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 10: one definition of cold, natural order, intervals per segment, K beyond the lists
+def _activity_case() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Training rows: a 6 (x), b 2 (y), c 25 (x), d 120 (z); e is new. Popularity: z 120 (head),
+    x 31 (starts at 120/153 < 0.8: torso), y 2 (tail); item n never seen (cold, tail).
+    Everyone gets the list z, x, y; truth: a y, b x, c n, d x, e z. The truth's tags say
+    everything is warm, which the training data contradicts for e and n."""
+    train = pd.DataFrame(
+        {
+            "user_id": ["a"] * 6 + ["b"] * 2 + ["c"] * 25 + ["d"] * 120,
+            "item_id": ["x"] * 6 + ["y"] * 2 + ["x"] * 25 + ["z"] * 120,
+        }
+    )
+    users = list("abcde")
+    recs = pd.DataFrame(
+        {"user_id": np.repeat(users, 3), "item_id": list("zxy") * 5, "rank": [1, 2, 3] * 5}
+    )
+    truth = pd.DataFrame(
+        {
+            "user_id": users,
+            "item_id": ["y", "x", "n", "x", "z"],
+            "user_segment": ["warm"] * 5,
+            "item_segment": ["warm"] * 5,
+        }
+    )
+    return recs, truth, train
+
+
+def test_one_cold_definition_and_natural_segment_order() -> None:
+    recs, truth, train = _activity_case()
+    seg = evaluate(recs, truth, 3, train=train, curve_k=0).metrics["segments"]
+    assert list(seg) == [
+        "user:warm",
+        "user:cold",
+        "activity:0",
+        "activity:1-4",
+        "activity:5-19",
+        "activity:20-99",
+        "activity:100+",
+        "item:warm",
+        "item:cold",
+        "popularity:head",
+        "popularity:torso",
+        "popularity:tail",
+    ]
+    # cold = no training interaction, whatever the truth's tags say: user:cold is activity:0
+    assert seg["user:cold"]["users"] == seg["activity:0"]["users"] == 1  # e
+    assert seg["user:cold"]["recall@3"] == seg["activity:0"]["recall@3"] == 1.0
+    assert seg["user:warm"]["users"] == 4
+    assert seg["user:warm"]["recall@3"] == pytest.approx(0.75)  # c's n is not listed
+    assert seg["user:warm"]["ndcg@3"] == pytest.approx((1 / L2(4) + 2 / L2(3) + 0) / 4)
+    assert [seg[f"activity:{b}"]["users"] for b in ("1-4", "5-19", "20-99", "100+")] == [1] * 4
+    # item:cold is n (never seen), inside popularity:tail with y
+    assert seg["item:cold"]["users"] == 1 and seg["item:cold"]["recall@3"] == 0.0
+    assert seg["item:warm"]["users"] == 4 and seg["item:warm"]["recall@3"] == 1.0
+    assert seg["popularity:head"]["users"] == 1  # e (z)
+    assert seg["popularity:torso"]["users"] == 2  # b, d (x)
+    assert seg["popularity:tail"]["users"] == 2  # a (y), c (n)
+    assert seg["popularity:tail"]["recall@3"] == pytest.approx(0.5)
+    # without training data the truth's split tags are the definition
+    tagged = evaluate(recs, truth, 3, curve_k=0).metrics["segments"]
+    assert list(tagged) == ["user:warm", "item:warm"]
+
+
+def test_segments_carry_confidence_intervals() -> None:
+    recs, truth, train = _activity_case()
+    seg = evaluate(recs, truth, 3, train=train, curve_k=0).metrics["segments"]
+    warm = seg["user:warm"]["ci"]
+    assert warm["method"] == "bootstrap" and warm["level"] == 0.95
+    low, high = warm["recall@3"]
+    assert 0.0 <= low <= 0.75 <= high <= 1.0
+    tail_low, tail_high = seg["popularity:tail"]["ci"]["recall@3"]
+    assert tail_low == 0.0 and tail_high == 1.0  # two users, 0 and 1
+    assert all(math.isnan(v) for v in seg["user:cold"]["ci"]["recall@3"])  # one user: none
+    no_ci = evaluate(recs, truth, 3, train=train, curve_k=0, ci=False).metrics
+    assert "ci" not in no_ci and "ci" not in no_ci["segments"]["user:warm"]
+
+
+def test_k_longer_than_every_list_is_marked_and_warned() -> None:
+    recs, truth, train = _activity_case()
+    metrics = evaluate(recs, truth, (1, 3, 5), train=train, curve_k=0, ci=False).metrics
+    assert metrics["settings"]["longest_list"] == 3
+    assert metrics["settings"]["k_beyond_lists"] == [5]
+    assert metrics["warnings"] == [
+        "K=5 is longer than the longest recommendation list (3 items): the @5 metrics are those "
+        "of the 3-item lists (recall, NDCG, MAP, MRR and hit rate equal @3; precision divides "
+        "by 5); recommend at least 5 items to measure @5"
+    ]
+    assert metrics["recall@5"] == metrics["recall@3"] == 0.8
+    assert metrics["precision@5"] == pytest.approx(metrics["precision@3"] * 3 / 5)
+    fine = evaluate(recs, truth, (1, 3), train=train, curve_k=0, ci=False).metrics
+    assert fine["settings"]["k_beyond_lists"] == [] and fine["warnings"] == []

@@ -8,7 +8,11 @@ import pytest
 from scipy import stats
 
 from tailor.evaluation import compare, confidence_interval
-from tailor.evaluation.significance import MAX_BOOTSTRAP_USERS, bootstrap_means
+from tailor.evaluation.significance import (
+    MAX_BOOTSTRAP_USERS,
+    bootstrap_means,
+    confidence_intervals,
+)
 
 
 def _frames(shift: float, n: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -58,3 +62,20 @@ def test_bootstrap_interval_covers_the_mean_and_shrinks_with_n() -> None:
     assert method2 == "normal" and high2 - low2 < high - low
     means = bootstrap_means(np.array([1.0, np.nan, 3.0]), resamples=50)
     assert np.nanmin(means) >= 1.0 and np.nanmax(means) <= 3.0
+
+
+def test_intervals_of_many_columns_equal_one_by_one() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.random((250, 4))
+    values[::7, 3] = np.nan  # a column with missing values goes through its own users
+    low, high, method = confidence_intervals(values, rng=5)
+    assert method == "bootstrap"
+    for col in range(4):
+        one = confidence_interval(values[:, col], rng=5)
+        assert (low[col], high[col]) == pytest.approx(one[:2], abs=1e-12)
+    big = rng.random((MAX_BOOTSTRAP_USERS + 1, 2))
+    low, high, method = confidence_intervals(big)
+    assert method == "normal"
+    assert (low[1], high[1]) == pytest.approx(confidence_interval(big[:, 1])[:2], abs=1e-12)
+    assert confidence_intervals(np.zeros((1, 3)))[2] == "none"
+    assert np.isnan(confidence_intervals(np.zeros((0, 2)))[0]).all()

@@ -31,7 +31,13 @@ from tailor.evaluation.diagnostics import (
 )
 from tailor.evaluation.report import write_learning_curve
 from tailor.models.base import FitOptions, Recommender, max_threads
-from tailor.models.model_dir import ITEMS_FILE, FitSummary, fit_model_dir, validation_dataset
+from tailor.models.model_dir import (
+    ITEMS_FILE,
+    FitSummary,
+    fit_model_dir,
+    validation_dataset,
+    validation_metrics,
+)
 from tailor.models.registry import MODELS, create_model, model_class
 from tailor.outputs import check_output, output_file
 from tailor.pipeline import (
@@ -131,12 +137,13 @@ def fit(
     if refit:
         assert val_frame is not None
         with _progress(f"fitting {name} on {len(train_frame):,} interactions", epochs) as on_epoch:
-            first = fit_validated(
+            first, val_data = fit_validated(
                 train_frame, name, hyper, val_frame, items=catalog, threads=threads,
                 on_epoch=on_epoch,
             )  # fmt: skip
         refit_hyper = refit_params(first, hyper)
         full = refit_frame(train_frame, val_frame)
+        first_metrics = validation_metrics(first, val_data, epochs)
         record = {
             "refit": True,
             "train": str(train),
@@ -144,6 +151,7 @@ def fit(
             "rows": {"train": len(train_frame), "validation": len(val_frame), "refit": len(full)},
             "parameters": hyper,
             "refit_parameters": refit_hyper,
+            "validation_metrics": first_metrics,
         }
 
         def extras(staging: Path) -> None:
@@ -180,6 +188,8 @@ def fit(
             )
     _print_summary(summary, hyper, out, catalog_file)
     if refit:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in first_metrics.items())
+        click.echo(f"Validation (the fit on train alone): {shown or '-'}")
         click.echo(
             f"Refit: the saved model is fitted on train + validation ({summary.n_interactions:,} "
             f"interactions) with {json.dumps(refit_hyper) if refit_hyper else 'the defaults'}; "
@@ -296,15 +306,15 @@ def fit_validated(
     items: pd.DataFrame | None = None,
     threads: int = 0,
     on_epoch: Callable[[int, Mapping[str, float]], None] | None = None,
-) -> Recommender:
+) -> tuple[Recommender, Dataset]:
     """The first fit of ``--refit``: model ``name`` on ``train``, watching ``validation``
-    (early stopping, per-epoch curves) exactly as :func:`fit_model_dir` fits it; not saved."""
+    (early stopping, per-epoch curves) exactly as :func:`fit_model_dir` fits it; not saved.
+    Returns the model and the validation data over its vocabularies."""
     model = create_model(name, dict(params))
     data = Dataset.from_frame(train, item_features=items)
-    options = FitOptions(
-        threads=threads, validation=validation_dataset(validation, data), on_epoch=on_epoch
-    )
-    return model.fit(data, options)
+    val = validation_dataset(validation, data)
+    model.fit(data, FitOptions(threads=threads, validation=val, on_epoch=on_epoch))
+    return model, val
 
 
 def refit_params(model: Recommender, params: Mapping[str, Any]) -> dict[str, Any]:

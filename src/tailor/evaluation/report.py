@@ -17,6 +17,8 @@ from plotly.subplots import make_subplots
 from tailor.evaluation.diagnostics import Verdict
 from tailor.evaluation.metrics import METRIC_NAMES
 from tailor.evaluation.runner import EvaluationResult
+from tailor.evaluation.samples import SampleList
+from tailor.evaluation.segments import USER_FAMILIES, segment_sort_key
 from tailor.evaluation.significance import Comparison
 
 METRICS_FILE = "metrics.json"
@@ -29,6 +31,12 @@ th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead { background: #f2f2f2; }
 .note { color: #555; font-size: 0.9rem; }
+.warning { color: #8a4b00; background: #fff4e0; padding: 0.4rem 0.6rem; }
+.ci { color: #666; font-size: 0.8rem; }
+td.text, th.text { text-align: left; }
+table.about th { text-align: left; background: #f2f2f2; }
+.pair { display: flex; gap: 1.5rem; align-items: flex-start; flex-wrap: wrap; }
+tr.hit { background: #e6f4ea; }
 """
 
 
@@ -37,8 +45,11 @@ def write_report(
     out_dir: str | Path,
     *,
     title: str = "tailor evaluation",
+    about: Mapping[str, str] | None = None,
     comparisons: Sequence[Comparison] = (),
-    comparison_names: tuple[str, str] = ("A", "B"),
+    comparison_names: tuple[str, str] | Sequence[tuple[str, str]] = ("A", "B"),
+    systems: Mapping[str, EvaluationResult] | None = None,
+    samples: Sequence[SampleList] = (),
     learning: tuple[pd.DataFrame, Verdict] | None = None,
     residuals: Mapping[str, pd.DataFrame] | None = None,
 ) -> Path:
@@ -48,27 +59,47 @@ def write_report(
         result: from :func:`~tailor.evaluation.runner.evaluate`.
         out_dir: created if needed.
         title: page title.
+        about: what was evaluated, shown as a table under the title (model, parameters, data,
+            split, date, tailor version...).
         comparisons: paired significance results to tabulate.
-        comparison_names: what systems A and B of ``comparisons`` are, for the table's header.
+        comparison_names: what systems A and B of ``comparisons`` are, for the table: one pair
+            for all, or one pair per comparison.
+        systems: every system evaluated (name -> result), tabulated side by side with CIs.
+        samples: a few users' lists next to their truth (:func:`~tailor.evaluation.samples.
+            sample_lists`).
         learning: per-epoch history (``epoch, train, validation``) and its verdict.
         residuals: tables from :func:`~tailor.evaluation.diagnostics.residuals`.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result.to_json(out / METRICS_FILE)
+    metrics = result.metrics
+    settings = metrics.get("settings", {})
+    ks = settings.get("k", [])
     figures: list[go.Figure] = []
     if not result.curves.empty:
-        figures.append(_curve_figure(result.curves))
-    segments = result.metrics.get("segments") or {}
-    if segments:
-        figures.append(_segment_figure(segments, result.metrics.get("settings", {}).get("k", [])))
+        figures.append(_curve_figure(result.curves, settings.get("longest_list")))
+    segments = metrics.get("segments") or {}
+    user_segments, item_segments = _split_segments(segments)
+    if user_segments:
+        figures.append(_segment_figure(user_segments, ks, "Per user segment"))
+    if item_segments:
+        figures.append(_segment_figure(item_segments, ks, "Per item segment"))
     if learning is not None:
         figures.append(_learning_figure(*learning))
     for name, table in (residuals or {}).items():
         figures.append(_residual_figure(name, table))
-    parts = [_overview(result.metrics), _summary_table(result.metrics)]
+    parts = [_about_table(about or {}), _overview(metrics), _summary_table(metrics)]
+    if systems and len(systems) > 1:
+        parts.append(_systems_table(systems, ks))
     if comparisons:
-        parts.append(_comparison_table(comparisons, comparison_names))
+        parts.append(_comparison_table(comparisons, _pairs(comparison_names, len(comparisons))))
+    if user_segments:
+        parts.append(_segment_table("User segments", USER_NOTE, user_segments, ks))
+    if item_segments:
+        parts.append(_segment_table("Item segments", ITEM_NOTE, item_segments, ks))
+    if samples:
+        parts.append(_samples_html(samples))
     if learning is not None:
         parts.append(_verdict_html(learning[1]))
     path = out / REPORT_FILE
@@ -105,20 +136,46 @@ def _page(title: str, parts: Sequence[str], figures: Sequence[go.Figure]) -> str
     )
 
 
+def _about_table(about: Mapping[str, str]) -> str:
+    if not about:
+        return ""
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td class='text'>{html.escape(str(v))}</td></tr>"
+        for k, v in about.items()
+    )
+    return f"<table class='about'>{rows}</table>"
+
+
 def _overview(metrics: Mapping[str, Any]) -> str:
     note = html.escape(str(metrics.get("settings", {}).get("note", "")))
+    warnings = "".join(
+        f"<p class='warning'>Warning: {html.escape(str(w))}</p>"
+        for w in metrics.get("warnings", [])
+    )
     return (
         f"<p>{metrics.get('n_users', 0):,} users evaluated; "
         f"{metrics.get('n_users_without_relevant', 0):,} truth users without any relevant item "
-        f"were excluded.</p><p class='note'>{note}</p>"
+        f"were excluded.</p>{warnings}<p class='note'>{note}</p>"
     )
+
+
+def _beyond(metrics: Mapping[str, Any]) -> set[int]:
+    return set(metrics.get("settings", {}).get("k_beyond_lists", []))
+
+
+def _label(key: str, beyond: set[int]) -> str:
+    """The metric's name, marked when its K is longer than every list."""
+    k = key.rpartition("@")[2]
+    mark = " (K > longest list)" if k.isdigit() and int(k) in beyond else ""
+    return html.escape(key + mark)
 
 
 def _summary_table(metrics: Mapping[str, Any]) -> str:
     keys = [k for k, v in metrics.items() if "@" in k and isinstance(v, int | float)]
     ci = metrics.get("ci", {})
+    beyond = _beyond(metrics)
     rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{_fmt(metrics[k])}</td>"
+        f"<tr><td>{_label(k, beyond)}</td><td>{_fmt(metrics[k])}</td>"
         f"<td>{_fmt(ci.get(k, [None])[0])}</td><td>{_fmt(ci.get(k, [None, None])[1])}</td></tr>"
         for k in keys
     )
@@ -129,28 +186,133 @@ def _summary_table(metrics: Mapping[str, Any]) -> str:
     )
 
 
+def _with_ci(values: Mapping[str, Any], key: str) -> str:
+    """``mean [low, high]`` (the interval when the values carry a ``ci``)."""
+    mean = _fmt(values.get(key))
+    bounds = (values.get("ci") or {}).get(key)
+    if not mean or not bounds or bounds[0] is None or bounds[0] != bounds[0]:
+        return mean
+    return f"{mean} <span class='ci'>[{_fmt(bounds[0])}, {_fmt(bounds[1])}]</span>"
+
+
+def _systems_table(systems: Mapping[str, EvaluationResult], ks: Sequence[int]) -> str:
+    keys = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall", "precision", "hit_rate")]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("system", "users", *keys))
+    rows = ""
+    for name, res in systems.items():
+        values = {**res.metrics, "ci": res.metrics.get("ci", {})}
+        cells = "".join(f"<td>{_with_ci(values, k)}</td>" for k in keys)
+        rows += f"<tr><td>{html.escape(name)}</td><td>{res.metrics['n_users']:,}</td>{cells}</tr>"
+    return f"<h2>Systems (mean [95% CI])</h2><table><thead><tr>{head}</tr></thead>{rows}</table>"
+
+
+USER_NOTE = (
+    "User segments select users: each value is the mean over the segment's users. Cold = no "
+    "interaction in the reference data (train, plus validation when the split has one); "
+    "activity = the user's reference interactions."
+)
+ITEM_NOTE = (
+    "Item segments select truth rows: each user's relevant items are cut to the segment's items "
+    "(lists unchanged) and users with none drop out, so recall is the share of the segment's "
+    "held-out items that reached the list. Cold = never seen in the reference data; popularity "
+    "head/torso/tail by reference interactions (never-seen items are tail)."
+)
+
+
+def _split_segments(
+    segments: Mapping[str, Mapping[str, Any]],
+) -> tuple[dict[str, Mapping[str, Any]], dict[str, Mapping[str, Any]]]:
+    """User-segment and item-segment entries, each in natural order."""
+    ordered = sorted(segments, key=segment_sort_key)
+    users = {s: segments[s] for s in ordered if s.partition(":")[0] in USER_FAMILIES}
+    items = {s: segments[s] for s in ordered if s.partition(":")[0] not in USER_FAMILIES}
+    return users, items
+
+
+def _segment_table(
+    heading: str, note: str, segments: Mapping[str, Mapping[str, Any]], ks: Sequence[int]
+) -> str:
+    keys = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall", "hit_rate")]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("segment", "users", *keys))
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{int(values.get('users', 0)):,}</td>"
+        + "".join(f"<td>{_with_ci(values, k)}</td>" for k in keys)
+        + "</tr>"
+        for name, values in segments.items()
+    )
+    return (
+        f"<h2>{html.escape(heading)} (mean [95% CI])</h2><p class='note'>{html.escape(note)}</p>"
+        f"<table><thead><tr>{head}</tr></thead>{rows}</table>"
+    )
+
+
+def _samples_html(samples: Sequence[SampleList]) -> str:
+    blocks = []
+    for sample in samples:
+        recs = "".join(
+            f"<tr class='{'hit' if row.relevant else ''}'><td>{int(row.rank)}</td>"
+            f"<td class='text'>{html.escape(str(row.item_id))}</td>"
+            f"<td class='text'>{html.escape(str(row.title))}</td>"
+            f"<td>{'yes' if row.relevant else ''}</td></tr>"
+            for row in sample.recs.itertuples(index=False)
+        )
+        truth = "".join(
+            f"<tr><td class='text'>{html.escape(str(row.item_id))}</td>"
+            f"<td class='text'>{html.escape(str(row.title))}</td>"
+            f"<td>{'' if row.rank != row.rank else int(row.rank)}</td></tr>"
+            for row in sample.truth.itertuples(index=False)
+        )
+        blocks.append(
+            f"<div class='sample'><h3>User {html.escape(sample.user_id)}</h3>"
+            f"<p class='note'>list of {sample.n_recs:,} items (first {len(sample.recs)} shown); "
+            f"{sample.n_truth:,} relevant held-out items (up to {len(sample.truth)} shown)</p>"
+            "<div class='pair'><table><thead><tr><th>rank</th><th>item</th><th>title</th>"
+            f"<th>relevant</th></tr></thead>{recs}</table>"
+            "<table><thead><tr><th>truth item</th><th>title</th><th>listed at</th></tr></thead>"
+            f"{truth}</table></div></div>"
+        )
+    return (
+        "<h2>Sample lists</h2><p class='note'>A few evaluated users drawn at random (seeded): "
+        "their recommendations next to their held-out items.</p>" + "".join(blocks)
+    )
+
+
 def _fmt(value: Any) -> str:
     return "" if value is None or value != value else f"{value:.4f}"
 
 
-def _curve_figure(curves: pd.DataFrame) -> go.Figure:
+def _curve_figure(curves: pd.DataFrame, longest: int | None = None) -> go.Figure:
+    """Metric@K for K = 1..the longest list (past it nothing but precision changes)."""
+    shown = curves if not longest else curves.loc[curves["k"] <= longest]
     fig = go.Figure()
     for name in METRIC_NAMES:
-        fig.add_trace(go.Scatter(x=curves["k"], y=curves[name], mode="lines", name=name))
+        fig.add_trace(go.Scatter(x=shown["k"], y=shown[name], mode="lines", name=name))
     fig.update_layout(title="Metric@K", xaxis_title="K", yaxis_title="value", height=420)
     return fig
 
 
-def _segment_figure(segments: Mapping[str, Mapping[str, Any]], ks: Sequence[int]) -> go.Figure:
+def _segment_figure(
+    segments: Mapping[str, Mapping[str, Any]], ks: Sequence[int], title: str = "Per segment"
+) -> go.Figure:
     k = ks[0] if ks else 10
     names = list(segments)
     fig = go.Figure()
     for metric in ("ndcg", "recall", "precision", "hit_rate"):
         key = f"{metric}@{k}"
-        fig.add_trace(go.Bar(x=names, y=[segments[s].get(key) for s in names], name=key))
+        low, high = [], []
+        for s in names:
+            mean = segments[s].get(key)
+            bounds = (segments[s].get("ci") or {}).get(key) or [None, None]
+            ok = mean is not None and bounds[0] is not None and bounds[0] == bounds[0]
+            low.append(mean - bounds[0] if ok else 0.0)
+            high.append(bounds[1] - mean if ok else 0.0)
+        error = {"type": "data", "array": high, "arrayminus": low, "visible": any(high)}
+        fig.add_trace(
+            go.Bar(x=names, y=[segments[s].get(key) for s in names], name=key, error_y=error)
+        )
     users = [f"{s}<br>{segments[s].get('users', 0):,} users" for s in names]
-    fig.update_xaxes(ticktext=users, tickvals=names)
-    fig.update_layout(title=f"Per segment @{k}", barmode="group", height=460)
+    fig.update_xaxes(ticktext=users, tickvals=names, categoryorder="array", categoryarray=names)
+    fig.update_layout(title=f"{title} @{k} (95% CI)", barmode="group", height=460)
     return fig
 
 
@@ -181,17 +343,34 @@ def _residual_figure(name: str, table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def _comparison_table(comparisons: Sequence[Comparison], names: tuple[str, str]) -> str:
-    a, b = (html.escape(n) for n in names)
+def _pairs(names: tuple[str, str] | Sequence[tuple[str, str]], n: int) -> list[tuple[str, str]]:
+    if len(names) == 2 and all(isinstance(x, str) for x in names):
+        return [(str(names[0]), str(names[1]))] * n
+    pairs = [(str(a), str(b)) for a, b in names]  # type: ignore[str-unpack]
+    if len(pairs) != n:
+        raise ValueError(f"{len(pairs)} name pairs for {n} comparisons")
+    return pairs
+
+
+def _comparison_table(comparisons: Sequence[Comparison], names: Sequence[tuple[str, str]]) -> str:
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("metric", "users", a, b, f"{b} - {a}", "95% CI", "t-test p", "Wilcoxon p")
-    )
+        for h in (
+            "metric", "A", "B", "users", "mean A", "mean B", "B - A", "95% CI of B - A",
+            "t-test p", "Wilcoxon p", "significant",
+        )
+    )  # fmt: skip
     rows = "".join(
-        f"<tr><td>{html.escape(c.metric)}</td><td>{c.users:,}</td><td>{c.mean_a:.4f}</td>"
+        f"<tr><td>{html.escape(c.metric)}</td><td class='text'>{html.escape(a)}</td>"
+        f"<td class='text'>{html.escape(b)}</td><td>{c.users:,}</td><td>{c.mean_a:.4f}</td>"
         f"<td>{c.mean_b:.4f}</td><td>{c.difference:+.4f}</td>"
         f"<td>[{c.ci_low:+.4f}, {c.ci_high:+.4f}]</td><td>{c.t_pvalue:.3g}</td>"
-        f"<td>{c.wilcoxon_pvalue:.3g}</td></tr>"
-        for c in comparisons
+        f"<td>{c.wilcoxon_pvalue:.3g}</td><td>{'yes' if c.significant else 'no'}</td></tr>"
+        for c, (a, b) in zip(comparisons, names, strict=True)
     )
-    return f"<h2>Paired comparison</h2><table><thead><tr>{head}</tr></thead>{rows}</table>"
+    return (
+        "<h2>Paired comparison</h2><p class='note'>Over the users both systems were evaluated "
+        "on: paired t-test, Wilcoxon signed-rank, and a bootstrap 95% interval of the mean "
+        "difference; significant when both p-values are below 0.05.</p>"
+        f"<table><thead><tr>{head}</tr></thead>{rows}</table>"
+    )

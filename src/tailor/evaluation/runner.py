@@ -26,8 +26,8 @@ from tailor.evaluation import beyond
 from tailor.evaluation import metrics as m
 from tailor.evaluation._kernels import curve_sums
 from tailor.evaluation.lists import BYTES_PER_CELL, RankedLists, build_lists, require_memory
-from tailor.evaluation.segments import item_labels, user_labels
-from tailor.evaluation.significance import confidence_interval
+from tailor.evaluation.segments import item_labels, segment_sort_key, user_labels
+from tailor.evaluation.significance import confidence_intervals
 
 DEFAULT_FEATURES = (Columns.CATEGORY, "genres")
 """Catalogue columns whose one-hot values are the item features of intra-list diversity."""
@@ -145,18 +145,23 @@ def evaluate(
         for family, values in labels.items():
             per_user[f"{family}_segment"] = values
         summary["segments"] = _segments(
-            per_user, labels, lists, gains, truth, train, ks, map_denominator
+            per_user, labels, lists, gains, truth, train, ks, map_denominator, seed if ci else None
         )
     if ci:
-        summary["ci"] = _intervals(per_user, seed)
+        summary["ci"] = _intervals(per_user, _metric_columns(per_user), seed)
+    longest = int(per_user["n_recs"].max()) if len(per_user) else 0
+    beyond_lists = [k for k in ks if k > longest]
     summary["settings"] = {
         "k": ks,
         "gain": gain,
         "map_denominator": map_denominator,
         "relevance": relevance,
         "catalog_size": len(catalog_ids) if catalog_ids is not None else None,
+        "longest_list": longest,
+        "k_beyond_lists": beyond_lists,
         "note": NOTE_WITHOUT_RELEVANT + " " + beyond.BEYOND_NOTE,
     }
+    summary["warnings"] = [k_beyond_warning(k, longest) for k in beyond_lists]
     curves = _curves(lists, gains, curve_k, map_denominator, len(rows)) if curve_k else None
     return EvaluationResult(summary, per_user, curves if curves is not None else pd.DataFrame())
 
@@ -310,32 +315,52 @@ def _segments(
     train: pd.DataFrame | None,
     ks: Sequence[int],
     map_denominator: m.MapDenominator,
+    seed: int | None,
 ) -> dict[str, dict[str, Any]]:
+    """Per segment: ``users``, the mean of every metric and (``seed`` not None) their 95 %
+    intervals under ``ci``; in natural order (:func:`segment_sort_key`)."""
     out: dict[str, dict[str, Any]] = {}
     columns = _metric_columns(per_user)
     for family, values in labels.items():
-        for name in sorted(set(values)):
+        for name in set(values):
             chosen = per_user[values == name]
-            out[f"{family}:{name}"] = {"users": len(chosen), **_means(chosen, columns)}
+            entry: dict[str, Any] = {"users": len(chosen), **_means(chosen, columns)}
+            if seed is not None:
+                entry["ci"] = _intervals(chosen, columns, seed)
+            out[f"{family}:{name}"] = entry
     for family, item_tags in item_labels(lists.item_ids, truth, train).items():
         row_tags = item_tags[lists.truth.items]
-        for name in sorted(set(row_tags)):
+        for name in set(row_tags):
             seg_gains = np.where(row_tags == name, gains, 0.0)
             seg_rows = np.flatnonzero(lists.truth.n_relevant(seg_gains) > 0)
             metrics = _accuracy(lists, seg_gains, seg_rows, ks, map_denominator)
-            out[f"{family}:{name}"] = {
+            entry = {
                 "users": len(seg_rows),
                 **{key: float(v.mean()) if len(v) else float("nan") for key, v in metrics.items()},
             }
-    return out
+            if seed is not None:
+                entry["ci"] = _intervals(pd.DataFrame(metrics), list(metrics), seed)
+            out[f"{family}:{name}"] = entry
+    return {name: out[name] for name in sorted(out, key=segment_sort_key)}
 
 
-def _intervals(per_user: pd.DataFrame, seed: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"level": 0.95}
-    for col in _metric_columns(per_user):
-        low, high, method = confidence_interval(per_user[col].to_numpy(np.float64), rng=seed)
-        out[col] = [low, high]
-        out["method"] = method
+def k_beyond_warning(k: int, longest: int) -> str:
+    """The warning for a K longer than every recommendation list."""
+    if longest == 0:
+        return f"K={k}: no evaluated user has a recommendation list; every @{k} metric is 0"
+    return (
+        f"K={k} is longer than the longest recommendation list ({longest} items): the @{k} "
+        f"metrics are those of the {longest}-item lists (recall, NDCG, MAP, MRR and hit rate "
+        f"equal @{longest}; precision divides by {k}); recommend at least {k} items to "
+        f"measure @{k}"
+    )
+
+
+def _intervals(frame: pd.DataFrame, columns: Sequence[str], seed: int) -> dict[str, Any]:
+    low, high, method = confidence_intervals(frame[list(columns)].to_numpy(np.float64), rng=seed)
+    out: dict[str, Any] = {"level": 0.95, "method": method}
+    for col, lo, hi in zip(columns, low, high, strict=True):
+        out[col] = [float(lo), float(hi)]
     return out
 
 

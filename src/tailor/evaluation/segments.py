@@ -9,6 +9,14 @@ Two kinds of segment:
   users with no relevant item of the segment drop out of it. So ``recall@10`` of ``item:cold``
   is the share of held-out cold items that made it into the top 10.
 
+**Cold** has one definition, :mod:`tailor.data.segments`' (what ``tailor data split`` tags test
+rows with): an id is cold when it has no interaction in the reference data. Given ``train``, every
+family is computed from it, so ``user:cold`` is exactly ``activity:0`` and the ``item:cold`` items
+are the never-seen part of ``popularity:tail``; without it the truth's split tags are used.
+
+Segments are listed in their natural order (:func:`segment_sort_key`): warm before cold,
+activity buckets by size (0, 1-4, 5-19, ...), head, torso, tail.
+
 Stability: stable.
 """
 
@@ -21,9 +29,13 @@ import numpy as np
 import pandas as pd
 
 from tailor.data.columns import Columns
+from tailor.data.segments import COLD, WARM  # the one definition of warm and cold
 
-WARM = "warm"
-COLD = "cold"
+USER_FAMILIES = ("user", "activity")
+"""Segment families that select users."""
+ITEM_FAMILIES = ("item", "popularity")
+"""Segment families that select truth rows (items)."""
+_NAMED_ORDER = {WARM: 0, COLD: 1, "head": 0, "torso": 1, "tail": 2}
 ACTIVITY_EDGES = (1, 5, 20, 100)
 """Lower bounds of the activity buckets (training interactions per user): 0, 1-4, 5-19, ..."""
 HEAD_SHARE = 0.2
@@ -40,8 +52,23 @@ def tag_by_id(truth: pd.DataFrame, key: str, column: str, ids: np.ndarray) -> np
     return first.reindex(pd.Index(ids)).astype(object).to_numpy()
 
 
+def segment_sort_key(name: str) -> tuple[int, int, float, str]:
+    """Sort key of ``"family:label"`` names: user families before item families, then warm
+    before cold, activity buckets by their lower bound, head before torso before tail."""
+    family, _, label = name.partition(":")
+    families = (*USER_FAMILIES, *ITEM_FAMILIES)
+    rank = families.index(family) if family in families else len(families)
+    lower = label.split("-")[0].rstrip("+")
+    if label in _NAMED_ORDER:
+        return rank, 0, float(_NAMED_ORDER[label]), label
+    if lower.isdigit():
+        return rank, 0, float(lower), label
+    return rank, 1, 0.0, label
+
+
 def warm_cold(ids: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``"warm"`` for ids that occur in ``reference`` (the training ids), else ``"cold"``."""
+    """``"warm"`` for ids that occur in ``reference`` (the training ids), else ``"cold"``: the
+    rule of :func:`tailor.data.segments.tag_segments`."""
     known = pd.Index(ids).isin(pd.Index(np.asarray(reference).astype(str)))
     return np.where(known, WARM, COLD).astype(object)
 
@@ -59,9 +86,10 @@ def popularity_buckets(
 ) -> np.ndarray:
     """Head/torso/tail label of each item from its training popularity (interaction count).
 
-    Items sorted by popularity, descending (ties by code), accumulate their share of all training
-    interactions: the items that start within the first ``head`` share are *head*, those that
-    start within the last ``tail`` share are *tail*, the rest *torso*. Items with no training
+    An item's *start share* is the share of all training interactions held by the items strictly
+    more popular than it: items whose start share is below ``head`` are *head*, those whose start
+    share is at least ``1 - tail`` are *tail*, the rest *torso*. Items with equal popularity get
+    the same label (no tie is broken by id order or encoding). Items with no training
     interaction are *tail*. With no training interactions at all, every item is tail.
     """
     pop = np.asarray(popularity, dtype=np.float64)
@@ -69,10 +97,14 @@ def popularity_buckets(
     total = pop.sum()
     if total <= 0:
         return labels
-    order = np.lexsort((np.arange(len(pop)), -pop))
-    start_share = (np.cumsum(pop[order]) - pop[order]) / total
-    ranked = np.where(start_share < head, "head", np.where(start_share < 1 - tail, "torso", "tail"))
-    labels[order] = ranked
+    ascending = np.sort(pop)
+    at_most = np.concatenate([[0.0], np.cumsum(ascending)])[
+        np.searchsorted(ascending, pop, side="right")
+    ]
+    start_share = (total - at_most) / total
+    labels[:] = np.where(
+        start_share < head, "head", np.where(start_share < 1 - tail, "torso", "tail")
+    )
     labels[pop <= 0] = "tail"
     return labels
 
@@ -114,11 +146,13 @@ def _labels(
     family: str,
     buckets: tuple[str, Callable[[np.ndarray], np.ndarray]],
 ) -> dict[str, np.ndarray]:
-    """Warm/cold tags (from the truth's split tags, else from ``train``) and count buckets."""
+    """Warm/cold tags and count buckets, both from ``train`` when given (one definition of
+    cold: no training interaction), else the truth's split tags."""
     out: dict[str, np.ndarray] = {}
-    tags = tag_by_id(truth, key, segment, ids)
-    if tags is None and train is not None:
-        tags = warm_cold(ids, train[key].to_numpy())
+    if train is not None:
+        tags: np.ndarray | None = warm_cold(ids, train[key].to_numpy())
+    else:
+        tags = tag_by_id(truth, key, segment, ids)
     if tags is not None:
         out[family] = tags
     if train is not None:

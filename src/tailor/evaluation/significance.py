@@ -77,6 +77,38 @@ def confidence_interval(
     return float(arr.mean() - half), float(arr.mean() + half), "normal"
 
 
+def confidence_intervals(
+    values: np.ndarray, level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES, rng: RNGLike = 0
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """:func:`confidence_interval` of every column of a (users, metrics) array at once.
+
+    Up to :data:`MAX_BOOTSTRAP_USERS` users one set of bootstrap resamples serves every column
+    without NaN (what :func:`confidence_interval` gives column by column with the same seed, up
+    to rounding: each column's resamples would be drawn identically); columns with NaN, and
+    every column above that many users, go through :func:`confidence_interval` one by one.
+
+    Returns:
+        (low, high, method): arrays of one value per column (NaN where a column has fewer than
+        two values) and ``"bootstrap"`` or ``"normal"`` (``"none"`` without two users).
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[:, None] if arr.ndim == 1 else arr
+    low = np.full(arr.shape[1], np.nan)
+    high = np.full(arr.shape[1], np.nan)
+    if len(arr) < 2:
+        return low, high, "none"
+    complete = (~np.isnan(arr)).all(axis=0)
+    shared = np.flatnonzero(complete) if len(arr) <= MAX_BOOTSTRAP_USERS else np.array([], int)
+    if len(shared):
+        alpha = (1.0 - level) / 2.0
+        means = bootstrap_means(arr[:, shared], resamples, rng)
+        low[shared], high[shared] = np.quantile(means, [alpha, 1.0 - alpha], axis=0)
+    for col in np.setdiff1d(np.arange(arr.shape[1]), shared):
+        # NaN-bearing columns (novelty of users without a list) drop their own users
+        low[col], high[col], _ = confidence_interval(arr[:, col], level, resamples, rng)
+    return low, high, "bootstrap" if len(arr) <= MAX_BOOTSTRAP_USERS else "normal"
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Paired comparison of two systems on one metric over the users both were evaluated on.
