@@ -233,3 +233,122 @@ def test_no_learning_curve_without_validation(
     args = ["fit", "--train", _train(tmp_path), "--model", "mf-sgd", "--out", tmp_path / "m"]
     assert run(monkeypatch, *args) == 0
     assert not (tmp_path / "m" / "learning_curve.html").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 10: fit --refit + recommend + evaluate reproduce evaluate_model with the same refit
+def _planted_split(folder: Path) -> Path:
+    """A temporal split (validation carved from train) of a seeded shop with titles."""
+    from tailor.data.split import temporal_split, with_validation
+    from tailor.testing.data import random_frame
+
+    frame = random_frame(n_users=60, n_items=30, n=1500, seed=3)
+    split = with_validation(temporal_split(frame, quantile=0.8))
+    split.save(folder)
+    items = pd.DataFrame(
+        {"item_id": [f"i{k}" for k in range(30)], "title": [f"Item {k}" for k in range(30)]}
+    )
+    items.to_parquet(folder / "items.parquet", index=False)
+    return folder
+
+
+def test_refit_then_evaluate_equals_evaluate_model_with_the_same_refit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from tailor.data.split import Split
+    from tailor.evaluation import evaluate_model
+    from tailor.evaluation.truth import unseen_only
+    from tailor.models import Popularity, create_model
+
+    split_dir = _planted_split(tmp_path / "split")
+    model_dir, recs, out = tmp_path / "model", tmp_path / "recs.parquet", tmp_path / "eval"
+    args = ["fit", "--train", split_dir / "train.parquet", "--model", "ease"]
+    args += ["--validation", split_dir / "validation.parquet", "--param", "regularization=50"]
+    assert run(monkeypatch, *args, "--refit", "--out", model_dir) == 0
+    assert "Refit: the saved model is fitted on train + validation" in capsys.readouterr().out
+    args = ["recommend", "--model-dir", model_dir, "--users", split_dir / "test.parquet"]
+    assert run(monkeypatch, *args, "--k", "10", "--out", recs) == 0
+    args = ["evaluate", "--recs", recs, "--truth", split_dir / "test.parquet"]
+    args += ["--split", split_dir, "--novel-only", "--k", "5,10", "--out", out]
+    assert run(monkeypatch, *args) == 0
+    cli = json.loads((out / "metrics.json").read_text())
+
+    split = Split.load(split_dir)
+    fit_frame = split.fit_frame()
+    items = pd.read_parquet(split_dir / "items.parquet")
+    data = Dataset.from_frame(fit_frame, item_features=items)
+    model = create_model("ease", {"regularization": 50}).fit(data)
+    expected = evaluate_model(
+        model,
+        split,
+        (5, 10),
+        n=10,
+        fallback=Popularity().fit(data),
+        items=items,
+        truth_filter=lambda test: unseen_only(test, fit_frame),
+    ).metrics
+    keys = [k for k, v in expected.items() if "@" in k or k.startswith("n_users")]
+    assert {k: cli[k] for k in keys} == {k: expected[k] for k in keys}  # exact
+    assert cli["ci"] == expected["ci"]
+    assert json.dumps(cli["segments"]) == json.dumps(expected["segments"])
+    assert cli["n_users"] > 20 and cli["ndcg@10"] > 0
+    fit_record = json.loads((model_dir / "fit.json").read_text())
+    assert fit_record["refit"] is True and fit_record["refit_parameters"] == {"regularization": 50}
+    assert fit_record["rows"]["refit"] == len(fit_frame) == len(data.interactions)
+
+
+def test_refit_keeps_the_epoch_count_of_early_stopping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from tailor.cli.fit import fit_validated, refit_frame
+    from tailor.data.io import read_interactions
+    from tailor.models import create_model
+
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 30, n).astype(str),
+            "item_id": rng.integers(0, 20, n).astype(str),
+            "value": rng.integers(1, 6, n).astype(float),
+            "timestamp": pd.date_range("2024-01-01", periods=n, freq="h"),
+        }
+    )
+    frame.iloc[:300].to_csv(tmp_path / "train.csv", index=False)
+    frame.iloc[300:].to_csv(tmp_path / "val.csv", index=False)
+    params = {"epochs": 40, "early_stopping_patience": 3, "regularization": 0.0, "seed": 1}
+    train, val = read_interactions(tmp_path / "train.csv"), read_interactions(tmp_path / "val.csv")
+    first, _ = fit_validated(train, "mf-sgd", params, val)
+    best = first.best_epoch  # type: ignore[attr-defined]
+    assert 1 <= best < 40  # random ratings: validation RMSE stops improving early
+
+    args = ["fit", "--train", tmp_path / "train.csv", "--validation", tmp_path / "val.csv"]
+    flags = [x for k, v in params.items() for x in ("--param", f"{k}={v}")]
+    assert (
+        run(monkeypatch, *args, "--model", "mf-sgd", *flags, "--refit", "--out", tmp_path / "m")
+        == 0
+    )
+    record = json.loads((tmp_path / "m" / "fit.json").read_text())
+    refit = {**params, "epochs": best, "early_stopping_patience": None}
+    assert record["refit_parameters"] == refit
+    saved = load_model(tmp_path / "m")
+    assert (saved.config.epochs, saved.config.early_stopping_patience) == (best, None)
+    again = create_model("mf-sgd", refit).fit(Dataset.from_frame(refit_frame(train, val)))
+    np.testing.assert_array_equal(saved.user_factors, again.user_factors)  # type: ignore[attr-defined]
+    # the learning curve is the first fit's (train vs validation)
+    assert (tmp_path / "m" / "learning_curve.html").is_file()
+
+
+def test_refit_needs_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["fit", "--train", _train(tmp_path), "--model", "ease", "--refit"]
+    assert run(monkeypatch, *args, "--out", tmp_path / "m") == 2
+    assert _error_line(capsys) == (
+        "error: --refit needs --validation: it refits on train + validation after a fit on train"
+    )
+    assert not (tmp_path / "m").exists()
