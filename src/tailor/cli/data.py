@@ -88,6 +88,8 @@ def prepare_command(
             prepared.save(staging)
             report.save(staging / REPORT_FILE)
     _print_report(Console(), report, out)
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @contextmanager
@@ -128,6 +130,7 @@ def _print_profile(console: Console, stats: dict[str, Any]) -> None:
         ("first event", str(span["start"])),
         ("last event", str(span["end"])),
         ("span (days)", f"{span['days']:.1f}"),
+        *_busiest(stats.get("events_per_user_day", {})),
     ):
         overview.add_row(name, value)
     console.print(overview)
@@ -156,6 +159,17 @@ def _print_profile(console: Console, stats: dict[str, Any]) -> None:
             if n:
                 missing.add_row(table, col, f"{n:,}")
     console.print(missing if missing.row_count else "Missing values: none")
+
+
+def _busiest(per_day: dict[str, Any]) -> list[tuple[str, str]]:
+    """Rows of the overview for the busiest (user, day): a bot shows here."""
+    if "busiest" not in per_day:
+        return []
+    top = per_day["busiest"]
+    return [
+        ("events per user-day (p99)", f"{per_day['p99']:,.0f}"),
+        ("busiest user-day", f"{top['events']:,} (user {top['user_id']}, {top['day']})"),
+    ]
 
 
 def _print_report(console: Console, report: CleaningReport, out: Path) -> None:

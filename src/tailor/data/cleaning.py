@@ -194,6 +194,8 @@ class CleaningReport:
         users: rows in the users table written.
         config: the CleaningConfig used.
         provenance: where the data came from.
+        warnings: what looks wrong but was left as it is (e.g. a user-day busy enough to be a
+            bot while ``max_events_per_user_day`` is off).
 
     Stability: stable.
     """
@@ -207,6 +209,7 @@ class CleaningReport:
     users: int = 0
     config: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         """Assert conservation: ``rows_in - rows_out == sum(dropped)``."""
@@ -225,6 +228,7 @@ class CleaningReport:
             "users": self.users,
             "config": self.config,
             "provenance": self.provenance,
+            "warnings": list(self.warnings),
         }
 
     def save(self, path: Path | str) -> None:
@@ -304,7 +308,19 @@ def _select_rows(
             continue
         report.dropped[rule] = int((mask & keep).sum())
         keep &= ~mask
+    if not config.max_events_per_user_day:
+        busiest = _busiest_user_day(frame, keep)
+        if busiest[0] > BOT_HINT:
+            report.warnings.append(
+                f"user {busiest[1]} has {busiest[0]:,} events on {busiest[2]}: a bot? set "
+                "[cleaning] max_events_per_user_day to drop such users (see `tailor data "
+                "profile` for the busiest user-days)"
+            )
     return frame, distinct, keep
+
+
+BOT_HINT = 1000
+"""With ``max_events_per_user_day`` off, a user-day busier than this is reported as a warning."""
 
 
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
@@ -331,23 +347,43 @@ def _refuse_unknown_event_types(frame: pd.DataFrame, unknown: np.ndarray) -> Non
     )
 
 
+def _user_days(
+    frame: pd.DataFrame, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """Per (user, UTC day) of the kept rows: ``(users, uniques, pairs, counts, width, first)``
+    with ``users`` the row codes over ``uniques`` and ``pair = user * width + day - first``."""
+    users, uniques = pd.factorize(frame[Columns.USER_ID])
+    days = frame[Columns.TIMESTAMP].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    counted = keep & (users >= 0) & ~np.isnat(days)
+    if not counted.any():
+        empty = np.zeros(0, dtype=np.int64)
+        return users, np.asarray(uniques), empty, empty, 1, 0
+    user, day = users[counted].astype(np.int64), days[counted].view(np.int64)
+    first = int(day.min())
+    width = int(day.max()) - first + 1
+    pairs, counts = np.unique(user * width + (day - first), return_counts=True)
+    return users, np.asarray(uniques), pairs, counts, width, first
+
+
 def _bots(frame: pd.DataFrame, cap: int) -> Callable[[np.ndarray], np.ndarray]:
     """Rows of users with more than ``cap`` events on one UTC day, among the rows kept so far."""
 
     def rejects(keep: np.ndarray) -> np.ndarray:
-        users, _ = pd.factorize(frame[Columns.USER_ID])
-        days = frame[Columns.TIMESTAMP].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-        counted = keep & (users >= 0) & ~np.isnat(days)
-        if not counted.any():
-            return np.zeros(len(frame), dtype=bool)
-        user, day = users[counted].astype(np.int64), days[counted].view(np.int64)
-        day = day - day.min()
-        width = int(day.max()) + 1
-        pairs, n = np.unique(user * width + day, return_counts=True)
-        busy = np.unique(pairs[n > cap] // width)
+        users, _, pairs, counts, width, _ = _user_days(frame, keep)
+        busy = np.unique(pairs[counts > cap] // width)
         return np.isin(users, busy)
 
     return rejects
+
+
+def _busiest_user_day(frame: pd.DataFrame, keep: np.ndarray) -> tuple[int, str, str]:
+    """(events, user id, day) of the busiest (user, UTC day) among the kept rows."""
+    _, uniques, pairs, counts, width, first = _user_days(frame, keep)
+    if not len(counts):
+        return 0, "", ""
+    top = int(np.argmax(counts))
+    day = np.datetime64(first + int(pairs[top] % width), "D")
+    return int(counts[top]), str(uniques[pairs[top] // width]), str(day)
 
 
 def _merge_and_filter(

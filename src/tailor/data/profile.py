@@ -28,6 +28,8 @@ def profile(raw: RawData) -> dict[str, Any]:
       and mean of the row count per id (rows with a missing id are not counted);
     - ``event_types``: rows per event type as written (missing shown as ``"<missing>"``);
     - ``time_span``: first and last timestamp and the days between;
+    - ``events_per_user_day``: the distribution of rows per (user, UTC day) and the busiest
+      one (``busiest``: user_id, day, events), to choose ``max_events_per_user_day`` (bots);
     - ``missing``: missing values per column of each table;
     - ``tables``: rows of the items and users tables as read.
 
@@ -50,6 +52,7 @@ def profile(raw: RawData) -> dict[str, Any]:
         "interactions_per_item": _distribution(items.value_counts()),
         "event_types": _event_mix(frame),
         "time_span": _time_span(frame[Columns.TIMESTAMP]),
+        "events_per_user_day": _per_user_day(users, frame[Columns.TIMESTAMP]),
         "missing": {
             name: {str(c): int(n) for c, n in table.isna().sum().items()}
             for name, table in (("interactions", frame), ("items", raw.items), ("users", raw.users))
@@ -87,6 +90,28 @@ def _event_mix(frame: pd.DataFrame) -> dict[str, int]:
         return {}
     counts = frame[Columns.EVENT_TYPE].fillna("<missing>").value_counts()
     return {str(k): int(v) for k, v in counts.items()}
+
+
+def _per_user_day(users: pd.Series, ts: pd.Series) -> dict[str, Any]:
+    codes, ids = pd.factorize(users)
+    days = ts.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    present = (codes >= 0) & ~np.isnat(days)
+    if not present.any():
+        return {}
+    day = days[present].view(np.int64)
+    first = int(day.min())
+    width = int(day.max()) - first + 1
+    pairs, counts = np.unique(
+        codes[present].astype(np.int64) * width + (day - first), return_counts=True
+    )
+    stats: dict[str, Any] = _distribution(pd.Series(counts))
+    top = int(np.argmax(counts))
+    stats["busiest"] = {
+        "user_id": str(ids[pairs[top] // width]),
+        "day": str(np.datetime64(first + int(pairs[top] % width), "D")),
+        "events": int(counts[top]),
+    }
+    return stats
 
 
 def _time_span(ts: pd.Series) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def pivot_latest(
         if name in where:
             chosen = last[prop_codes[last] == where[name]]
             column[item_codes[chosen]] = values[chosen]
-        out[name] = from_text(pd.Series(column, dtype="str"), types.get(name)).to_numpy()
+        out[name] = from_text(pd.Series(column, dtype="str"), types.get(name)).array
     return out
 
 

@@ -332,15 +332,16 @@ def generate_shop(
     def available(items: np.ndarray, ts: np.ndarray) -> np.ndarray:
         return ~((ts >= off_at[items]) & (ts < back_at[items]))
 
-    carted = available(view_item, view_ts) & (rng.random(len(view_ts)) < cart_rate)
+    cart_delay = rng.integers(3 * SECOND_MS, 120 * SECOND_MS, len(view_ts))
+    carted = available(view_item, view_ts + cart_delay) & (rng.random(len(view_ts)) < cart_rate)
     cart_idx = np.flatnonzero(carted)
-    cart_ts = view_ts[cart_idx] + rng.integers(3 * SECOND_MS, 120 * SECOND_MS, len(cart_idx))
+    cart_ts = view_ts[cart_idx] + cart_delay[cart_idx]
     cart_item, cart_sess = view_item[cart_idx], view_sess[cart_idx]
     session_end = view_ts[first + n_views - 1]
-    checkout = session_end[cart_sess] + 150 * SECOND_MS
-    bought = (rng.random(len(cart_idx)) < purchase_rate) & available(cart_item, checkout)
+    paid_at = session_end[cart_sess] + rng.integers(150 * SECOND_MS, 750 * SECOND_MS, len(cart_idx))
+    bought = (rng.random(len(cart_idx)) < purchase_rate) & available(cart_item, paid_at)
     buy_sess = cart_sess[bought]
-    buy_ts = checkout[bought] + rng.integers(0, 600 * SECOND_MS, len(buy_sess))
+    buy_ts = paid_at[bought]
     paying, txn_of_buy = np.unique(buy_sess, return_inverse=True)
     txn_ids = rng.permutation(len(paying) * 3)[: len(paying)].astype(np.int64)
 
@@ -375,6 +376,9 @@ def generate_shop(
         [np.full(len(view_ts) + len(cart_ts), -1), txn_ids[txn_of_buy], np.full(len(bot_ts), -1)]
     )
     ts = _distinct_per_visitor(visitor, ts)
+    # nudged by a few ms, a cart or purchase may have crossed into a stock-out: leave it out
+    kept = (event == 0) | available(item, ts)
+    visitor, ts, item, event, txn = visitor[kept], ts[kept], item[kept], event[kept], txn[kept]
     order = np.argsort(ts, kind="stable")
     visitor_ids = rng.permutation(4 * (n_visitors + n_bots))[: n_visitors + n_bots]
     visitor_ids = visitor_ids.astype(np.int64)
