@@ -382,31 +382,31 @@ class Pipeline:
         """
         if query.n < 1:
             raise ConfigError(f"n must be at least 1, got {query.n}")
-        ids = np.asarray(pd.unique(pd.Series(np.asarray(user_ids, dtype=object)).astype(str)))
+        ids = np.asarray(
+            pd.unique(pd.Series(np.asarray(user_ids, dtype=object)).astype(str)), dtype=str
+        )
         nums = (
             self.model.users.numbers(ids)
             if self.model is not None
             else np.full(len(ids), -1, np.int64)
         )
         seg_of = self._segment_lookup(query, segments)
-        lists: list[ItemList] = [[] for _ in range(len(ids))]
-        sources = np.full(len(ids), SOURCE_MODEL, dtype=object)
+        rows = _Rows()
+        sources = np.full(len(ids), SOURCE_MODEL, dtype="<U16")
         filled = np.zeros(len(ids), np.int64)
         known = np.flatnonzero(nums >= 0)
         if len(known):
-            self._model_lists(ids, nums, known, query, seg_of, backfill_short, block, lists, filled)
+            self._model_lists(ids, nums, known, query, seg_of, backfill_short, block, rows, filled)
         unknown = np.flatnonzero(nums < 0)
-        cold = SOURCE_FALLBACK if self.model is None else SOURCE_COLD_START
-        sources[unknown] = cold
+        sources[unknown] = SOURCE_FALLBACK if self.model is None else SOURCE_COLD_START
         rule = self.rule(query)
-        by_segment: dict[str | None, ItemList] = {}
+        by_segment: dict[str | None, list[int]] = {}
         for k in unknown.tolist():
-            segment = seg_of(ids[k])
-            if segment not in by_segment:
-                pool = self.popular.top(query.category, segment)
-                by_segment[segment] = apply_filters(pool, query.n, rule)
-            lists[k] = by_segment[segment]
-        return self._result(ids, nums, lists, sources, filled)
+            by_segment.setdefault(seg_of(ids[k]), []).append(k)
+        for segment, users in by_segment.items():  # one list per segment, shared
+            pool = self.popular.top(query.category, segment)
+            rows.add_same(np.array(users, np.int64), apply_filters(pool, query.n, rule))
+        return self._result(ids, nums, rows, sources, filled)
 
     def _segment_lookup(
         self, query: Query, segments: Mapping[str, str] | None
@@ -426,81 +426,117 @@ class Pipeline:
         seg_of: Callable[[str], str | None],
         backfill_short: bool,
         block: int,
-        lists: list[ItemList],
+        out: _Rows,
         filled: np.ndarray,
     ) -> None:
-        """Score the known users block by block; backfill the short lists."""
+        """Score the known users block by block (full lists stay arrays); backfill the short
+        lists one by one."""
         assert self.index is not None
         index = self.index
         allowed = index.allowed(query.category, query.predicate)
         excluded = index.item_nums(self.model, query.exclude)
+        item_strs = np.asarray(self.model.items.ids, dtype=str)
         for start in range(0, len(known), block):
-            rows = known[start : start + block]
+            users = known[start : start + block]
             idx, vals = score_block(
                 self.model,
                 index,
-                nums[rows].astype(np.int64),
+                nums[users].astype(np.int64),
                 query.n,
                 allowed=allowed,
                 excluded=excluded,
                 exclude_seen=query.exclude_seen,
                 ann=self.ann,
             )
-            finite = np.isfinite(vals)
-            counts = finite.sum(axis=1)
-            item_ids = index.item_ids[np.where(finite, idx, 0)]
-            for r, k in enumerate(rows.tolist()):
-                c = int(counts[r])
-                items = list(zip(item_ids[r, :c].tolist(), vals[r, :c].tolist(), strict=True))
-                if c < query.n and backfill_short:
-                    user = ids[k]
-                    seen = self.seen_items(int(nums[k])) if query.exclude_seen else frozenset()
-                    pool = self.popular.top(query.category, seg_of(user))
-                    items = backfill(items, query.n, pool, self.rule(query, seen))
-                    filled[k] = len(items) - c
-                lists[k] = items
+            finite = np.isfinite(vals)  # a prefix of each row: masked_top_n fills best first
+            short = finite.sum(axis=1) < query.n if backfill_short else np.zeros(len(users), bool)
+            r, c = np.nonzero(finite & ~short[:, None])  # row-major: rank order within a user
+            out.add(users[r], item_strs[idx[r, c]], vals[r, c])
+            for row in np.flatnonzero(short).tolist():
+                k = int(users[row])
+                count = int(finite[row].sum())
+                items = index.to_list(idx[row, :count], vals[row, :count])
+                seen = self.seen_items(int(nums[k])) if query.exclude_seen else frozenset()
+                pool = self.popular.top(query.category, seg_of(ids[k]))
+                items = backfill(items, query.n, pool, self.rule(query, seen))
+                filled[k] = len(items) - count
+                out.add_same(np.array([k], np.int64), items)
 
     def _result(
         self,
         ids: np.ndarray,
         nums: np.ndarray,
-        lists: list[ItemList],
+        rows: _Rows,
         sources: np.ndarray,
         filled: np.ndarray,
     ) -> PipelineResult:
-        sizes = np.array([len(x) for x in lists], dtype=np.int64)
-        users = np.repeat(ids, sizes)
-        items = [i for lst in lists for i, _ in lst]
-        scores = np.fromiter((s for lst in lists for _, s in lst), np.float32, int(sizes.sum()))
-        ranks = (
-            np.arange(int(sizes.sum()), dtype=np.int32)
-            - np.repeat(np.cumsum(sizes) - sizes, sizes).astype(np.int32)
-            + 1
+        pos, items, scores = rows.collect()
+        sizes = np.bincount(pos, minlength=len(ids)).astype(np.int64)
+        starts = np.cumsum(sizes) - sizes
+        ranks = (np.arange(len(pos), dtype=np.int64) - np.repeat(starts, sizes) + 1).astype(
+            np.int32
         )
         recs = pd.DataFrame(
             {
-                Columns.USER_ID: users.astype(str) if len(users) else np.array([], dtype=str),
-                Columns.ITEM_ID: np.array(items, dtype=str) if items else np.array([], dtype=str),
+                Columns.USER_ID: ids[pos],
+                Columns.ITEM_ID: items,
                 Columns.RANK: ranks,
                 Columns.SCORE: scores,
-                Columns.SOURCE: np.repeat(sources, sizes).astype(str),
+                Columns.SOURCE: sources[pos],
             }
         )
         if self.explainer is not None:
             reasons: list[str | None] = []
-            for k, lst in enumerate(lists):
+            for k in range(len(ids)):
+                lst = list(
+                    zip(
+                        items[starts[k] : starts[k] + sizes[k]].tolist(),
+                        scores[starts[k] : starts[k] + sizes[k]].tolist(),
+                        strict=True,
+                    )
+                )
                 num = int(nums[k]) if nums[k] >= 0 else None
                 reasons.extend(self.explainer(str(ids[k]), num, lst))
             recs[EXPLANATION] = pd.Series(reasons, dtype=object)
         table = pd.DataFrame(
             {
-                Columns.USER_ID: ids.astype(str),
-                Columns.SOURCE: sources.astype(str),
+                Columns.USER_ID: ids,
+                Columns.SOURCE: sources,
                 "n_items": sizes,
                 "backfilled": filled,
             }
         )
         return PipelineResult(recs, table)
+
+
+class _Rows:
+    """The rows of a batch result as array parts: (user position, item id, score), each
+    user's rows in rank order within one part."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, positions: np.ndarray, items: np.ndarray, scores: np.ndarray) -> None:
+        self._parts.append((np.asarray(positions, np.int64), items, np.asarray(scores, np.float32)))
+
+    def add_same(self, positions: np.ndarray, items: ItemList) -> None:
+        """The same list for every user in ``positions``."""
+        if not items or not len(positions):
+            return
+        ids = np.array([i for i, _ in items], dtype=str)
+        scores = np.array([v for _, v in items], dtype=np.float32)
+        self.add(np.repeat(positions, len(items)), np.tile(ids, len(positions)),
+                 np.tile(scores, len(positions)))  # fmt: skip
+
+    def collect(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All rows ordered by user position (rank order kept within a user)."""
+        if not self._parts:
+            return np.empty(0, np.int64), np.empty(0, str), np.empty(0, np.float32)
+        pos = np.concatenate([p for p, _, _ in self._parts])
+        items = np.concatenate([i for _, i, _ in self._parts])
+        scores = np.concatenate([s for _, _, s in self._parts])
+        order = np.argsort(pos, kind="stable")
+        return pos[order], items[order], scores[order]
 
 
 def read_segments(table: pd.DataFrame | Path, column: str) -> dict[str, str]:
