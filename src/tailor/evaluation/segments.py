@@ -69,7 +69,9 @@ def segment_sort_key(name: str) -> tuple[int, int, float, str]:
 def warm_cold(ids: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``"warm"`` for ids that occur in ``reference`` (the training ids), else ``"cold"``: the
     rule of :func:`tailor.data.segments.tag_segments`."""
-    known = pd.Index(ids).isin(pd.Index(np.asarray(reference).astype(str)))
+    distinct = pd.unique(np.asarray(reference, dtype=object)).astype(str)
+    lookup = pd.Index(distinct, dtype=object)
+    known = lookup.get_indexer(pd.Index(np.asarray(ids, dtype=object).astype(str))) >= 0
     return np.where(known, WARM, COLD).astype(object)
 
 
