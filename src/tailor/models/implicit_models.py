@@ -87,7 +87,8 @@ class _ImplicitMF(RecommenderBase[C]):
         with threadpool_limits(1, "blas"):
             estimator = self._estimator(seed, self._threads(options, user_items.nnz))
             try:
-                estimator.fit(user_items, show_progress=False, callback=_epoch_callback(options))
+                callback = self._epoch_callback(options, estimator)
+                estimator.fit(user_items, show_progress=False, callback=callback)
             except ImplicitFitError as exc:  # implicit's own class: not a TailorError
                 raise ModelFitError(
                     f"{self.name}: training diverged ({exc}); extreme weights are the usual "
@@ -100,6 +101,33 @@ class _ImplicitMF(RecommenderBase[C]):
 
     def _keep_fitted_on(self, user_items: sp.csr_array) -> None:
         """Hook: keep the fitted user-item matrix when fold-in needs it (ALS)."""
+
+    def _epoch_callback(self, options: FitOptions, estimator: Any) -> Callable[..., None] | None:
+        """implicit's per-epoch callback reporting to ``FitOptions.on_epoch``: the epoch's
+        seconds and, with ``FitOptions.validation``, ``validation_ndcg@10`` of the factors as
+        they stand after the epoch (each user's training items left out of the ranking, the
+        metric mf-sgd reports), so learning curves and tuning's pruning see every epoch."""
+        on_epoch = options.on_epoch
+        if on_epoch is None:
+            return None
+        from tailor.models._mf_validation import ranking_metric, validation_set  # numba: fit only
+
+        val = validation_set(options.validation, self.users, self.items)
+        seen = self.seen
+
+        def score_rows(user_nums: np.ndarray) -> np.ndarray:
+            users = np.asarray(estimator.user_factors[user_nums], dtype=np.float32)
+            items = np.asarray(estimator.item_factors, dtype=np.float32)
+            scores: np.ndarray = users @ items.T
+            return scores
+
+        def callback(epoch: int, elapsed: float, *rest: Any) -> None:
+            metrics = {"epoch": float(epoch + 1), "seconds": float(elapsed)}
+            if val is not None:
+                metrics["validation_ndcg@10"] = ranking_metric(score_rows, seen, val, "ndcg@10")
+            on_epoch(epoch + 1, metrics)
+
+        return callback
 
     @override
     def _state_loaded(self) -> None:
@@ -335,17 +363,6 @@ def _bpr_init(rng: np.random.Generator, n: int, k: int, *, last: float) -> np.nd
     rows = ((rng.random((n, k + 1)) - 0.5) / max(k, 1)).astype(np.float32)
     rows[:, k] = last
     return rows
-
-
-def _epoch_callback(options: FitOptions) -> Callable[..., None] | None:
-    on_epoch = options.on_epoch
-    if on_epoch is None:
-        return None
-
-    def callback(epoch: int, elapsed: float, *rest: Any) -> None:
-        on_epoch(epoch + 1, {"seconds": float(elapsed)})
-
-    return callback
 
 
 def _missing_implicit(name: str) -> ConfigError:
