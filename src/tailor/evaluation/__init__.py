@@ -6,11 +6,13 @@ from tailor.evaluation.io import read_recs, read_truth
 from tailor.evaluation.metrics import mae, rmse
 from tailor.evaluation.report import write_report
 from tailor.evaluation.runner import EvaluationResult, evaluate
+from tailor.evaluation.samples import SampleList, sample_lists
 from tailor.evaluation.significance import Comparison, compare, confidence_interval
 
 __all__ = [
     "Comparison",
     "EvaluationResult",
+    "SampleList",
     "Verdict",
     "compare",
     "confidence_interval",
@@ -23,5 +25,6 @@ __all__ = [
     "recommend_for",
     "residuals",
     "rmse",
+    "sample_lists",
     "write_report",
 ]
