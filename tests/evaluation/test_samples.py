@@ -45,3 +45,12 @@ def test_sample_lists_exact() -> None:
         sample_lists(recs, truth, ["1", "2"], n_users=1)[0].user_id
     ]
     assert sample_lists(recs, truth, [], items=items) == []
+
+
+def test_categorical_ids_give_the_same_samples() -> None:
+    recs = pd.DataFrame({"user_id": ["1", "1", "2"], "item_id": ["a", "b", "a"], "rank": [1, 2, 1]})
+    truth = pd.DataFrame({"user_id": ["1", "2"], "item_id": ["b", "c"]})
+    plain = sample_lists(recs, truth, ["1", "2"])
+    coded = sample_lists(recs.astype("category"), truth.astype("category"), ["1", "2"])
+    for a, b in zip(plain, coded, strict=True):
+        assert a.user_id == b.user_id and a.recs.equals(b.recs) and a.truth.equals(b.truth)

@@ -71,7 +71,7 @@ def sample_lists(
         return []
     chosen = np.sort(make_rng(seed).choice(pool, size=min(n_users, len(pool)), replace=False))
     lists = _ordered(recs, chosen)
-    held = truth.loc[truth[Columns.USER_ID].astype(str).isin(chosen)]
+    held = truth.loc[_among(truth[Columns.USER_ID], chosen)]
     held = held.assign(
         **{Columns.USER_ID: held[Columns.USER_ID].astype(str)},
         **{Columns.ITEM_ID: held[Columns.ITEM_ID].astype(str)},
@@ -116,7 +116,7 @@ def sample_lists(
 
 def _ordered(recs: pd.DataFrame, users: np.ndarray) -> pd.DataFrame:
     """The chosen users' rows, ids as text, each list best first with ranks 1..n."""
-    rows = recs.loc[recs[Columns.USER_ID].astype(str).isin(users)]
+    rows = recs.loc[_among(recs[Columns.USER_ID], users)]
     frame = pd.DataFrame(
         {
             Columns.USER_ID: rows[Columns.USER_ID].astype(str).to_numpy(),
@@ -131,6 +131,15 @@ def _ordered(recs: pd.DataFrame, users: np.ndarray) -> pd.DataFrame:
     frame = frame.sort_values([Columns.USER_ID, "order"], kind="stable")
     frame[Columns.RANK] = frame.groupby(Columns.USER_ID).cumcount() + 1
     return frame.drop(columns="order").reset_index(drop=True)
+
+
+def _among(ids: pd.Series, chosen: np.ndarray) -> np.ndarray:
+    """Which rows have an id in ``chosen``, without turning every row of a categorical (a
+    Parquet file's) column into text."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        wanted = np.flatnonzero(pd.Index(ids.cat.categories.astype(str)).isin(chosen))
+        return np.isin(np.asarray(ids.cat.codes), wanted)
+    return np.asarray(ids.astype(str).isin(chosen), dtype=bool)
 
 
 def _titles(items: pd.DataFrame | None) -> dict[str, str]:
