@@ -272,3 +272,17 @@ def test_wide_catalogue_types_from_csv(tmp_path: Path) -> None:
     (tmp_path / "items.csv").write_text("sku,cat,stock\na,330,1\nb,1,maybe\n")
     with pytest.raises(DataError, match=r"items.csv, column 'stock', row 2: value 'maybe' is not"):
         prepare("generic", config=config)
+
+
+def test_the_example_clickstream_config_reads_such_an_export(
+    export: tuple[ShopExport, ShopFiles], prepared: tuple[Prepared, dict[str, object]]
+) -> None:
+    _, files = export
+    example = Path(__file__).parents[2] / "configs" / "sources" / "example-clickstream.toml"
+    config = files.config.with_name("example-clickstream.toml")
+    config.write_text(example.read_text())
+    data, report = prepare("generic", config=config)
+    expected, expected_report = prepared
+    pd.testing.assert_frame_equal(data.interactions, expected.interactions)
+    pd.testing.assert_frame_equal(data.items, expected.items)
+    assert report.dropped == expected_report["dropped"]

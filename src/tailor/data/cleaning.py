@@ -303,7 +303,7 @@ def _select_rows(
     for rule, rejects in _row_rules(frame, config):
         mask = rejects(keep) if callable(rejects) else rejects
         if rule == UNKNOWN_EVENT_TYPE and config.unknown_event_types == "error":
-            _refuse_unknown_event_types(frame, mask & keep)
+            _refuse_unknown_event_types(frame, mask & keep, config)
             report.dropped[rule] = 0
             continue
         report.dropped[rule] = int((mask & keep).sum())
@@ -327,7 +327,9 @@ UNKNOWN_EVENT_TYPE = "unknown_event_type"
 BOTS = "bots"
 
 
-def _refuse_unknown_event_types(frame: pd.DataFrame, unknown: np.ndarray) -> None:
+def _refuse_unknown_event_types(
+    frame: pd.DataFrame, unknown: np.ndarray, config: CleaningConfig
+) -> None:
     """With ``unknown_event_types = "error"``: one error naming every unknown type and its rows."""
     if not unknown.any():
         return
@@ -339,10 +341,11 @@ def _refuse_unknown_event_types(frame: pd.DataFrame, unknown: np.ndarray) -> Non
     blank = int(types.isna().sum())
     if blank:
         listed.append(f"blank ({blank:,} rows)")
-    example = f' (e.g. {counts.index[0]} = "purchase")' if len(counts) else ""
+    known = ", ".join(sorted(config.known_event_types()))
+    example = f' (e.g. {counts.index[0]} = "view")' if len(counts) else ""
     raise DataError(
-        f"unknown event types: {', '.join(listed)}; map them to tailor's types in "
-        f"[interactions.event_names]{example}, weigh them in [cleaning.event_weights], or set "
+        f"unknown event types: {', '.join(listed)}; map each to a weighted type ({known}) in "
+        f"[interactions.event_names]{example}, weigh it in [cleaning.event_weights], or set "
         '[cleaning] unknown_event_types = "drop" (or "keep")'
     )
 

@@ -233,18 +233,25 @@ def parse_flags(values: pd.Series, *, file: str, column: str) -> pd.Series:
         out = pd.array(numbers == 1, dtype="boolean")
         out[np.isnan(numbers)] = pd.NA
         return pd.Series(out, index=values.index)
-    text = values.astype("str").str.strip().str.lower()
-    text = text.str.replace(_ZERO_FRACTION, "", regex=True)
-    true = text.isin(FLAG_TRUE).to_numpy()
-    false = text.isin(FLAG_FALSE).to_numpy()
-    blank = (text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
-    bad = ~(true | false | blank)
+    codes, uniques = pd.factorize(values)  # classify the few distinct spellings, not every row
+    kinds = np.array([_flag_kind(u) for u in uniques] + [2], dtype=np.int8)[codes]
+    bad = kinds == 3
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(_not_a_flag(values.iloc[row]), file=file, column=column, row=row + 1)
-    out = pd.array(true, dtype="boolean")
-    out[blank] = pd.NA
+    out = pd.array(kinds == 1, dtype="boolean")
+    out[kinds == 2] = pd.NA
     return pd.Series(out, index=values.index)
+
+
+def _flag_kind(value: object) -> int:
+    """0 false, 1 true, 2 blank, 3 not a flag."""
+    text = _ZERO_FRACTION.sub("", str(value).strip().lower())
+    if text in FLAG_TRUE:
+        return 1
+    if text in FLAG_FALSE:
+        return 0
+    return 2 if text == "" else 3
 
 
 _ZERO_FRACTION = re.compile(r"(?<=^[01])\.0+$")
