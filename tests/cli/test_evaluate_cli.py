@@ -353,7 +353,7 @@ def test_report_title_names_model_parameters_data_split_date_and_version(
     page = (tmp_path / "o" / "report.html").read_text()
     title = page[page.index("<title>") + 7 : page.index("</title>")]
     assert title.startswith(f"tailor evaluate: itemknn on {f['split']} (temporal split) [")
-    assert "k=5" in title
+    assert "k=5" in title and f"UTC with tailor {tailor.__version__}" in title
     about = _metrics(tmp_path / "o")["about"]
     assert about["split"] == "temporal (cut=2024-02-01T00:00:00)"
     assert about["data"] == f"{f['split']} (train 3 rows, validation 1 rows, test 6 rows)"

@@ -216,6 +216,7 @@ def about_run(
     title = f"tailor evaluate: {model_label} on {data_label}"
     if "parameters" in about:
         title += f" [{about['parameters']}]"
+    title += f", evaluated {about['evaluated']} with tailor {about['tailor']}"
     return title, about
 
 
