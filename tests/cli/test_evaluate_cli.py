@@ -362,3 +362,31 @@ def test_report_title_names_model_parameters_data_split_date_and_version(
     assert f"<td class='text'>{tailor.__version__}</td>" in page
     # the sample lists carry the catalogue's titles
     assert "<h2>Sample lists</h2>" in page and "Product D" in page
+
+
+def test_readme_use_it_commands_parse() -> None:
+    """Every `tailor` line of the README's "Use it" block names real commands and options (the
+    numbers next to them were measured by running the block; see the README)."""
+    import shlex
+
+    import click
+
+    from tailor.cli import cli
+
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    section = text[text.index("## Use it") :]
+    block = section[
+        section.index("```bash") + 7 : section.index("```", section.index("```bash") + 7)
+    ]
+    lines = block.replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line, comments=True) for line in lines if line.startswith("tailor ")]
+    assert len(commands) >= 8
+    for words in commands:
+        ctx = click.Context(cli)
+        command: click.Command = cli
+        args = words[1:]
+        while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+            found = command.get_command(ctx, args[0])
+            assert found is not None, words
+            command, args = found, args[1:]
+        command.make_context(words[1], list(args))  # raises on an unknown option
