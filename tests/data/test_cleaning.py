@@ -10,7 +10,7 @@ import pytest
 
 from tailor.data.cleaning import CleaningConfig, aggregate, clean, k_core
 from tailor.data.sources.raw import RawData
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, DataError
 
 T0 = pd.Timestamp("2024-01-01")
 
@@ -351,3 +351,38 @@ def test_config_from_table_merges_defaults_and_rejects_typos(tmp_path: Any) -> N
     assert loaded.k_core_users == 3 and loaded.impute_numeric == "mean"
     with pytest.raises(ConfigError, match="k_core_items"):
         CleaningConfig.from_table({"k_core_items": -1})
+
+
+def test_unknown_event_types_are_an_error_by_default_naming_them_and_their_counts() -> None:
+    types = ["wishlist", "wishlist", "Refund", "view"]
+    raw = _raw([*({"event_type": t} for t in types), {"event_type": "wishlist", "user_id": None}])
+    with pytest.raises(DataError) as caught:
+        clean(raw)
+    message = str(caught.value)
+    # counted on the rows the earlier rules keep (the row without a user is not counted)
+    assert message.startswith("unknown event types: 'wishlist' (2 rows), 'refund' (1 rows);")
+    assert "[interactions.event_names]" in message and 'unknown_event_types = "drop"' in message
+    _, report = clean(_raw([{"event_type": "view"}]))
+    assert report.dropped["unknown_event_type"] == 0  # the rule ran and found none
+
+
+def test_bots_rule_drops_every_row_of_a_user_over_the_daily_cap() -> None:
+    day = [{"user_id": "bot", "item_id": f"i{k}", "session_id": "S",
+            "timestamp": T0 + pd.Timedelta(minutes=k)} for k in range(5)]  # fmt: skip
+    other_day = {"user_id": "bot", "timestamp": T0 + pd.Timedelta(days=3)}
+    human = [{"user_id": "h", "timestamp": T0 + pd.Timedelta(hours=k)} for k in range(4)]
+    raw = _raw([*day, day[0], other_day, *human])  # day[0] twice: a duplicate, counted there
+    prepared, report = clean(raw, CleaningConfig(max_events_per_user_day=4))
+    assert report.dropped["duplicates"] == 1 and report.dropped["bots"] == 6
+    assert set(prepared.interactions["user_id"]) == {"h"} and report.warnings == []
+    _, off = clean(raw)
+    assert "bots" not in off.dropped and off.warnings == []  # 5 a day: far from a bot
+
+
+def test_a_busy_user_day_is_a_warning_while_the_bot_rule_is_off() -> None:
+    rows = [{"user_id": "b", "item_id": f"i{k}", "timestamp": T0 + pd.Timedelta(seconds=k)}
+            for k in range(1001)]  # fmt: skip
+    _, report = clean(_raw(rows))
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("user b has 1,001 events on 2024-01-01: a bot?")
+    assert report.to_dict()["warnings"] == report.warnings
