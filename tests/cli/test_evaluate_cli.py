@@ -307,6 +307,9 @@ def test_several_systems_and_a_baseline_get_paired_tests(
     assert {(c["a"], c["b"]) for c in _metrics(tmp_path / "o2")["comparisons"]} == {
         ("model", "other")
     }
+    # one pair: the systems name the columns; several pairs: each row names them
+    assert "<th>other - model</th>" in (tmp_path / "o2" / "report.html").read_text()
+    assert "<th>A</th><th>B</th>" in page and "<td class='text'>popular</td>" in page
 
 
 def test_no_ci_skips_every_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

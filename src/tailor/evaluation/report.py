@@ -353,21 +353,29 @@ def _pairs(names: tuple[str, str] | Sequence[tuple[str, str]], n: int) -> list[t
 
 
 def _comparison_table(comparisons: Sequence[Comparison], names: Sequence[tuple[str, str]]) -> str:
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in (
-            "metric", "A", "B", "users", "mean A", "mean B", "B - A", "95% CI of B - A",
-            "t-test p", "Wilcoxon p", "significant",
-        )
-    )  # fmt: skip
-    rows = "".join(
-        f"<tr><td>{html.escape(c.metric)}</td><td class='text'>{html.escape(a)}</td>"
-        f"<td class='text'>{html.escape(b)}</td><td>{c.users:,}</td><td>{c.mean_a:.4f}</td>"
-        f"<td>{c.mean_b:.4f}</td><td>{c.difference:+.4f}</td>"
-        f"<td>[{c.ci_low:+.4f}, {c.ci_high:+.4f}]</td><td>{c.t_pvalue:.3g}</td>"
-        f"<td>{c.wilcoxon_pvalue:.3g}</td><td>{'yes' if c.significant else 'no'}</td></tr>"
-        for c, (a, b) in zip(comparisons, names, strict=True)
+    """One row per comparison; the systems name the columns when every row compares the same
+    two (``mean popularity``, ``ease - popularity``), else each row names them (A, B)."""
+    same = len(set(names)) == 1
+    a0, b0 = (html.escape(n) for n in names[0])
+    labels = (
+        ("metric", "users", a0, b0, f"{b0} - {a0}", "95% CI")
+        if same
+        else ("metric", "A", "B", "users", "mean A", "mean B", "B - A", "95% CI of B - A")
     )
+    head = "".join(f"<th>{h}</th>" for h in (*labels, "t-test p", "Wilcoxon p", "significant"))
+    rows = ""
+    for c, (a, b) in zip(comparisons, names, strict=True):
+        systems = (
+            ""
+            if same
+            else f"<td class='text'>{html.escape(a)}</td><td class='text'>{html.escape(b)}</td>"
+        )
+        rows += (
+            f"<tr><td>{html.escape(c.metric)}</td>{systems}<td>{c.users:,}</td>"
+            f"<td>{c.mean_a:.4f}</td><td>{c.mean_b:.4f}</td><td>{c.difference:+.4f}</td>"
+            f"<td>[{c.ci_low:+.4f}, {c.ci_high:+.4f}]</td><td>{c.t_pvalue:.3g}</td>"
+            f"<td>{c.wilcoxon_pvalue:.3g}</td><td>{'yes' if c.significant else 'no'}</td></tr>"
+        )
     return (
         "<h2>Paired comparison</h2><p class='note'>Over the users both systems were evaluated "
         "on: paired t-test, Wilcoxon signed-rank, and a bootstrap 95% interval of the mean "
