@@ -16,6 +16,7 @@ DISTRIBUTION = "tailor-recsys"
 """The name on the package index (``tailor`` there belongs to another project)."""
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "backtest": ("tailor.cli.backtest:backtest", "Score a model over rolling cut dates."),
     "data": ("tailor.cli.data:data", "Profile, prepare (clean) and split interaction data."),
     "demo": ("tailor.cli.demo:demo", "Run the whole pipeline on the bundled Online Retail data."),
     "evaluate": ("tailor.cli.evaluate:evaluate", "Evaluate a recommendation file against truth."),
