@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("tailor.cli.fit:fit", "Fit a model and its popularity fallback into a folder."),
     "recommend": ("tailor.cli.fit:recommend", "Write the top-K items for many users."),
     "serve": ("tailor.cli.serve:serve", "Serve recommendations over HTTP; manage model versions."),
+    "train": ("tailor.cli.train:train", "Tune, choose, gate and publish a model (one TOML file)."),
+    "tune": ("tailor.cli.tune:tune", "Search a model's hyperparameters on a validation split."),
 }
 """name -> ("module:attribute", one-line help) of each top-level command. The help is written
 here so that ``tailor --help`` lists the commands without importing any of them."""
