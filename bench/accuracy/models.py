@@ -88,8 +88,8 @@ class TailorModel(TopN):
         self.model.fit(data.dataset)
 
     def recommend(self, users: np.ndarray, n: int, *, exclude_seen: bool) -> pd.DataFrame:
-        recs = self.model.recommend(users, n=n, exclude_seen=exclude_seen).to_frame()
-        return recs[["user_id", "item_id", "rank", "score"]]
+        recs = self.model.recommend(users, n=n, exclude_seen=exclude_seen)  # a DataFrame
+        return pd.DataFrame(recs[["user_id", "item_id", "rank", "score"]])
 
 
 class ScoringModel(TopN):

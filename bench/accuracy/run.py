@@ -191,7 +191,9 @@ def write(results: dict[str, Any], out: Path, doc: Path) -> None:
     """Save the results so far and regenerate the page (after each part)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    doc.write_text(report.render(results))
+    defaults_file = out.parent / "defaults.json"  # bench/accuracy/defaults.py
+    defaults = json.loads(defaults_file.read_text()) if defaults_file.exists() else None
+    doc.write_text(report.render(results, defaults))
 
 
 def environment() -> dict[str, Any]:

@@ -52,12 +52,17 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
     return err[0]
 
 
+PLAIN_KNN = ["--param", "k=100", "--param", "shrink=0", "--param", "weighting=none"]
+"""Plain cosine, for the hand-worked scores (the defaults keep 16 BM25-weighted neighbours)."""
+
+
 def test_fit_then_recommend_exact_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     train = _train(tmp_path / "split", items=True)
     model_dir = tmp_path / "model"
-    assert run(monkeypatch, "fit", "--train", train, "--model", "itemknn", "--out", model_dir) == 0
+    args = ["fit", "--train", train, "--model", "itemknn", *PLAIN_KNN, "--out", model_dir]
+    assert run(monkeypatch, *args) == 0
     assert "itemknn" in capsys.readouterr().out
     assert (model_dir / "manifest.json").is_file()
     assert load_model(model_dir / "popularity").name == "popularity"
@@ -85,10 +90,8 @@ def test_fit_then_recommend_exact_output(
 
 def test_keep_seen_and_all_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     train = _train(tmp_path, fmt="parquet")
-    assert (
-        run(monkeypatch, "fit", "--train", train, "--model", "itemknn", "--out", tmp_path / "m")
-        == 0
-    )
+    args = ["fit", "--train", train, "--model", "itemknn", *PLAIN_KNN, "--out", tmp_path / "m"]
+    assert run(monkeypatch, *args) == 0
     out = tmp_path / "recs.csv"
     args = ["recommend", "--model-dir", tmp_path / "m", "--users", "all", "--k", "3"]
     assert run(monkeypatch, *args, "--keep-seen", "--out", out) == 0
@@ -219,6 +222,7 @@ def test_iterative_fit_with_validation_writes_learning_curve(
     frame.iloc[300:].to_csv(tmp_path / "val.csv", index=False)
     args = ["fit", "--train", tmp_path / "train.csv", "--validation", tmp_path / "val.csv"]
     params = ["--param", "epochs=30", "--param", "regularization=0.0", "--param", "seed=1"]
+    params += ["--param", "loss=rmse"]  # the default loss ranks (warp); this is about ratings
     assert run(monkeypatch, *args, "--model", "mf-sgd", *params, "--out", tmp_path / "m") == 0
     out = capsys.readouterr().out
     # random ratings: no signal to learn, so validation RMSE gets worse while train improves
@@ -321,6 +325,7 @@ def test_refit_keeps_the_epoch_count_of_early_stopping(
     frame.iloc[:300].to_csv(tmp_path / "train.csv", index=False)
     frame.iloc[300:].to_csv(tmp_path / "val.csv", index=False)
     params = {"epochs": 40, "early_stopping_patience": 3, "regularization": 0.0, "seed": 1}
+    params["loss"] = "rmse"  # the default loss ranks (warp); this is about ratings
     train, val = read_interactions(tmp_path / "train.csv"), read_interactions(tmp_path / "val.csv")
     first, _ = fit_validated(train, "mf-sgd", params, val)
     best = first.best_epoch  # type: ignore[attr-defined]

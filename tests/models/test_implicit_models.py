@@ -83,7 +83,7 @@ def test_scores_are_factor_dot_products() -> None:
         (ALS, {"regularization": 5.0}),
         (ALS, {"iterations": 2}),
         (ALS, {"alpha": 10.0}),
-        (ALS, {"binary": True}),
+        (ALS, {"binary": False}),
         (ALS, {"seed": 1}),
         (BPR, {"factors": 3}),
         (BPR, {"learning_rate": 0.1}),

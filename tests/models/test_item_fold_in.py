@@ -21,16 +21,24 @@ from tailor.models.recency_ease import RecencyEASE
 from tailor.testing.data import planted_frame, random_frame
 
 Factory = Callable[[], Any]
+PLAIN_KNN: dict[str, Any] = {"k": 100, "shrink": 0.0, "weighting": "none"}
+"""Plain cosine over all neighbours (hand-worked scores below); the defaults are tested too."""
 
 FACTORIES: dict[str, Factory] = {
-    "itemknn": lambda: ItemKNN(),
-    "itemknn-weighted-recency": lambda: ItemKNN(binary=False, recency_half_life_days=200.0),
-    "itemknn-binary-recency": lambda: ItemKNN(recency_half_life_days=100.0),
+    "itemknn": lambda: ItemKNN(**PLAIN_KNN),
+    "itemknn-weighted-recency": lambda: ItemKNN(
+        **PLAIN_KNN, binary=False, recency_half_life_days=200.0
+    ),
+    "itemknn-binary-recency": lambda: ItemKNN(**PLAIN_KNN, recency_half_life_days=100.0),
+    "itemknn-defaults": lambda: ItemKNN(),
     "ease": lambda: EASE(regularization=1.0),
     "ease-weighted-recency": lambda: EASE(
         regularization=1.0, binary=False, recency_half_life_days=200.0
     ),
-    "recency-ease": lambda: RecencyEASE(regularization=1.0),
+    "recency-ease": lambda: RecencyEASE(
+        regularization=1.0, profile_half_life=None, popularity_weight=0.0
+    ),
+    "recency-ease-defaults": lambda: RecencyEASE(regularization=1.0),
     "recency-ease-positional": lambda: RecencyEASE(
         regularization=1.0, profile_half_life=2.0, profile_floor=0.1, popularity_weight=0.3
     ),

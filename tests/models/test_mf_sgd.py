@@ -14,6 +14,7 @@ from tailor.data.dataset import Dataset
 from tailor.errors import ConfigError, DataError
 from tailor.models import SGDMF, FitOptions, SGDMFConfig, create_model
 from tailor.models import _mf_kernels as kernels
+from tailor.models.mf_sgd import RATING_PARAMS
 from tailor.testing import RecommenderContract, planted_frame
 from tailor.testing.data import random_frame
 
@@ -31,7 +32,7 @@ class TestSGDMFContract(RecommenderContract):
 class TestSGDMFRatingContract(RecommenderContract):
     @staticmethod
     def model_factory(**kwargs: Any) -> Any:
-        return SGDMF(embedding_size=4, epochs=10, **kwargs)
+        return SGDMF(**{**RATING_PARAMS, "embedding_size": 4, "epochs": 10, **kwargs})
 
     def pair_scores(self, model: Any, rows: np.ndarray) -> np.ndarray:
         return np.clip(rows, *model.rating_range)  # score predicts ratings: clipped
@@ -70,7 +71,7 @@ def _explicit_frame() -> pd.DataFrame:
 
 def test_explicit_ratings_are_fitted_closely() -> None:
     frame = _explicit_frame()
-    model = SGDMF(embedding_size=2, epochs=400, learning_rate=0.05, lr_decay=1.0,
+    model = SGDMF(loss="rmse", embedding_size=2, epochs=400, learning_rate=0.05, lr_decay=1.0,
                   regularization=0.0, bias_regularization=0.0, init_std=0.1, seed=0)  # fmt: skip
     model.fit(Dataset.from_frame(frame))
     pred = model.score(frame["user_id"], frame["item_id"])
@@ -82,7 +83,7 @@ def test_explicit_ratings_are_fitted_closely() -> None:
 
 def test_predictions_are_clipped_to_the_rating_range() -> None:
     frame = _explicit_frame()
-    model = SGDMF(epochs=5, seed=0).fit(Dataset.from_frame(frame))
+    model = SGDMF(**{**RATING_PARAMS, "epochs": 5}, seed=0).fit(Dataset.from_frame(frame))
     model.item_bias[:] = 100.0
     assert model.score(["u0", "u1"], ["i0", "i1"]).tolist() == [4.5, 4.5]
     assert model.rating_range.tolist() == [0.5, 4.5]
@@ -272,7 +273,7 @@ SENSITIVITY: dict[str, tuple[dict[str, Any], Any]] = {
 
 def _fitted_params(params: dict[str, Any]) -> dict[str, np.ndarray]:
     data, val = _validation_split()
-    model = SGDMF(**{"embedding_size": 4, "epochs": 10, "seed": 0, **params})
+    model = SGDMF(**{**RATING_PARAMS, "embedding_size": 4, "epochs": 10, "seed": 0, **params})
     return model.fit(data, FitOptions(validation=Dataset.from_frame(val))).state_arrays()
 
 
@@ -324,7 +325,7 @@ def test_early_stopping_restores_the_best_epoch() -> None:
     # noisy ratings, 16 unregularised factors: validation RMSE falls, then rises (overfit)
     data, val = _validation_split()
     seen: list[tuple[int, dict[str, float]]] = []
-    model = SGDMF(embedding_size=16, epochs=60, learning_rate=0.02, lr_decay=1.0,
+    model = SGDMF(loss="rmse", embedding_size=16, epochs=60, learning_rate=0.02, lr_decay=1.0,
                   regularization=0.0, init_std=0.1, early_stopping_patience=3, seed=0)  # fmt: skip
     model.fit(data, FitOptions(validation=val, on_epoch=lambda e, m: seen.append((e, dict(m)))))
     curve = [h["validation_rmse"] for h in model.history]
@@ -401,7 +402,7 @@ def test_partial_fit_personalises_a_new_user_and_leaves_others_alone() -> None:
 
 
 def test_partial_fit_learns_a_new_users_bias_for_ratings() -> None:
-    model = SGDMF(epochs=5, seed=0).fit(Dataset.from_frame(random_frame()))
+    model = SGDMF(**{**RATING_PARAMS, "epochs": 5}, seed=0).fit(Dataset.from_frame(random_frame()))
     new = pd.DataFrame({"user_id": ["fan"] * 5, "item_id": [f"i{k}" for k in range(5)],
                         "value": 5.0})  # fmt: skip
     model.partial_fit(new)
@@ -428,13 +429,19 @@ def test_movielens_rmse_beats_a_bound(require: Callable[[bool, str], None]) -> N
     test = np.zeros(len(ratings), bool)
     test[rng.permutation(len(ratings))[: len(ratings) // 5]] = True
     train, held = ratings[~test], ratings[test]
-    model = SGDMF(epochs=15, seed=0).fit(Dataset.from_frame(train))
+    model = SGDMF(**{**RATING_PARAMS, "epochs": 15}, seed=0).fit(Dataset.from_frame(train))
     pred = model.score(held["user_id"], held["item_id"])
     ok = np.isfinite(pred)
     assert ok.mean() > 0.99
     rmse = float(np.sqrt(np.mean((held["value"].to_numpy()[ok] - pred[ok]) ** 2)))
     baseline = float(np.sqrt(np.mean((held["value"] - train["value"].mean()) ** 2)))
     assert rmse < 0.95 < baseline
+
+
+def test_defaults_rank_and_the_rating_settings_fit_ratings() -> None:
+    assert SGDMFConfig().loss == "warp"  # top-N by default (chosen by bench/accuracy/defaults.py)
+    rating = SGDMF(**RATING_PARAMS).config
+    assert rating.loss == "rmse" and rating.watched_metric == "rmse"
 
 
 def test_pipeline_config_lists_every_option_with_its_default() -> None:

@@ -27,6 +27,7 @@ EXPECTED_KEYS = {
     "ease": {"regularization", "binary"},
     "recency-ease": {
         "regularization",
+        "profile_half_life",
         "profile_floor",
         "popularity_weight",
         "popularity_half_life_days",

@@ -53,9 +53,11 @@ def test_a_validation_dataframe_is_put_onto_the_training_vocabularies() -> None:
     frame = random_frame(n=900, seed=1)
     train, val = frame.iloc[:700], frame.iloc[700:]
     val = pd.concat([val, pd.DataFrame({**val.iloc[:1].to_dict("list"), "user_id": ["ghost"]})])
-    model = SGDMF(embedding_size=4, epochs=3, seed=1)
+    model = SGDMF(loss="rmse", embedding_size=4, epochs=3, seed=1)
     model.fit(train, FitOptions(validation=val))
     assert len(model.history) == 3 and "validation_rmse" in model.history[-1]
+    ranking = SGDMF(embedding_size=4, epochs=2, seed=1).fit(train, FitOptions(validation=val))
+    assert "validation_ndcg@10" in ranking.history[-1]
 
 
 # ---- hyperparameters: keyword arguments, get_params, set_params ------------------------------
@@ -100,7 +102,7 @@ def test_set_params_validates_and_returns_self() -> None:
 
 def test_repr_names_the_changed_hyperparameters() -> None:
     assert repr(ItemKNN()) == "ItemKNN()"
-    assert repr(ItemKNN(k=5, weighting="bm25")) == "ItemKNN(k=5, weighting='bm25')"
+    assert repr(ItemKNN(k=5, weighting="tfidf")) == "ItemKNN(k=5, weighting='tfidf')"
 
 
 def test_a_config_object_still_works_and_not_with_keywords() -> None:

@@ -28,9 +28,21 @@ class TestRecencyEASEContract(RecommenderContract):
 # B_ij = -P_ij / P_jj, so row b of B is (1/2, 0, 1/2, -1/6) and row c is (0, 8/19, 0, 1/3).
 
 
+OFF: dict[str, Any] = {"profile_half_life": None, "profile_floor": 0.0, "popularity_weight": 0.0}
+"""Every recency option off (plain EASE up to a per-user scale); the defaults switch them on."""
+
+
+def test_defaults_switch_the_recency_options_on() -> None:
+    cfg = RecencyEASE().config  # chosen by bench/accuracy/defaults.py
+    assert cfg.profile_half_life is not None and cfg.popularity_weight > 0
+    assert RecencyEASE(**OFF).config.model_dump(exclude=set(OFF)) == cfg.model_dump(
+        exclude=set(OFF)
+    )
+
+
 def test_plain_scores_are_ease_rows_scaled_to_max_one(toy: Toy) -> None:
     # C has b and c: p B = (1/2, 8/19, 1/2, 1/6); the largest magnitude is 1/2
-    model = RecencyEASE(regularization=1.0).fit(Dataset.from_frame(toy()))
+    model = RecencyEASE(**OFF, regularization=1.0).fit(Dataset.from_frame(toy()))
     got = model.score(["C", "C"], ["a", "d"])
     assert got.tolist() == pytest.approx([1.0, 1 / 3], abs=1e-6)
 
@@ -39,7 +51,7 @@ def test_profile_half_life_weighs_recent_items_more(toy: Toy) -> None:
     # C touched b on day 1 and c on day 2: weights c = 1 (k=0), b = 0.5 (k=1) with h = 1, so
     # p B = 0.5 (1/2, 0, 1/2, -1/6) + (0, 8/19, 0, 1/3) = (1/4, 8/19, 1/4, 1/4); max 8/19
     days = [10.0] * 5 + [1.0, 2.0] + [10.0] * 2
-    model = RecencyEASE(regularization=1.0, profile_half_life=1.0).fit(
+    model = RecencyEASE(**{**OFF, "regularization": 1.0, "profile_half_life": 1.0}).fit(
         Dataset.from_frame(toy(days))
     )
     got = model.score(["C", "C"], ["a", "d"])
@@ -48,7 +60,8 @@ def test_profile_half_life_weighs_recent_items_more(toy: Toy) -> None:
 
 def test_popularity_blend_adds_scaled_recent_popularity(toy: Toy) -> None:
     # all rows on one day: q = distinct users = (a 2, b 3, c 3, d 1), scaled by max 3, times 1
-    model = RecencyEASE(regularization=1.0, popularity_weight=1.0).fit(Dataset.from_frame(toy()))
+    params = {**OFF, "regularization": 1.0, "popularity_weight": 1.0}
+    model = RecencyEASE(**params).fit(Dataset.from_frame(toy()))
     assert model.trend.tolist() == pytest.approx([2 / 3, 1.0, 1.0, 1 / 3])
     got = model.score(["C", "C"], ["a", "d"])
     assert got.tolist() == pytest.approx([1 + 2 / 3, 1 / 3 + 1 / 3], abs=1e-6)
@@ -147,8 +160,9 @@ def test_latest_item_neighbours_rank_first() -> None:
     frame = pd.DataFrame(rows, columns=["user_id", "item_id", "day"])
     frame["timestamp"] = pd.to_datetime(frame.pop("day"), unit="D")
     data = Dataset.from_frame(frame)
-    plain = RecencyEASE(regularization=1.0).fit(data).recommend(["me"], n=1)
-    recent = RecencyEASE(regularization=1.0, profile_half_life=0.5).fit(data).recommend(["me"], n=1)
+    plain = RecencyEASE(**OFF, regularization=1.0).fit(data).recommend(["me"], n=1)
+    recent = RecencyEASE(**{**OFF, "regularization": 1.0, "profile_half_life": 0.5})
+    recent = recent.fit(data).recommend(["me"], n=1)
     assert plain.for_user("me") == ["x2"]  # the bigger block wins without recency
     assert recent.for_user("me") == ["y2"]
 

@@ -30,28 +30,30 @@ SOLVE_BLOCK = 256
 
 
 class ALSConfig(ModelConfig):
-    """Hyperparameters of :class:`ALS`."""
+    """Hyperparameters of :class:`ALS`. Defaults: the best on average over the benchmark data sets
+    (``bench/accuracy/defaults.py``, docs/benchmarks.md)."""
 
-    factors: int = Field(64, ge=1)
+    factors: int = Field(32, ge=1)
     """Latent dimensions."""
-    regularization: float = Field(0.01, ge=0.0)
+    regularization: float = Field(0.1, ge=0.0)
     """L2 penalty :math:`\\lambda` on user and item factors."""
     iterations: int = Field(15, ge=1)
     """Alternating sweeps (users then items)."""
     alpha: float = Field(1.0, gt=0.0)
     """Confidence scaling: :math:`c_{ui} = \\alpha\\, r_{ui}` for observed pairs."""
-    binary: bool = False
+    binary: bool = True
     """Use 1 per (user, item) pair instead of the summed interaction weights as :math:`r_{ui}`."""
 
 
 class BPRConfig(ModelConfig):
-    """Hyperparameters of :class:`BPR`."""
+    """Hyperparameters of :class:`BPR`. Defaults: the best on average over the benchmark data sets
+    (``bench/accuracy/defaults.py``, docs/benchmarks.md)."""
 
-    factors: int = Field(64, ge=1)
+    factors: int = Field(128, ge=1)
     """Latent dimensions (an item bias is added on top)."""
-    learning_rate: float = Field(0.01, gt=0.0)
+    learning_rate: float = Field(0.005, gt=0.0)
     """SGD step size."""
-    regularization: float = Field(0.01, ge=0.0)
+    regularization: float = Field(0.003, ge=0.0)
     """L2 penalty on the factors."""
     iterations: int = Field(100, ge=1)
     """Epochs over the positive pairs."""

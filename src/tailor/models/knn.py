@@ -30,17 +30,18 @@ BLOCK_ENTRIES = 1 << 24
 
 
 class ItemKNNConfig(ModelConfig):
-    """Hyperparameters of :class:`ItemKNN`."""
+    """Hyperparameters of :class:`ItemKNN`. Defaults: the best on average over the benchmark data
+    sets (``bench/accuracy/defaults.py``, docs/benchmarks.md)."""
 
-    k: int = Field(100, ge=1)
+    k: int = Field(16, ge=1)
     """Neighbours kept per item (the largest similarities of each row)."""
     similarity: Literal["cosine", "asymmetric_cosine", "dot"] = "cosine"
     """``cosine``, Aiolli's ``asymmetric_cosine`` (uses ``alpha``) or the raw ``dot`` product."""
     alpha: float = Field(0.5, ge=0.0, le=1.0)
     """Asymmetry of ``asymmetric_cosine``; 0.5 is plain cosine."""
-    shrink: float = Field(0.0, ge=0.0)
+    shrink: float = Field(70.0, ge=0.0)
     """Added to every similarity's denominator: damps pairs with little support."""
-    weighting: Literal["none", "tfidf", "bm25"] = "none"
+    weighting: Literal["none", "tfidf", "bm25"] = "bm25"
     """Weighting of the user-item matrix before the similarity (users as terms, items as docs).
     Under plain cosine of binary data, BM25's ``k1`` and ``b`` only rescale whole item vectors and
     cancel out; they act with ``dot``, ``asymmetric_cosine`` or ``binary=False``."""

@@ -23,22 +23,25 @@ SECONDS_PER_DAY = 86_400.0
 
 
 class RecencyEASEConfig(ModelConfig):
-    """Hyperparameters of :class:`RecencyEASE`."""
+    """Hyperparameters of :class:`RecencyEASE`. Defaults: the best on average over the benchmark
+    data sets (``bench/accuracy/defaults.py``, docs/benchmarks.md): recency-weighted profiles and
+    a small long-term trend blend; set ``profile_half_life=None, popularity_weight=0`` for plain
+    EASE."""
 
-    regularization: float = Field(500.0, gt=0.0)
+    regularization: float = Field(450.0, gt=0.0)
     """L2 penalty :math:`\\lambda` on the item-item weights."""
     gram_half_life_days: float | None = Field(None, gt=0.0)
     """If set, a (user, item) pair last seen ``d`` days before the newest training interaction
     enters the Gram matrix with weight ``0.5 ** (d / h)``: recent co-occurrences count more."""
-    profile_half_life: float | None = Field(None, gt=0.0)
+    profile_half_life: float | None = Field(10.0, gt=0.0)
     """If set, the ``k``-th most recent distinct item of a user (``k = 0`` the latest) weighs
     ``floor + (1 - floor) * 0.5 ** (k / h)`` in the profile that is scored: a user's next items
     follow their latest ones."""
-    profile_floor: float = Field(0.0, ge=0.0, le=1.0)
+    profile_floor: float = Field(0.01, ge=0.0, le=1.0)
     """Weight that every profile item keeps however old (only with ``profile_half_life``)."""
-    popularity_weight: float = Field(0.0, ge=0.0)
+    popularity_weight: float = Field(0.026, ge=0.0)
     """Weight :math:`\\gamma` of the recent-popularity term blended into the normalised scores."""
-    popularity_half_life_days: float = Field(7.0, gt=0.0)
+    popularity_half_life_days: float = Field(55.0, gt=0.0)
     """Half-life of the recent-popularity term: a user's interaction ``d`` days before the newest
     one counts ``0.5 ** (d / h)``."""
     memory_budget_gb: float | None = Field(None, gt=0.0)
