@@ -42,13 +42,7 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "popularity": {},
     "itemknn": {},
     "ease": {},
-    # tuned on Online Retail's validation period by bench/accuracy (docs/benchmarks.md)
-    "recency-ease": {
-        "regularization": 430.0,
-        "gram_half_life_days": 9.0,
-        "popularity_weight": 0.02,
-        "popularity_half_life_days": 5.0,
-    },
+    "recency-ease": {},
 }
 """Models the demo tries, with their parameters (defaults unless stated)."""
 K = (10, 20)
