@@ -52,6 +52,8 @@ SAMPLERS: tuple[str, ...] = ("tpe", "random", "grid", "hyperopt")
 Pruner = Literal["median", "percentile", "hyperband", "none"]
 PRUNERS: tuple[str, ...] = ("median", "percentile", "hyperband", "none")
 COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
+OPEN_ATTEMPTS = 5
+"""Tries to open a shared study (processes starting at once race to create its tables)."""
 
 
 class TuningError(TailorError):
@@ -315,27 +317,35 @@ def open_study(space: SearchSpace, settings: TuningSettings, worker: int = 0) ->
     import optuna
 
     _quiet_optuna()
-    try:
-        return optuna.create_study(
-            study_name=settings.study,
-            storage=_storage(settings.storage),
-            sampler=make_sampler(space, settings, worker),
-            pruner=make_pruner(settings),
-            direction=settings.direction,
-            load_if_exists=True,
-        )
-    except ImportError as exc:
-        raise TuningError(f"storage {_safe_url(settings.storage)}: {exc}") from None
-    except Exception as exc:  # sqlalchemy's OperationalError and friends: not ours to import
-        if type(exc).__module__.startswith(("sqlalchemy", "psycopg2")):
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return optuna.create_study(
+                study_name=settings.study,
+                storage=storage_of(settings.storage),
+                sampler=make_sampler(space, settings, worker),
+                pruner=make_pruner(settings),
+                direction=settings.direction,
+                load_if_exists=True,
+            )
+        except ImportError as exc:
+            raise TuningError(f"storage {_safe_url(settings.storage)}: {exc}") from None
+        except Exception as exc:  # sqlalchemy's errors: not ours to import
+            if not type(exc).__module__.startswith(("sqlalchemy", "psycopg")):
+                raise
+            racing = "IntegrityError" in type(exc).__name__ or "UniqueViolation" in str(exc)
+            if racing and attempt + 1 < OPEN_ATTEMPTS:
+                # processes joining a fresh database at once race to create its tables (or
+                # the study): the loser finds them made on the next attempt
+                time.sleep(0.5 * (attempt + 1))
+                continue
             raise TuningError(
                 f"cannot open the study storage {_safe_url(settings.storage)}: "
                 f"{str(exc).splitlines()[0]}"
             ) from None
-        raise
+    raise AssertionError("unreachable")
 
 
-def _storage(url: str | None) -> Any:
+def storage_of(url: str | None) -> Any:
     """A storage URL as Optuna takes it (``postgresql://`` uses psycopg2; journal files)."""
     if url is None:
         return None
@@ -344,9 +354,18 @@ def _storage(url: str | None) -> Any:
         from optuna.storages.journal import JournalFileBackend
 
         return JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url.removeprefix("postgres://")
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the train extra installs
+            # psycopg2 (either works when installed)
+            url = f"postgresql+{_pg_driver()}://" + url.removeprefix(plain)
     return url
+
+
+def _pg_driver() -> str:
+    import importlib.util
+
+    return "psycopg2" if importlib.util.find_spec("psycopg2") is not None else "psycopg"
 
 
 def _optuna(
@@ -417,11 +436,14 @@ def run_worker(
             on_trial(_record(space, trial))
 
     finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    left = settings.trials - len(study.get_trials(deepcopy=False, states=finished))
+    if left <= 0:
+        return  # a shared study whose budget the other processes have spent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
         study.optimize(
             wrapped,
-            n_trials=settings.trials,
+            n_trials=left,
             timeout=settings.timeout_s,
             catch=(Exception,),
             callbacks=[MaxTrialsCallback(settings.trials, states=finished), callback],
