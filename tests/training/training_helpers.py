@@ -79,6 +79,8 @@ def train_toml(
     registry: Path | None = None,
     candidates: str | None = None,
     trials: int = 2,
+    sampler: str = "tpe",
+    gate: str = "popularity_margin = 0.05\nlatency_budget_ms = 200.0",
     extra: str = "",
 ) -> str:
     """A training config over ``source`` (a generic source config)."""
@@ -103,7 +105,7 @@ validation_fraction = 0.2
 {cands}
 
 [tuning]
-sampler = "tpe"
+sampler = "{sampler}"
 trials = {trials}
 seed = 1
 
@@ -112,8 +114,7 @@ name = "ndcg@10"
 k = [10, 20]
 
 [gate]
-popularity_margin = 0.05
-latency_budget_ms = 200.0
+{gate}
 
 {publish}
 {extra}
