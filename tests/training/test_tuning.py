@@ -10,9 +10,10 @@ import pytest
 from training_helpers import planted_shop
 
 from tailor.data.dataset import Dataset
+from tailor.errors import ConfigError
 from tailor.models import create_model
 from tailor.models.base import FitOptions
-from tailor.training.spaces import SearchSpace
+from tailor.training.spaces import DEFAULT_SPACES, SearchSpace
 from tailor.training.tuning import (
     ModelObjective,
     Pruned,
@@ -33,6 +34,7 @@ SPACE = SearchSpace.from_table(
     }
 )
 """The planted optimum: x = 3, y = 10, c = "b" (objective 3)."""
+DEFAULT_SPACES_RE = DEFAULT_SPACES["recency-ease"]
 
 
 def planted(params: dict[str, Any], trial: Any) -> float:
@@ -210,3 +212,27 @@ def test_model_objective_pickles_without_its_cache():
     objective.prepared()
     copy = pickle.loads(pickle.dumps(objective))
     assert copy._cache == {} and copy.model == "ease"
+
+
+def test_without_optuna_a_plain_random_search_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The core install (no train extra) still tunes: start points, then seeded random
+    samples (what `tailor demo` from a bare wheel runs)."""
+    import tailor.training.tuning as tuning
+
+    monkeypatch.setattr(tuning, "_has", lambda module: False)
+    space = DEFAULT_SPACES_RE
+    seen: list[dict[str, Any]] = []
+
+    def objective(params: dict[str, Any], trial: Any) -> float:
+        seen.append(params)
+        return -abs(params["regularization"] - 100.0)
+
+    start = {"regularization": 430.0, "gram_half_life_days": 9.0}
+    result = optimize(space, objective, TuningSettings(trials=30, seed=0), starts=[start])
+    assert result.study is None and result.counts["complete"] == 30
+    assert seen[0]["regularization"] == 430.0 and seen[0]["gram_half_life_days"] == 9.0
+    for params in seen:
+        assert ("profile_floor" in params) == (params["profile_half_life"] is not None)
+    assert abs(result.best_params["regularization"] - 100.0) < 50.0
+    with pytest.raises(ConfigError, match="needs Optuna"):
+        optimize(space, objective, TuningSettings(workers=2))

@@ -107,6 +107,13 @@ def write_run_report(
         _comparisons_table(comparisons),
     ]
     figures = []
+    import importlib.util
+
+    if importlib.util.find_spec("optuna") is None:
+        parts.append(
+            "<p class='note'>Study plots need Optuna: pip install 'tailor-recsys[train]'.</p>"
+        )
+        stored = {}
     for key, cand in (stored.get("candidates") or {}).items():
         study = None
         if selection is not None and key in selection.results:

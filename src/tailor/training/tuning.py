@@ -277,7 +277,105 @@ def optimize(
     starts_raw = [space.raw_of(s) for s in starts]
     if settings.sampler == "hyperopt":
         return _hyperopt(space, objective, settings, starts_raw, on_trial, started)
+    if not _has("optuna"):
+        if settings.storage is not None or settings.workers > 1:
+            raise ConfigError(
+                "a shared study (storage, workers) needs Optuna: pip install 'tailor-recsys[train]'"
+            )
+        log.warning("optuna is not installed: plain random search, no pruning")
+        return _plain(space, objective, settings, starts_raw, on_trial, started)
     return _optuna(space, objective, settings, starts_raw, on_trial, started)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _plain(
+    space: SearchSpace,
+    objective: Objective,
+    settings: TuningSettings,
+    starts: list[dict[str, Any]],
+    on_trial: Callable[[TrialRecord], None] | None,
+    started: float,
+) -> TuningResult:
+    """Without Optuna (the ``train`` extra): the start points, then seeded random samples of
+    ``space``; no pruning, no study (the report then has no study plots)."""
+    rng = np.random.default_rng(settings.seed)
+    records: list[TrialRecord] = []
+    deadline = None if settings.timeout_s is None else started + settings.timeout_s
+    seen: set[str] = set()
+    for number in range(settings.trials):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        raw = starts[number] if number < len(starts) else _random_raw(space, rng)
+        params = {**space.fixed, **_resolve_plain(space, raw)}
+        key = json.dumps(_jsonable(params), sort_keys=True, default=str)
+        if key in seen and space.is_empty:
+            break
+        seen.add(key)
+        handle = _RecordingHandle(number)
+        t0 = time.perf_counter()
+        value: float | None
+        try:
+            value = float(objective(params, handle))
+            state, error = (COMPLETE, None) if math.isfinite(value) else (FAILED, "not finite")
+        except Pruned:
+            value, state, error = None, PRUNED, None
+        except Exception as exc:
+            value, state, error = None, FAILED, f"{type(exc).__name__}: {_first_line(exc)}"
+        rec = TrialRecord(
+            number, params, raw, value if state == COMPLETE else None, state,
+            time.perf_counter() - t0, handle.intermediate, os.getpid(), error,
+        )  # fmt: skip
+        records.append(rec)
+        if on_trial is not None:
+            on_trial(rec)
+    return _best(records, settings, time.perf_counter() - started, None)
+
+
+def _random_raw(space: SearchSpace, rng: np.random.Generator) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    for dim in space.dimensions:
+        if not dim.active(raw):
+            continue
+        if dim.optional:
+            raw[dim.switch] = bool(rng.random() < 0.5)
+            if not raw[dim.switch]:
+                continue
+        if dim.kind == "categorical":
+            raw[dim.name] = dim.choices[int(rng.integers(len(dim.choices)))]
+            continue
+        assert dim.low is not None and dim.high is not None
+        if dim.log:
+            value = float(np.exp(rng.uniform(np.log(dim.low), np.log(dim.high))))
+        else:
+            value = float(rng.uniform(dim.low, dim.high))
+        if dim.kind == "int":
+            raw[dim.name] = int(min(max(round(value), dim.low), dim.high))
+        else:
+            raw[dim.name] = value
+    return raw
+
+
+def _resolve_plain(space: SearchSpace, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Model parameters of raw values without Optuna's FixedTrial (switches resolved)."""
+    params: dict[str, Any] = {}
+    seen: dict[str, Any] = {}
+    for dim in space.dimensions:
+        if not dim.active(seen):
+            continue
+        if dim.optional:
+            on = bool(raw.get(dim.switch, False))
+            seen[dim.switch] = on
+            if not on:
+                params[dim.name] = dim.off
+                continue
+        if dim.name in raw:
+            seen[dim.name] = params[dim.name] = raw[dim.name]
+    return params
 
 
 # ---- Optuna ------------------------------------------------------------------------------------
