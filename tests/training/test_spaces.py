@@ -12,11 +12,12 @@ import pytest
 from tailor.errors import ConfigError
 from tailor.models.registry import MODELS
 from tailor.training.spaces import (
+    BENCH_STARTS,
     DEFAULT_SPACES,
-    DEFAULT_STARTS,
     Dimension,
     SearchSpace,
     default_space,
+    default_start,
     flatten_hyperopt,
 )
 
@@ -28,14 +29,23 @@ def test_default_space_round_trips_and_names_real_parameters(name: str) -> None:
     space = DEFAULT_SPACES[name]
     assert SearchSpace.from_table(space.to_table()) == space
     space.check(name)  # every parameter is one of the model's
-    assert set(DEFAULT_STARTS[name]) <= set(space.grid())
+    assert set(BENCH_STARTS[name]) <= set(space.grid())
 
 
 @pytest.mark.parametrize("path", sorted(PIPELINES.glob("*.toml")), ids=lambda p: p.stem)
-def test_pipeline_configs_write_out_the_default_space_and_start(path: Path) -> None:
+def test_pipeline_configs_write_out_the_default_space(path: Path) -> None:
     table = tomllib.loads(path.read_text())
     assert SearchSpace.from_table(table["space"]) == DEFAULT_SPACES[table["model"]]
-    assert table["start"] == DEFAULT_STARTS[table["model"]]
+
+
+def test_a_search_starts_from_the_model_defaults() -> None:
+    from tailor.models import create_model
+
+    for name, space in DEFAULT_SPACES.items():
+        start = space.resolve(default_start(name, space))
+        config = create_model(name, {**space.fixed, **start}).config
+        default = create_model(name, dict(space.fixed)).config
+        assert config == default, name
 
 
 def test_every_model_has_a_default_space() -> None:
@@ -93,7 +103,7 @@ def test_the_benchmark_samples_the_same_points() -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=42, n_startup_trials=5)
         study = optuna.create_study(direction="maximize", sampler=sampler)
-        study.enqueue_trial(DEFAULT_STARTS["als"])
+        study.enqueue_trial(BENCH_STARTS["als"])
         seen: list[dict[str, Any]] = []
 
         def objective(trial: Any, space: Any = space, seen: list[Any] = seen) -> float:

@@ -22,7 +22,7 @@ from tailor.data.split import Split
 from tailor.evaluation import Comparison, EvaluationResult, compare, evaluate_model
 from tailor.models.artifacts import record_metrics
 from tailor.models.model_dir import FitSummary, fit_model_dir
-from tailor.training.spaces import DEFAULT_STARTS, SearchSpace, default_space
+from tailor.training.spaces import SearchSpace, default_space
 from tailor.training.tuning import (
     TrialRecord,
     TuningResult,
@@ -45,7 +45,7 @@ class Candidate:
         space: what to search (default: the model's default space); an empty space: one trial
             with the fixed parameters.
         trials: the budget (default: the settings').
-        starts: first trials (default: the library defaults when they fit the space).
+        starts: first trials (default: the model's defaults).
     """
 
     model: str
@@ -184,10 +184,6 @@ def choose(
     for cand in candidates:
         space = cand.space if cand.space is not None else default_space(cand.model)
         starts = cand.starts
-        if starts is None:
-            start = DEFAULT_STARTS.get(cand.model)
-            names = set(space.grid())
-            starts = [start] if start is not None and set(start) <= names else []
         study = f"{settings.study}-{cand.key}" if settings.study else cand.key
         mine = replace(settings, trials=cand.trials or settings.trials, study=study)
 

@@ -21,8 +21,8 @@ model keeps its default. ``grid = [...]`` lists the values the grid sampler trie
 choices, or three points from low to high).
 
 :data:`DEFAULT_SPACES` are the spaces of the side-by-side accuracy benchmark
-(``bench/accuracy/spaces.py`` imports them), with the library defaults it starts from as
-:data:`DEFAULT_STARTS`.
+(``bench/accuracy/spaces.py`` imports them, with its first trials :data:`BENCH_STARTS`); a search
+starts from the model's defaults (:func:`default_start`).
 
 Stability: experimental.
 """
@@ -503,7 +503,7 @@ DEFAULT_SPACES: dict[str, SearchSpace] = {
 """Each model's default search space: the accuracy benchmark's (``bench/accuracy/spaces.py``),
 fixed parameters included (binary interactions for itemknn, ease and als; WARP for mf-sgd)."""
 
-DEFAULT_STARTS: dict[str, dict[str, Any]] = {
+BENCH_STARTS: dict[str, dict[str, Any]] = {
     "popularity": {"use_half_life_days": False},
     "itemknn": {"k": 100, "similarity": "cosine", "shrink": 0.0, "weighting": "none"},
     "ease": {"regularization": 500.0},
@@ -517,7 +517,9 @@ DEFAULT_STARTS: dict[str, dict[str, Any]] = {
     "bpr": {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100},
     "mf-sgd": {"embedding_size": 64, "learning_rate": 0.05, "regularization": 0.001, "epochs": 20},
 }
-"""The first trial of each model (raw values): the library's defaults, as in the benchmark."""
+"""The accuracy benchmark's first trial of each model (raw values): the library defaults when the
+benchmark was run (docs/benchmarks.md). ``tailor tune`` and ``tailor train`` start from the
+model's current defaults instead (:func:`default_start`)."""
 
 ITERATIVE: dict[str, str] = {"als": "iterations", "bpr": "iterations", "mf-sgd": "epochs"}
 """Models that report per-epoch validation metrics (pruning), and their epoch parameter."""
@@ -533,3 +535,13 @@ def default_space(model: str) -> SearchSpace:
 
     model_class(model)  # unknown names raise, listing the known ones
     return DEFAULT_SPACES.get(model, SearchSpace())
+
+
+def default_start(model: str, space: SearchSpace) -> dict[str, Any]:
+    """The first trial of a search: the model's default hyperparameters, as raw values of
+    ``space`` (an optional parameter at its ``off`` value has its switch off)."""
+    from tailor.models.registry import model_class
+
+    config = model_class(model).config_class()
+    defaults = {name: getattr(config, name) for name in space.names if hasattr(config, name)}
+    return space.raw_of(defaults)

@@ -950,14 +950,13 @@ def tune_model(
         ConfigError: unknown model or parameters.
         TuningError: no trial completed.
     """
-    from tailor.training.spaces import DEFAULT_STARTS, default_space
+    from tailor.training.spaces import default_space, default_start
 
     metric_k(metric)
     space = space if space is not None else default_space(model)
     space.check(model)
     if starts is None:
-        starts = [DEFAULT_STARTS[model]] if model in DEFAULT_STARTS else []
-        starts = [s for s in starts if set(s) <= set(space.grid())]
+        starts = [default_start(model, space)]
     objective = ModelObjective(
         model, train, validation, items, metric=metric, relevant=relevant,
         seed=settings.seed, threads=threads,
