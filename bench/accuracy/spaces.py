@@ -1,5 +1,7 @@
 """The models under test and their search spaces (Optuna define-by-run), tailor's and the peers'.
 
+tailor's spaces (and the first trials) come from the library: ``tailor.training.spaces``.
+
 Every model gets the same tuning budget (trials) and its library defaults as the first trial.
 Spaces of a tailor model and its peer counterpart match (ALS, BPR) so that the budget is equal.
 """
@@ -13,6 +15,7 @@ from typing import Any
 import peers
 
 from models import TailorModel, TopN
+from tailor.training.spaces import BENCH_STARTS, DEFAULT_SPACES
 
 Space = Callable[[Any], dict[str, Any]]
 
@@ -31,74 +34,39 @@ class Spec:
         return self.make().library
 
 
+_LIBRARY = DEFAULT_SPACES
+"""tailor's spaces live in the library (tailor.training.spaces, also what ``tailor tune`` and
+``tailor train`` search by default); the ALS and BPR peers share them so that the budget is equal.
+Only the searched parameters are taken here: the fixed ones (binary interactions, the WARP loss)
+are the TailorModel's below."""
+
+
 def _als(t: Any) -> dict[str, Any]:
-    return {
-        "factors": t.suggest_int("factors", 16, 256, log=True),
-        "regularization": t.suggest_float("regularization", 1e-3, 10.0, log=True),
-        "alpha": t.suggest_float("alpha", 0.5, 50.0, log=True),
-        "iterations": t.suggest_int("iterations", 5, 30),
-    }
+    return _LIBRARY["als"].suggest(t)
 
 
 def _bpr(t: Any) -> dict[str, Any]:
-    return {
-        "factors": t.suggest_int("factors", 16, 256, log=True),
-        "learning_rate": t.suggest_float("learning_rate", 1e-3, 0.2, log=True),
-        "regularization": t.suggest_float("regularization", 1e-5, 0.1, log=True),
-        "iterations": t.suggest_int("iterations", 20, 200, log=True),
-    }
+    return _LIBRARY["bpr"].suggest(t)
 
 
 def _ease(t: Any) -> dict[str, Any]:
-    return {"regularization": t.suggest_float("regularization", 10.0, 5000.0, log=True)}
-
-
-def _optional(t: Any, name: str, low: float, high: float) -> float | None:
-    """A log-uniform value, or None (the option off)."""
-    if not t.suggest_categorical(f"use_{name}", [True, False]):
-        return None
-    return float(t.suggest_float(name, low, high, log=True))
+    return _LIBRARY["ease"].suggest(t)
 
 
 def _recency_ease(t: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "regularization": t.suggest_float("regularization", 10.0, 5000.0, log=True),
-        "gram_half_life_days": _optional(t, "gram_half_life_days", 7.0, 720.0),
-        "profile_half_life": _optional(t, "profile_half_life", 1.0, 200.0),
-        "popularity_weight": _optional(t, "popularity_weight", 0.01, 2.0) or 0.0,
-    }
-    if params["profile_half_life"] is not None:
-        params["profile_floor"] = t.suggest_float("profile_floor", 0.0, 0.5)
-    if params["popularity_weight"] > 0:
-        params["popularity_half_life_days"] = t.suggest_float(
-            "popularity_half_life_days", 1.0, 60.0, log=True
-        )
-    return params
+    return _LIBRARY["recency-ease"].suggest(t)
 
 
 def _itemknn(t: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "k": t.suggest_int("k", 10, 500, log=True),
-        "similarity": t.suggest_categorical("similarity", ["cosine", "asymmetric_cosine"]),
-        "shrink": t.suggest_float("shrink", 0.0, 100.0),
-        "weighting": t.suggest_categorical("weighting", ["none", "tfidf", "bm25"]),
-    }
-    if params["similarity"] == "asymmetric_cosine":
-        params["alpha"] = t.suggest_float("alpha", 0.0, 1.0)
-    return params
+    return _LIBRARY["itemknn"].suggest(t)
 
 
 def _popularity(t: Any) -> dict[str, Any]:
-    return {"half_life_days": _optional(t, "half_life_days", 1.0, 365.0)}
+    return _LIBRARY["popularity"].suggest(t)
 
 
 def _mf_warp(t: Any) -> dict[str, Any]:
-    return {
-        "embedding_size": t.suggest_int("embedding_size", 16, 256, log=True),
-        "learning_rate": t.suggest_float("learning_rate", 1e-3, 0.2, log=True),
-        "regularization": t.suggest_float("regularization", 1e-5, 0.1, log=True),
-        "epochs": t.suggest_int("epochs", 5, 40),
-    }
+    return _LIBRARY["mf-sgd"].suggest(t)
 
 
 def _lightfm(t: Any) -> dict[str, Any]:
@@ -131,42 +99,37 @@ def _tailor(name: str, **fixed: Any) -> Callable[[], TopN]:
 
 
 TOPN: list[Spec] = [
-    Spec("tailor popularity", _tailor("popularity"), _popularity, {"use_half_life_days": False}),
+    Spec("tailor popularity", _tailor("popularity"), _popularity, BENCH_STARTS["popularity"]),
     Spec(
         "tailor itemknn",
         _tailor("itemknn", binary=True),
         _itemknn,
-        {"k": 100, "similarity": "cosine", "shrink": 0.0, "weighting": "none"},
+        BENCH_STARTS["itemknn"],
     ),
-    Spec("tailor ease", _tailor("ease", binary=True), _ease, {"regularization": 500.0}),
+    Spec("tailor ease", _tailor("ease", binary=True), _ease, BENCH_STARTS["ease"]),
     Spec(
         "tailor recency-ease",
         _tailor("recency-ease"),
         _recency_ease,
-        {
-            "regularization": 500.0,
-            "use_gram_half_life_days": False,
-            "use_profile_half_life": False,
-            "use_popularity_weight": False,
-        },
+        BENCH_STARTS["recency-ease"],
     ),
     Spec(
         "tailor als",
         _tailor("als", binary=True),
         _als,
-        {"factors": 64, "regularization": 0.01, "alpha": 1.0, "iterations": 15},
+        BENCH_STARTS["als"],
     ),
     Spec(
         "tailor bpr",
         _tailor("bpr"),
         _bpr,
-        {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100},
+        BENCH_STARTS["bpr"],
     ),
     Spec(
         "tailor mf-sgd (warp)",
         _tailor("mf-sgd", loss="warp"),
         _mf_warp,
-        {"embedding_size": 64, "learning_rate": 0.05, "regularization": 0.001, "epochs": 20},
+        BENCH_STARTS["mf-sgd"],
     ),
     Spec(
         "implicit ALS",
