@@ -135,7 +135,7 @@ def test_registered_version_has_alias_and_pyfunc_predict_equals_pipeline(
     )
     assert (first["version"], second["version"]) == ("1", "2")
     client = MlflowClient(tracking_uri=store, registry_uri=store)
-    assert client.get_model_version_by_alias("shop-recs", "champion").version == "1"
+    assert str(client.get_model_version_by_alias("shop-recs", "champion").version) == "1"
     assert version_by_alias("shop-recs", "challenger", tracking=store) == "2"
     version = client.get_model_version("shop-recs", "1")
     manifest = json.loads((fitted["model_dir"] / "manifest.json").read_text())
