@@ -1,13 +1,15 @@
-"""``tailor demo``: the whole pipeline on the bundled Online Retail data, explained as it runs.
+"""``tailor demo``: the training pipeline on the bundled Online Retail data, explained as it runs.
 
-profile -> prepare -> temporal split (last 30 days as test, validation carved from train) -> fit
-candidate models on train -> pick the best on validation -> refit on train + validation -> evaluate
-on test (novel purchases; cold-start users and items as their own segments) against Popularity ->
-report.html -> how to serve it.
+profile the raw data, then ``tailor train`` with the bundled config
+(``tailor/training/configs/demo.toml``): prepare -> temporal split (test = purchases from
+2011-11-09 on, validation carved from train) -> tune each candidate on validation -> choose ->
+refit on train + validation -> evaluate on test (novel purchases; cold-start users and items as
+their own segments) against popularity -> gate -> report.html -> how to serve it.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -21,31 +23,29 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from tailor.cli.data import _print_profile, _print_report
+from tailor.cli.data import _print_profile
 from tailor.cli.options import FORCE
+from tailor.cli.train import ConsoleProgress, print_summary
 from tailor.data.columns import Columns
-from tailor.data.prepare import prepare
-from tailor.data.prepared import REPORT_FILE
 from tailor.data.profile import profile
 from tailor.data.sources import get_source
-from tailor.data.split import Split, temporal_split, with_validation
-from tailor.evaluation import EvaluationResult, compare, evaluate_model, write_report
 from tailor.evaluation.report import REPORT_FILE as EVAL_REPORT_FILE
-from tailor.evaluation.truth import unseen_only
-from tailor.models.artifacts import record_metrics
-from tailor.models.model_dir import ModelDir, fit_model_dir
-from tailor.outputs import output_dir
+from tailor.models.model_dir import ModelDir
+from tailor.training.config import TrainConfig, bundled_config, load_config
+from tailor.training.pipeline import RunSummary, train
 
 SOURCE = "online-retail"
-TEST_FROM = "2011-11-09"
-CANDIDATES: dict[str, dict[str, Any]] = {
-    "popularity": {},
-    "itemknn": {},
-    "ease": {},
-    "recency-ease": {},
-}
-"""Models the demo tries, with their parameters (defaults unless stated)."""
-K = (10, 20)
+CONFIG = "demo"
+"""The bundled training config the demo runs (tailor/training/configs/demo.toml)."""
+BASELINE = "popularity"
+
+
+def _config() -> TrainConfig:
+    return load_config(bundled_config(CONFIG))
+
+
+CANDIDATES: tuple[str, ...] = tuple(c.key for c in _config().candidates)
+"""Models the demo tries (the bundled config's candidates; popularity is always the baseline)."""
 
 
 @click.command("demo")
@@ -58,32 +58,27 @@ K = (10, 20)
 )
 @FORCE
 def demo(out: Path, models: str, force: bool) -> None:
-    """Run the whole pipeline on the bundled Online Retail data and explain the result.
+    """Run the training pipeline on the bundled Online Retail data and explain the result.
 
-    OUT is built aside and replaces an earlier demo's folder whole at the end."""
-    names = _candidates(models)
+    OUT is a run folder: a second demo into it skips every stage whose inputs did not change."""
+    config = _config()
+    config = config.with_candidates(_candidates(models))
     console = Console()
-    with output_dir(out, command="demo", force=force) as staging:
-        with _step(console, "Profiling the raw data"):
-            raw = get_source(SOURCE).read(None, None)
-            _print_profile(console, profile(raw))
-        with _step(console, "Cleaning"):
-            prepared, report = prepare(SOURCE)
-            prepared.save(staging / "prepared")
-            report.save(staging / "prepared" / REPORT_FILE)
-            _print_report(console, report, out / "prepared")
-        with _step(console, f"Splitting: test = purchases from {TEST_FROM} on"):
-            split = with_validation(temporal_split(prepared.interactions, cut=TEST_FROM))
-            split.save(staging / "split")
-            _print_split(console, split)
-        with _step(console, "Choosing a model on the validation period"):
-            best = _choose(console, split, prepared.items, names, staging / "candidates")
-        with _step(
-            console, f"Refitting on train + validation, evaluating {best} on the test period"
-        ):
-            results = _final(split, prepared.items, best, staging)
-        _report(console, results, best, split, staging / "evaluation")
-        _print_top_products(console, staging / "model", prepared.items)
+    with _step(console, "Profiling the raw data"):
+        raw = get_source(SOURCE).read(None, None)
+        _print_profile(console, profile(raw))
+    console.rule("[bold]Training pipeline (tailor train, bundled config demo.toml)")
+    summary = train(config, out, force=force, progress=ConsoleProgress(console, trials=True))
+    _print_cleaning(console, out)
+    _print_validation(console, summary, config.metric.name)
+    _print_segments(console, out)
+    print_summary(console, summary)
+    if summary.gate is not None and not summary.gate.passed:
+        console.print(
+            "[yellow]In production the gate's refusal keeps the served model; the demo keeps "
+            "the chosen model in the run folder so you can look at it.[/yellow]"
+        )
+    _print_top_products(console, out / "model", out / "prepared" / "items.parquet")
     _print_next_steps(console, out, out / "evaluation" / EVAL_REPORT_FILE)
 
 
@@ -96,48 +91,6 @@ def _step(console: Console, title: str) -> Iterator[None]:
     console.print(f"[dim]{title}: {time.perf_counter() - start:.1f} s[/dim]")
 
 
-def _print_split(console: Console, split: Split) -> None:
-    table = Table(title="Temporal split")
-    for col in ("part", "rows", "users", "items", "cold users", "cold items"):
-        table.add_column(col, justify="left" if col == "part" else "right")
-    for name, frame in (
-        ("train", split.train),
-        ("validation", split.validation),
-        ("test", split.test),
-    ):
-        if frame is None:
-            continue
-        cold_u = cold_i = "-"
-        if Columns.USER_SEGMENT in frame:
-            cold_u = (
-                f"{frame.loc[frame[Columns.USER_SEGMENT] == 'cold', Columns.USER_ID].nunique():,}"
-            )
-            cold_i = (
-                f"{frame.loc[frame[Columns.ITEM_SEGMENT] == 'cold', Columns.ITEM_ID].nunique():,}"
-            )
-        table.add_row(
-            name,
-            f"{len(frame):,}",
-            f"{frame[Columns.USER_ID].nunique():,}",
-            f"{frame[Columns.ITEM_ID].nunique():,}",
-            cold_u,
-            cold_i,
-        )
-    console.print(table)
-
-
-def _cold(frame: pd.DataFrame, segment: str, key: str) -> str:
-    if segment not in frame:
-        return "-"
-    return f"{frame.loc[frame[segment] == 'cold', key].nunique():,}"
-
-
-def _validation_split(split: Split) -> Split:
-    """Train vs validation, shaped as a split so the same evaluation code scores it."""
-    assert split.validation is not None
-    return Split(train=split.train, validation=None, test=split.validation, info=split.info)
-
-
 def _candidates(models: str) -> list[str]:
     names = [m.strip() for m in models.split(",") if m.strip()]
     unknown = sorted(set(names) - set(CANDIDATES))
@@ -145,90 +98,53 @@ def _candidates(models: str) -> list[str]:
         raise click.BadParameter(
             f"choose from {', '.join(CANDIDATES)} (got {models!r})", param_hint="--models"
         )
-    return list(dict.fromkeys(["popularity", *names]))
+    return list(dict.fromkeys([BASELINE, *names]))
 
 
-def _choose(
-    console: Console, split: Split, items: pd.DataFrame, names: list[str], root: Path
-) -> str:
-    val = _validation_split(split)
-    truth = lambda test: unseen_only(test, val.train)  # noqa: E731
-    table = Table(title="Validation NDCG@10 (novel purchases)")
-    table.add_column("model")
-    table.add_column("ndcg@10", justify="right")
-    table.add_column("fit (s)", justify="right")
-    scores: dict[str, float] = {}
-    for name in names:
-        summary = fit_model_dir(split.train, name, CANDIDATES[name], root / name, items=items)
-        folder = ModelDir.load(root / name)
-        result = evaluate_model(
-            folder.model, val, K, fallback=folder.popularity, truth_filter=truth, ci=False
-        )
-        scores[name] = float(result.metrics["ndcg@10"])
-        table.add_row(name, f"{scores[name]:.4f}", f"{summary.fit_seconds:.1f}")
+def _print_cleaning(console: Console, out: Path) -> None:
+    report = _read(out / "prepared" / "report.json")
+    if not report:
+        return
+    table = Table(title="Cleaning (every dropped row counted)")
+    table.add_column("step")
+    table.add_column("rows", justify="right")
+    table.add_row("rows in", f"{report['rows_in']:,}")
+    for rule, n in report.get("dropped", {}).items():
+        table.add_row(f"  dropped: {rule.replace('_', ' ')}", f"-{n:,}" if n else "0")
+    table.add_row("rows out", f"{report['rows_out']:,}")
     console.print(table)
-    best = max(scores, key=scores.__getitem__)
-    console.print(f"Best on validation: [bold]{best}[/bold]")
-    return best
 
 
-def _final(split: Split, items: pd.DataFrame, best: str, out: Path) -> dict[str, EvaluationResult]:
-    fit_frame = split.fit_frame()
-    truth = lambda test: unseen_only(test, fit_frame)  # noqa: E731
-    results: dict[str, EvaluationResult] = {}
-    for name in dict.fromkeys(("popularity", best)):
-        target = out / "model" if name == best else out / "baseline"
-        fit_model_dir(fit_frame, name, CANDIDATES[name], target, items=items)
-        folder = ModelDir.load(target)
-        results[name] = evaluate_model(
-            folder.model, split, K, fallback=folder.popularity, truth_filter=truth, items=items
-        )
-        record_metrics(target, _headline(results[name].metrics))
-    return results
+def _print_validation(console: Console, summary: RunSummary, metric: str) -> None:
+    candidates = summary.selection.get("candidates", {})
+    if not candidates:
+        return
+    table = Table(title=f"Validation {metric} (novel purchases): the choice")
+    for col in ("model", metric, "trials", "best parameters"):
+        table.add_column(col, justify="right" if col in (metric, "trials") else "left")
+    for name, cand in candidates.items():
+        params = ", ".join(f"{k}={_short(v)}" for k, v in cand.get("params", {}).items())
+        trials = len(cand.get("tuning", {}).get("trials", []))
+        style = "bold" if name == summary.chosen else None
+        table.add_row(name, f"{cand['validation']:.4f}", str(trials), params, style=style)
+    console.print(table)
+    console.print(f"Best on validation: [bold]{summary.chosen}[/bold]")
 
 
-def _headline(metrics: dict[str, Any]) -> dict[str, float]:
-    """The top-level metric@k means: what the model directory's manifest keeps."""
-    return {k: float(v) for k, v in metrics.items() if "@" in k and isinstance(v, int | float)}
-
-
-def _report(
-    console: Console,
-    results: dict[str, EvaluationResult],
-    best: str,
-    split: Split,
-    out: Path,
-) -> Path:
-    comparisons = []
-    if best != "popularity":
-        base, mine = results["popularity"].per_user, results[best].per_user
-        comparisons = [compare(base, mine, metric) for metric in ("ndcg@10", "recall@20")]
-    path = write_report(
-        results[best],
-        out,
-        title=f"tailor demo: {best} on Online Retail (test from {TEST_FROM})",
-        comparisons=comparisons,
-        comparison_names=("popularity", best),
-    )
-    table = Table(title="Test period (novel purchases), per segment")
-    table.add_column("model")
+def _print_segments(console: Console, out: Path) -> None:
+    metrics = _read(out / "evaluation" / "metrics.json")
+    if not metrics:
+        return
+    table = Table(title="Test period (novel purchases), the chosen model per segment")
     table.add_column("segment")
     for col in ("users", "NDCG@10", "Rec@20", "P@10", "Cov@10"):
         table.add_column(col, justify="right")
-    for name, result in results.items():
-        rows = {"all": result.metrics, **result.metrics.get("segments", {})}
-        for seg, values in rows.items():
-            if seg != "all" and not seg.startswith(("user:", "item:")):
-                continue
-            table.add_row(name, seg, *_cells(values))
+    rows = {"all": metrics, **metrics.get("segments", {})}
+    for seg, values in rows.items():
+        if seg != "all" and not seg.startswith(("user:", "item:")):
+            continue
+        table.add_row(seg, *_cells(values))
     console.print(table)
-    for c in comparisons:
-        verdict = "significant" if c.significant else "not significant"
-        console.print(
-            f"{best} vs popularity on {c.metric}: {c.mean_b:.4f} vs {c.mean_a:.4f} "
-            f"(t-test p={c.t_pvalue:.2g}, Wilcoxon p={c.wilcoxon_pvalue:.2g}: {verdict})"
-        )
-    return path
 
 
 def _cells(values: dict[str, Any]) -> list[str]:
@@ -240,30 +156,46 @@ def _cells(values: dict[str, Any]) -> list[str]:
     return out
 
 
-def _print_top_products(console: Console, model_dir: Path, items: pd.DataFrame) -> None:
+def _print_top_products(console: Console, model_dir: Path, items_file: Path) -> None:
     popularity = ModelDir.load_popularity(model_dir)
     if popularity is None:
         return
     top = popularity.top_items(10)
-    titles = items.set_index(Columns.ITEM_ID).get(Columns.TITLE)
+    items = pd.read_parquet(items_file) if items_file.is_file() else None
+    titles = None
+    if items is not None and Columns.TITLE in items:
+        titles = items.set_index(Columns.ITEM_ID)[Columns.TITLE]
     table = Table(title="Top products (the fallback for new customers)")
-    for col in ("rank", "item_id", "title", "customers"):
-        table.add_column(col, justify="right" if col in ("rank", "customers") else "left")
+    for col in ("rank", "item_id", "title", "score"):
+        table.add_column(col, justify="right" if col in ("rank", "score") else "left")
     for rank, (item, score) in enumerate(
         zip(top[Columns.ITEM_ID], top[Columns.SCORE], strict=True)
     ):
         title = str(titles.get(item, "")) if titles is not None else ""
-        table.add_row(str(rank + 1), item, title, f"{score:,.0f}")
+        table.add_row(str(rank + 1), item, title, f"{score:,.1f}")
     console.print(table)
 
 
 def _print_next_steps(console: Console, out: Path, report: Path) -> None:
     console.rule("[bold]Done")
-    console.print(f"Report:      {report.resolve()}")
+    console.print(f"Run report:  {(out / 'report.html').resolve()}")
+    console.print(f"Test report: {report.resolve()}")
     console.print(f"Metrics:     {(report.parent / 'metrics.json').resolve()}")
     console.print(f"Model:       {(out / 'model').resolve()}")
     console.print(f"Serve it:    {_program()} serve --model-dir {out / 'model'}")
     console.print("Ask it:      curl 'http://127.0.0.1:8000/v1/recommendations/17850?n=5'")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _program() -> str:

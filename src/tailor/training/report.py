@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,9 @@ def study_figures(study: Any, title: str) -> list[Any]:
         ):
             continue
         try:
-            fig = make()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # few trials per regime: the plot says enough
+                fig = make()
         except (ValueError, RuntimeError, ZeroDivisionError):
             continue
         fig.update_layout(title=f"{title}: {name}", height=380)
