@@ -15,7 +15,8 @@ A fingerprint is a sha256 hex digest:
     tailor's output marker (``.tailor-output.json``: when it was written), hidden staging
     leftovers, and rendered pages (``*.html``: their date and plot ids);
   - a JSON file is its canonical form (sorted keys) without the keys in :data:`VOLATILE_KEYS`
-    (``created_at``, ``version``, ``fit_seconds``, ``evaluated``), at any depth;
+    (``created_at``, ``version`` and ``model version``, ``fit_seconds``, ``evaluated``), at any
+    depth;
   - an ``.npz`` archive is its arrays (name, dtype, shape, bytes): the zip's member dates
     change with every save;
   - every other file is its bytes.
@@ -43,7 +44,7 @@ from tailor.errors import ArtifactError, DataError
 from tailor.outputs import MARKER, is_leftover, output_file
 
 CHUNK = 1 << 20
-VOLATILE_KEYS = frozenset({"created_at", "version", "fit_seconds", "evaluated"})
+VOLATILE_KEYS = frozenset({"created_at", "version", "model version", "fit_seconds", "evaluated"})
 """JSON keys whose values differ between two runs of the same command on the same data (when,
 how long, the time-stamped model version): left out of :func:`content_fingerprint`."""
 SKIPPED_SUFFIXES = (".html",)
