@@ -276,8 +276,9 @@ def test_refit_then_evaluate_equals_evaluate_model_with_the_same_refit(
     assert run(monkeypatch, *args, "--k", "10", "--out", recs) == 0
     args = ["evaluate", "--recs", recs, "--truth", split_dir / "test.parquet"]
     args += ["--split", split_dir, "--novel-only", "--k", "5,10", "--out", out]
-    assert run(monkeypatch, *args) == 0
+    assert run(monkeypatch, *args, "--model-dir", model_dir) == 0
     cli = json.loads((out / "metrics.json").read_text())
+    assert "refitted on train + validation" in cli["about"]["fitted on"]
 
     split = Split.load(split_dir)
     fit_frame = split.fit_frame()

@@ -193,6 +193,13 @@ def about_run(
         about["fitted on"] = (
             f"{manifest.get('n_users', 0):,} users x {manifest.get('n_items', 0):,} items"
         )
+        record = _fit_record(model_dir)
+        if record.get("refit"):
+            rows = record.get("rows") or {}
+            about["fitted on"] += (
+                f", refitted on train + validation ({rows.get('refit', 0):,} rows) after a fit "
+                "on train"
+            )
     data_label = "the truth file"
     if split_dir is not None:
         data_label = str(split_dir)
@@ -436,6 +443,16 @@ def _steps(total: int) -> Iterator[Any]:
             progress.update(task, description=description)
 
         yield step
+
+
+def _fit_record(model_dir: Path) -> dict[str, Any]:
+    """``fit.json`` of a ``tailor fit --refit`` folder ({} when absent or unreadable)."""
+    file = model_dir / "fit.json"
+    try:
+        record = json.loads(file.read_text()) if file.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _model_catalog(model_dir: Path | None) -> pd.DataFrame | None:
