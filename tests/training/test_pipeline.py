@@ -204,3 +204,18 @@ def test_bad_configs_are_one_clear_error(tmp_path: Path, shop: Path) -> None:
     path.write_text(train_toml(shop, sampler="bayes"))
     with pytest.raises(ConfigError, match="sampler must be one of"):
         load_config(path)
+
+
+def test_a_run_is_logged_to_mlflow_when_tracking_is_enabled(shop: Path, tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    from tailor.training.tracking import client
+
+    extra = '[tracking]\nenabled = true\nexperiment = "planted"\n'
+    config = config_for(shop, tmp_path, extra=extra)
+    summary = train(config, tmp_path / "run")  # no uri: a SQLite store in RUN/mlruns
+    run_id = summary.tracking["run_id"]
+    run = client(store=tmp_path / "run" / "mlruns").get_run(run_id)
+    assert run.data.tags["tailor.gate"] == summary.gate.verdict if summary.gate else False
+    assert run.data.metrics["test_ndcg_at_10"] == pytest.approx(summary.test["ease"]["ndcg@10"])
+    again = train(config, tmp_path / "run")  # nothing ran: nothing new is logged
+    assert again.tracking == {}

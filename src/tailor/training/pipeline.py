@@ -126,6 +126,7 @@ class RunSummary:
     active: str | None = None
     seconds: float = 0.0
     test: dict[str, dict[str, float]] = field(default_factory=dict)
+    tracking: dict[str, str] = field(default_factory=dict)
 
     @property
     def chosen(self) -> str | None:
@@ -152,6 +153,7 @@ class RunSummary:
             "active": self.active,
             "seconds": round(self.seconds, 3),
             "stages": {s.name: s.status for s in self.stages},
+            "tracking": self.tracking,
         }
 
 
@@ -899,23 +901,40 @@ def _record_data_fingerprints(model_dir: Path, split_dir: Path) -> None:
 
 
 def _track(config: TrainConfig, run: Path, summary: RunSummary, progress: Progress) -> None:
-    """Hook: log the run to experiment tracking (tailor.training.tracking) when enabled."""
+    """Log the run to MLflow (``tailor.training.tracking.log_run``) when ``[tracking]`` is
+    enabled and a model was evaluated in this run (a run that skipped everything is not logged
+    again): the model folder with its parameters, the test metrics, the data fingerprints, the
+    run's report and gate, tagged with the gate's verdict. Returns nothing; the run id goes to
+    the progress output and the run's history."""
     if not config.tracking.enabled:
+        return
+    evaluated = summary.stage("evaluate")
+    gated = summary.stage("gate")
+    if not any(s is not None and s.status == RAN for s in (evaluated, gated)):
         return
     import importlib
 
     try:
         tracking = importlib.import_module("tailor.training.tracking")
-    except ImportError:
-        progress.note("[tracking] enabled, but tailor.training.tracking is not available")
+    except ImportError as exc:
+        progress.note(f"[tracking] enabled, but MLflow is not installed ({exc})")
         return
-    hook = getattr(tracking, "log_training_run", None)
-    if hook is None:
-        progress.note(
-            "[tracking] enabled, but tracking has no log_training_run(config, run_dir, summary)"
-        )
-        return
-    hook(config, run, summary)
+    artifacts = [p for p in (run / GATE_FILE, run / "tuning" / SELECTION_FILE) if p.is_file()]
+    tags = {"tailor.pipeline": config.name}
+    if summary.gate is not None:
+        tags["tailor.gate"] = summary.gate.verdict
+    record = tracking.log_run(
+        run / "model",
+        test_metrics=run / "evaluation" / "metrics.json",
+        report=run / "evaluation" / "report.html",
+        artifacts=[run / "report.html", *artifacts],
+        experiment=config.tracking.experiment,
+        tags=tags,
+        tracking=config.tracking.uri,
+        store=run / "mlruns" if config.tracking.uri is None else None,
+    )
+    summary.tracking = {"run_id": record.run_id, "tracking_uri": record.tracking_uri}
+    progress.note(f"logged to MLflow: run {record.run_id} ({record.tracking_uri})")
 
 
 def _append_history(run: Path, summary: RunSummary) -> None:
