@@ -236,3 +236,31 @@ def test_without_optuna_a_plain_random_search_runs(monkeypatch: pytest.MonkeyPat
     assert abs(result.best_params["regularization"] - 100.0) < 50.0
     with pytest.raises(ConfigError, match="needs Optuna"):
         optimize(space, objective, TuningSettings(workers=2))
+
+
+def test_tailor_tune_command(tmp_path: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from tailor.cli import cli
+
+    frame = frame_of(120, 8, 3)
+    frame.iloc[:700].to_parquet(tmp_path / "train.parquet", index=False)
+    frame.iloc[700:].to_parquet(tmp_path / "validation.parquet", index=False)
+    space = tmp_path / "space.toml"
+    space.write_text("[space]\nregularization = { low = 1.0, high = 1000.0, log = true }\n")
+    out = tmp_path / "tuned"
+    args = ["tune", "--model", "ease", "--train", str(tmp_path / "train.parquet")]
+    args += ["--validation", str(tmp_path / "validation.parquet"), "--space", str(space)]
+    result = CliRunner().invoke(cli, [*args, "--trials", "4", "--param", "binary=true"])
+    assert result.exit_code == 0, result.output
+    assert "Fit it: tailor fit --train TRAIN --model ease" in result.output
+    result = CliRunner().invoke(cli, [*args, "--trials", "4", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    tuned = json.loads((out / "tuning.json").read_text())
+    assert len(tuned["trials"]) == 4 and 1.0 <= tuned["best_params"]["regularization"] <= 1000
+    assert "ease: optimisation history" in (out / "report.html").read_text()
+    bad = CliRunner().invoke(cli, [*args, "--param", "regularisation=3"])
+    assert isinstance(bad.exception, ConfigError)  # tailor's main prints it as one line, exit 2
+    assert "unknown parameters ['regularisation']" in str(bad.exception)
