@@ -56,7 +56,7 @@ def test_beats_needs_the_margin_and_a_significant_paired_difference(
 
 
 def test_nothing_to_beat_passes_and_says_so() -> None:
-    check = beats(None, "active model", margin=0.0, significant=True, alpha=0.05)
+    check = beats(None, "the active model", margin=0.0, significant=True, alpha=0.05)
     assert check.passed and "nothing to compare with" in check.detail
 
 

@@ -128,7 +128,8 @@ def beats(
     """
     name = f"beats {other}"
     if comparison is None:
-        return Check(name, True, f"nothing to compare with: no {other}")
+        why = "nothing is served yet" if "active" in other else f"{other} was not evaluated"
+        return Check(name, True, f"nothing to compare with: {why}")
     a, b = float(comparison["mean_a"]), float(comparison["mean_b"])
     metric = comparison["metric"]
     need = (1.0 + margin) * a

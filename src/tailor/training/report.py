@@ -49,6 +49,8 @@ def study_figures(study: Any, title: str) -> list[Any]:
         ),
         ("parallel coordinates", lambda: vis.plot_parallel_coordinate(study)),
     ]
+    if len(study.get_trials(deepcopy=False)) < 2:
+        return []  # one trial (no search): nothing to plot
     for name, make in makers:
         if name != "optimisation history" and (
             len(complete) < 2 or not any(t.params for t in complete)
