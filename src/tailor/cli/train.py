@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tailor.training.stages import StageResult
@@ -46,10 +47,10 @@ class ConsoleProgress:
             self.console.print(f"[bold]{title}[/bold] ...")
         elif event == "skip":
             summary = result.summary if result is not None else ""
-            self.console.print(f"[dim]{title}: unchanged inputs, skipped ({summary})[/dim]")
+            self.console.print(f"[dim]{title}: unchanged inputs, skipped ({escape(summary)})[/dim]")
         elif event == "done" and result is not None:
             seconds = time.perf_counter() - self.started.get(name, time.perf_counter())
-            self.console.print(f"  {result.summary} [dim]({seconds:.1f} s)[/dim]")
+            self.console.print(f"  {escape(result.summary)} [dim]({seconds:.1f} s)[/dim]")
 
     def trial(self, candidate: str, record: TrialRecord) -> None:
         if not self.trials:
@@ -59,14 +60,14 @@ class ConsoleProgress:
         if record.state == "pruned":
             extra = f" at epoch {max(record.intermediate, default=0)}"
         elif record.state == "failed" and record.error:
-            extra = f": {record.error}"
+            extra = f": {escape(record.error)}"
         self.console.print(
             f"  [dim]{candidate} trial {record.number}: {record.state} {value}{extra} "
             f"({record.seconds:.1f} s)[/dim]"
         )
 
     def note(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/yellow]")
+        self.console.print(f"[yellow]{escape(text)}[/yellow]")
 
 
 @click.command("train")
@@ -185,7 +186,7 @@ def print_summary(console: Console, summary: Any, *, brief: bool = False) -> Non
         for stage in summary.stages:
             style = "dim" if stage.status == "skipped" else None
             table.add_row(
-                stage.name, stage.status, f"{stage.seconds:.1f}", stage.summary, style=style
+                stage.name, stage.status, f"{stage.seconds:.1f}", escape(stage.summary), style=style
             )
         console.print(table)
         if summary.test:
@@ -205,7 +206,7 @@ def print_summary(console: Console, summary: Any, *, brief: bool = False) -> Non
         colour = "green" if gate.passed else "yellow" if gate.forced else "red"
         console.print(f"Gate: [bold {colour}]{gate.verdict}[/bold {colour}]")
         for reason in gate.reasons:
-            console.print(f"  - {reason}")
+            console.print(f"  - {escape(reason)}")
     if summary.published:
         console.print(f"Published: {summary.published}")
     if summary.active:
