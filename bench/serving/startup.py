@@ -5,8 +5,10 @@ on the bundled Online Retail data as ``tailor data prepare`` cleans it (4,339 us
 with ``popularity/`` and ``items.parquet``, exactly what ``tailor fit`` writes. Then, ``--runs``
 times, starts ``tailor serve --model-dir DIR --port P`` as a fresh process
 (memory:// cache) and polls ``/health/ready`` every 5 ms until it answers 200; the wall time from
-``Popen`` to that answer is one sample. Also times ``import tailor.serving.app`` alone in a fresh
-process and lists which heavy modules that import loads.
+``Popen`` to that answer is one sample, and the server process's CPU time until then another
+(user + system from /proc: it does not depend on what else the machine runs). Also times
+``import tailor.serving.app`` alone in a fresh process and lists which heavy modules that import
+loads.
 
 Before/after comparisons run the same script with ``PYTHONPATH`` pointing at another source tree
 (``git archive`` of the older commit): the child processes inherit it.
@@ -75,8 +77,15 @@ def ready(port: int) -> bool:
         return False
 
 
-def one_start(model_dir: Path, timeout_s: float = 120.0) -> float:
-    """Seconds from Popen to the first ready 200."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_start(model_dir: Path, timeout_s: float = 120.0) -> tuple[float, float]:
+    """Seconds from Popen to the first ready 200, and the server's CPU seconds until then
+    (independent of what else the machine runs)."""
     port = free_port()
     entry = "import sys; from tailor.cli import main; main(sys.argv[1:])"
     cmd = [sys.executable, "-c", entry, "serve", "--model-dir", str(model_dir)]
@@ -86,7 +95,7 @@ def one_start(model_dir: Path, timeout_s: float = 120.0) -> float:
     try:
         while time.perf_counter() - start < timeout_s:
             if ready(port):
-                return time.perf_counter() - start
+                return time.perf_counter() - start, cpu_seconds(proc.pid)
             if proc.poll() is not None:
                 raise RuntimeError(f"tailor serve exited with {proc.returncode}")
             time.sleep(0.005)
@@ -127,7 +136,9 @@ def main() -> None:
     args = parser.parse_args()
     model_dir = build_model_dir(args.model_dir)
     one_start(model_dir)  # warm the page cache and numba's on-disk cache
-    samples = [one_start(model_dir) for _ in range(args.runs)]
+    pairs = [one_start(model_dir) for _ in range(args.runs)]
+    samples = [wall for wall, _ in pairs]
+    cpu = [c for _, c in pairs]
     import tailor
 
     result = {
@@ -137,6 +148,8 @@ def main() -> None:
         "ready_s_best": round(min(samples), 3),
         "ready_s_median": round(statistics.median(samples), 3),
         "ready_s_samples": [round(s, 3) for s in samples],
+        "ready_cpu_s_best": round(min(cpu), 3),
+        "ready_cpu_s_median": round(statistics.median(cpu), 3),
         "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
         **import_cost(),
     }
