@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from tailor.logging import get_logger
+from tailor.models.base import SupportsFactors
 
 _log = get_logger(__name__)
 
@@ -90,34 +91,25 @@ class FactorView:
 def factor_view(model: Any) -> FactorView | None:
     """The inner-product form of ``model``'s scores, or None when it is not a factor model.
 
-    A model with the ``SupportsFactors`` capability (``user_factors``, ``item_factors``,
-    ``factor_offsets()``) is read through it: the per-item offsets become one more dimension
-    of the item vectors and the per-user offsets the constant :math:`c_u`.
+    Read through the ``SupportsFactors`` capability (``user_factors``, ``item_factors``,
+    ``factor_offsets()``): the per-item offsets become one more dimension of the item vectors
+    and the per-user offsets the constant :math:`c_u`.
     """
-    if all(hasattr(model, a) for a in ("user_factors", "item_factors", "factor_offsets")):
-        user_offsets, item_offsets = model.factor_offsets()
-        item_offsets = np.asarray(item_offsets, dtype=np.float32)
-        user_offsets = np.asarray(user_offsets, dtype=np.float32)
-        with_items = bool(np.any(item_offsets))
-        items = model.item_factors
-        if with_items:
-            items = np.hstack([items, item_offsets[:, None]])
-        return FactorView(
-            model.user_factors,
-            items,
-            append_one=with_items,
-            user_offset=user_offsets if np.any(user_offsets) else None,
-        )
-    from tailor.models.implicit_models import ALS, BPR
-    from tailor.models.mf_sgd import SGDMF
-
-    if isinstance(model, SGDMF):
-        items = np.hstack([model.item_factors, model.item_bias[:, None]])
-        offset = (model.user_bias + model.global_mean[0]).astype(np.float32)
-        return FactorView(model.user_factors, items, append_one=True, user_offset=offset)
-    if isinstance(model, ALS | BPR):
-        return FactorView(model.user_factors, model.item_factors)
-    return None
+    if not isinstance(model, SupportsFactors):
+        return None
+    user_offsets, item_offsets = model.factor_offsets()
+    item_offsets = np.asarray(item_offsets, dtype=np.float32)
+    user_offsets = np.asarray(user_offsets, dtype=np.float32)
+    with_items = bool(np.any(item_offsets))
+    items = model.item_factors
+    if with_items:
+        items = np.hstack([items, item_offsets[:, None]])
+    return FactorView(
+        model.user_factors,
+        items,
+        append_one=with_items,
+        user_offset=user_offsets if np.any(user_offsets) else None,
+    )
 
 
 class AnnIndex:
