@@ -40,6 +40,15 @@ RESULTS = ROOT / "bench" / "results" / "distributed_tuning.json"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the worker processes)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _admin():
     import psycopg2
 
@@ -77,12 +86,14 @@ def main() -> None:
                     storage=url, study=f"w{workers}", workers=workers,
                 )  # fmt: skip
                 load = os.getloadavg()[0]
+                cpu0 = _cpu_seconds()
                 start = time.perf_counter()
                 result = tune_model(
                     args.model, train, val, space=space, settings=settings,
                     relevant="novel", threads=1, starts=[],
                 )  # fmt: skip
                 seconds = time.perf_counter() - start
+                cpu = _cpu_seconds() - cpu0
                 per_trial = [t.seconds for t in result.trials]
                 runs[workers] = {
                     "seconds": round(seconds, 2),
@@ -92,6 +103,8 @@ def main() -> None:
                     "best_params": result.best_params,
                     "processes": sorted({t.worker for t in result.trials if t.worker}),
                     "load_average_before": round(load, 2),
+                    "cpu_seconds": round(cpu, 1),
+                    "cores_used": round(cpu / seconds, 2),
                 }
                 print(
                     f"{workers} worker(s): {seconds:.1f} s for {len(result.trials)} trials "

@@ -534,17 +534,26 @@ def run_worker(
             on_trial(_record(space, trial))
 
     finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    left = settings.trials - len(study.get_trials(deepcopy=False, states=finished))
+    done = len(study.get_trials(deepcopy=False, states=finished))
+    callbacks: list[Any] = [callback]
+    if settings.sampler == "grid" and settings.trials >= space.grid_size():
+        # the whole grid: the grid sampler stops the study once every point was evaluated.
+        # Counting trials instead could stop short when two processes ran one point twice.
+        left = 2 * space.grid_size() - done
+    else:
+        left = settings.trials - done
+        callbacks.insert(0, MaxTrialsCallback(settings.trials, states=finished))
     if left <= 0:
         return  # a shared study whose budget the other processes have spent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message=".*GridSampler.*re-evaluating")
         study.optimize(
             wrapped,
             n_trials=left,
             timeout=settings.timeout_s,
             catch=(Exception,),
-            callbacks=[MaxTrialsCallback(settings.trials, states=finished), callback],
+            callbacks=callbacks,
         )
 
 
