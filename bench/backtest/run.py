@@ -164,9 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         "environment": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "total_s": time.perf_counter() - started,
     }
+    out["markdown"] = render(out)  # docs/benchmarks.md's backtest section (report.py)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(render(out))
+    print(out["markdown"])
     log(f"wrote {args.out} in {out['total_s']:.0f} s")
     return 0
 
