@@ -738,7 +738,15 @@ def train_every(
 
 def _open_run(run: Path, *, force: bool) -> None:
     """Create the run folder (tailor's marker in it), or check an existing one is ours."""
-    check_output(run, force=force)
+    try:
+        check_output(run, force=force)
+    except ConfigError as exc:
+        if run.is_dir() and not force:
+            raise ConfigError(
+                f"run folder {run} is a non-empty folder that tailor did not create; "
+                "choose an empty or new folder (a run folder is reused by later runs)"
+            ) from None
+        raise ConfigError(str(exc).replace("--out ", "run folder ")) from None
     run.mkdir(parents=True, exist_ok=True)
     marker = run / MARKER
     if not marker.is_file():
