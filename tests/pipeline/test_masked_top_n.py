@@ -57,3 +57,15 @@ def test_banned_columns_for_every_row_and_shapes() -> None:
     assert masked_top_n(scores, 0)[0].shape == (2, 0)
     broadcast = np.broadcast_to(np.arange(4, dtype=np.float32), (3, 4))  # Popularity's rows
     assert masked_top_n(broadcast, 2)[0].tolist() == [[3, 2]] * 3
+
+
+@pytest.mark.parametrize("n", [3, KERNEL_MAX_N + 5])
+def test_missing_scores_are_never_listed(n: int) -> None:
+    rng = np.random.default_rng(7)
+    scores = rng.integers(0, 3, size=(20, 150)).astype(np.float32)  # a third are exactly 0
+    idx, vals = masked_top_n(scores, n, missing=0.0)
+    expected = _reference(np.where(scores == 0, np.nan, scores), n, None, [set()] * 20)
+    for r in range(20):
+        assert idx[r][np.isfinite(vals[r])].tolist() == expected[r]
+    # without it, zeros pad the lists in column order
+    assert (masked_top_n(scores, 149)[1] == 0).any()

@@ -213,3 +213,25 @@ def test_ann_candidates_in_both_paths(tmp_path: Any) -> None:
         lists = pipeline.recommend(users, query, block=16).lists()
         for user in users:
             assert lists[user] == pipeline.recommend_user(user, query).items
+
+
+def test_no_evidence_scores_are_backfilled_not_padded(data: Dataset) -> None:
+    """ItemKNN scores 0 for items no neighbour of the history reaches: the pipeline does not
+    list them in item order but fills the list from the popular one (same filters)."""
+    model = create_model("itemknn", {"k": 2}).fit(data)  # few neighbours: many zero scores
+    assert model.no_evidence_score == 0.0
+    pipeline = Pipeline.build(model, Popularity().fit(data), catalog=CATALOG)
+    query = Query(n=8, category="c1")
+    result = pipeline.recommend(data.users.ids, query)
+    lists = result.lists()
+    backfilled = result.users.loc[result.users["backfilled"] > 0, "user_id"].tolist()
+    assert backfilled, "the planted data has users whose neighbours miss category c1"
+    c1 = CATALOG.loc[(CATALOG["category"] == "c1") & CATALOG["available"], "item_id"]
+    raw = model.recommend(backfilled, n=8, candidates=c1.tolist())
+    assert (raw["score"] == 0).any()  # the raw model pads with zeros in item order
+    for user in backfilled:
+        items = lists[user]
+        model_part = pipeline.model_list(int(data.users.number(user)), query)
+        assert all(score != 0 for _, score in model_part)
+        assert items[: len(model_part)] == model_part
+        assert items == pipeline.recommend_user(user, query).items

@@ -55,6 +55,7 @@ def masked_top_n(
     *,
     allowed: np.ndarray | None = None,
     banned: Any = None,
+    missing: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """THE mask + top-n step: the ``n`` best allowed, finite, non-banned scores of each row.
 
@@ -67,6 +68,9 @@ def masked_top_n(
     - ``banned``: columns never listed for one row (the user's seen items, an exclude list):
       a sparse CSR matrix with one row per ``scores`` row, a sequence of such matrices, or a 1-D
       integer array of columns banned for every row;
+    - ``missing``: a score that means "no evidence" (a model's ``no_evidence_score``, e.g.
+      ItemKNN's 0 for items no neighbour of the history reaches) is never listed either, so
+      a list runs short (and is backfilled) instead of being padded with ties in item order;
     - order: best first, ties by lower column (item number); deterministic.
 
     ``scores`` is not modified. Returns ``(idx, vals)`` of shape ``(rows, min(n, cols))``: the
@@ -100,7 +104,7 @@ def masked_top_n(
         if allowed.shape != (n_cols,):
             raise ValueError(f"allowed must be a boolean mask of {n_cols} columns")
     if width > KERNEL_MAX_N:
-        return _masked_numpy(scores, width, allowed, mats)
+        return _masked_numpy(scores, width, allowed, mats, missing)
     while len(mats) > 2:  # the kernel takes two; more are rare (merge them)
         mats = [mats[0] + mats[1], *mats[2:]]
     ptrs = [_csr_parts(m) for m in mats] + [(_EMPTY, _EMPTY)] * (2 - len(mats))
@@ -112,6 +116,7 @@ def masked_top_n(
         ptrs[0][1],
         ptrs[1][0],
         ptrs[1][1],
+        np.nan if missing is None else float(missing),
     )
 
 
@@ -126,12 +131,18 @@ def _csr_parts(mat: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _masked_numpy(
-    scores: np.ndarray, width: int, allowed: np.ndarray | None, mats: list[Any]
+    scores: np.ndarray,
+    width: int,
+    allowed: np.ndarray | None,
+    mats: list[Any],
+    missing: float | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     from tailor.models.base import top_n
 
     work = np.array(scores, copy=True, order="C")
     work[~np.isfinite(work)] = -np.inf
+    if missing is not None:
+        work[work == missing] = -np.inf
     if allowed is not None:
         work[:, ~allowed] = -np.inf
     for mat in mats:
@@ -152,8 +163,10 @@ def _masked_rows(
     ban1_idx: np.ndarray,
     ban2_ptr: np.ndarray,
     ban2_idx: np.ndarray,
+    missing: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``top_n_rows`` that skips non-finite, disallowed and banned columns (one pass)."""
+    """``top_n_rows`` that skips non-finite, disallowed, banned and ``missing``-valued columns
+    (one pass; ``missing`` NaN: none)."""
     n_rows, n_cols = scores.shape
     idx = np.full((n_rows, n), -1, np.int64)
     val = np.full((n_rows, n), -np.inf, scores.dtype)
@@ -181,6 +194,8 @@ def _masked_rows(
             if count == n and not v > top_v[n - 1]:  # the common case: not good enough
                 continue
             if not (-np.inf < v < np.inf):  # NaN and infinities are never listed
+                continue
+            if v == missing:  # always False for missing = NaN
                 continue
             if has_allowed and not allowed[j]:
                 continue

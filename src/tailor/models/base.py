@@ -294,6 +294,12 @@ class RecommenderBase(Generic[C]):
     name) or ``Sparse`` (a scipy CSR attribute, saved as ``NAME_data/_indices/_indptr/_shape``).
     Saving, loading, artifact validation, the finiteness check and version hashes derive from
     it; a model declares nothing else for persistence."""
+    no_evidence_score: ClassVar[float | None] = None
+    """A score meaning "no evidence" rather than "scored low" (None: every finite score counts).
+    The pipeline (``tailor recommend``, evaluation, serving) never lists such items
+    (``masked_top_n(missing=...)``): the list runs short and is filled from the popular lists
+    instead of being padded with ties in item order. ``recommend`` itself still lists them
+    (the raw model's answer). ItemKNN: 0.0 (no neighbour of the user's history reaches it)."""
 
     config: C
     users: Vocabulary

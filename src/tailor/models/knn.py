@@ -90,6 +90,8 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
 
     config_class: ClassVar = ItemKNNConfig
     name: ClassVar[str] = "itemknn"
+    no_evidence_score: ClassVar[float | None] = 0.0
+    """Similarities are non-negative: a score of 0 means no neighbour of the history."""
     params_spec: ClassVar[ParamSpec] = {  # partial_fit keeps the fitted similarity size
         "similarity": Sparse("f", ("fitted<=items", "fitted")),
         "profiles": Sparse("f", ("users", "items")),

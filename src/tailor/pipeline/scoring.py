@@ -3,11 +3,14 @@
 Both paths compute the same thing: score rows :math:`s = \\text{score\\_rows}(u)`, then
 :func:`~tailor.models._topn.masked_top_n` with the allowed mask (availability, category, a
 caller's predicate: :meth:`ModelIndex.allowed`) and the banned items (seen, excluded), which
-lists the ``n`` best finite scores, ties by lower item number. :func:`score_user` is the server's
-live path: :class:`ModelIndex` converts ids once per model version, so a request costs one score
-row and one pass over it. :func:`score_block` is the batch path (``tailor recommend``,
-evaluation, precompute): one call scores a block of users. Factor models over large catalogues
-score only the candidates of an ANN index (:mod:`.ann`), in both paths.
+lists the ``n`` best finite scores, ties by lower item number. A score equal to the model's
+``no_evidence_score`` (ItemKNN: 0, no neighbour of the history) is not a candidate either: the
+list runs short and the pipeline backfills it rather than padding it with ties in item order.
+:func:`score_user` is the server's live path: :class:`ModelIndex` converts ids once per model
+version, so a request costs one score row and one pass over it. :func:`score_block` is the batch
+path (``tailor recommend``, evaluation, precompute): one call scores a block of users. Factor
+models over large catalogues score only the candidates of an ANN index (:mod:`.ann`), in both
+paths.
 """
 
 from __future__ import annotations
@@ -79,6 +82,13 @@ class ModelIndex:
         return list(zip(self.item_ids[idx[keep]].tolist(), vals[keep].tolist(), strict=True))
 
 
+def no_evidence(model: Any) -> float | None:
+    """The model's "no evidence" score (``no_evidence_score``; None: every finite score is a
+    candidate)."""
+    value = getattr(model, "no_evidence_score", None)
+    return None if value is None else float(value)
+
+
 def seen_nums(model: Any, user_num: int) -> np.ndarray:
     """Item numbers the user interacted with in training."""
     seen = model.seen
@@ -114,7 +124,7 @@ def score_user(
         if found is not None:
             return list(zip(index.item_ids[found[0]].tolist(), found[1].tolist(), strict=True))
     scores = model.score_rows(np.array([user_num], dtype=np.int64))
-    idx, vals = masked_top_n(scores, n, allowed=allowed, banned=banned)
+    idx, vals = masked_top_n(scores, n, allowed=allowed, banned=banned, missing=no_evidence(model))
     return index.to_list(idx[0], vals[0])
 
 
@@ -147,7 +157,9 @@ def score_block(
             found = ann.top(u, n, allowed=allowed, banned=banned)
             if found is None:
                 scores = model.score_rows(np.array([u], dtype=np.int64))
-                row_idx, row_vals = masked_top_n(scores, n, allowed=allowed, banned=banned)
+                row_idx, row_vals = masked_top_n(
+                    scores, n, allowed=allowed, banned=banned, missing=no_evidence(model)
+                )
                 found = (row_idx[0], row_vals[0])
             idx[r, : len(found[0])] = found[0]
             vals[r, : len(found[1])] = found[1]
@@ -157,4 +169,5 @@ def score_block(
         allowed[excluded] = False
     scores = model.score_rows(user_nums)
     seen = model.seen[user_nums] if exclude_seen else None
-    return masked_top_n(scores, n, allowed=allowed, banned=seen)  # type: ignore[no-any-return]
+    top = masked_top_n(scores, n, allowed=allowed, banned=seen, missing=no_evidence(model))
+    return top  # type: ignore[no-any-return]
