@@ -22,10 +22,12 @@ FORBIDDEN = {
     ),
     "models": ("tailor.pipeline", "tailor.evaluation", "tailor.serving", "tailor.cli"),
     "pipeline": ("tailor.evaluation", "tailor.serving", "tailor.cli", *TRAINING_DATA),
-    "evaluation": ("tailor.serving", "tailor.cli"),
-    "serving": ("tailor.evaluation", "tailor.cli", *TRAINING_DATA),
+    "evaluation": ("tailor.serving", "tailor.cli", "tailor.training"),
+    "serving": ("tailor.evaluation", "tailor.cli", "tailor.training", *TRAINING_DATA),
+    # training publishes through the model store, never through the HTTP app
+    "training": ("tailor.cli", "tailor.serving.app", "tailor.serving.routes", "fastapi"),
 }
-"""data <- models <- pipeline <- {evaluation, serving, cli} (docs/architecture.md)."""
+"""data <- models <- pipeline <- {evaluation, serving} <- training <- cli (docs/architecture.md)."""
 SERVING_MUST_NOT_LOAD = (
     "numba",
     "implicit",
