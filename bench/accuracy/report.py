@@ -215,19 +215,41 @@ def defaults_section(res: dict[str, Any]) -> str:
             for ds in names
         ]
         picked = choice.get(name)
-        relative = f"{picked['chosen']['mean_relative']:.3f}" if picked else "–"
+        default = next(
+            (c for c in (picked or {}).get("candidates", []) if c["origin"] == "current defaults"),
+            None,
+        )
+        relative = f"{default['mean_relative']:.3f}" if default else "–"
         count = str(len(picked["candidates"])) if picked else "–"
         out.append(
             f"| {name} | {params} | {cells[0]} | {cells[1]} | {val[0]} | {val[1]} "
             f"| {relative} | {count} |"
         )
     out.append("")
+    for name, why in res.get("kept", {}).items():
+        picked = choice.get(name)
+        if not picked:
+            continue
+        best = picked["chosen"]
+        current = next((c for c in picked["candidates"] if c["origin"] == "current defaults"), None)
+        changed = {
+            k: v
+            for k, v in best.get("config", best["params"]).items()
+            if row_params(res, name, k) != v
+        }
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in changed.items()) or "as is"
+        was = f" vs {current['mean_relative']:.3f}" if current else ""
+        out.append(
+            f"Not taken: {name}'s choice was {params} (mean relative "
+            f"{best['mean_relative']:.3f}{was}); {why}.\n"
+        )
     t = res.get("target")
     if t:
         out.append(
             f"ML-100K with defaults: tailor {t['tailor_best']} {t['tailor_ndcg@10']:.4f} vs the "
-            f"best tuned peer {t['peer_best']} {t['peer_ndcg@10']:.4f} "
-            f"({t['relative_gain']:+.1%}; target {t['required_gain']:+.0%}).\n"
+            f"strongest tuned peer recorded ({t.get('peers_from', 'accuracy.json')}, by test) "
+            f"{t['peer_best']} {t['peer_ndcg@10']:.4f} ({t['relative_gain']:+.1%}; target "
+            f"{t['required_gain']:+.0%}).\n"
         )
     if "evaluation_s" in res:
         took = f"Evaluating the defaults took {res['evaluation_s'] / 60:.1f} min"
@@ -235,6 +257,11 @@ def defaults_section(res: dict[str, Any]) -> str:
             took += f", the choice {res['choice_s'] / 60:.1f} min"
         out.append(took + ".\n")
     return "\n".join(out) + "\n"
+
+
+def row_params(res: dict[str, Any], name: str, key: str) -> Any:
+    """The config default of ``name``'s option ``key`` as evaluated (None when unknown)."""
+    return res.get("defaults", {}).get(name, {}).get("params", {}).get(key)
 
 
 def significance(cmp: dict[str, Any], peer: str, tests: dict[str, Any]) -> str:
