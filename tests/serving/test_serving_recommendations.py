@@ -83,7 +83,7 @@ def test_popular_global_and_per_category(client: TestClient) -> None:
     assert items_of(client.get("/v1/popular", params={"n": 3})) == POPULAR[:3]
     r = client.get("/v1/popular", params={"category": "b"})
     assert items_of(r) == ["i4", "i6", "i7", "i5"]
-    assert r.json()["source"] == "fallback"
+    assert r.json()["source"] == "popular"
     assert items_of(client.get("/v1/popular", params={"category": "nope"})) == []
 
 
@@ -111,6 +111,7 @@ def test_precomputed_lists_are_served_from_cache(model_dir: Path) -> None:
         assert r.json()["source"] == "model"
         metrics = c.get("/metrics").text
         assert 'tailor_serving_cache_lookups_total{result="hit"} 2.0' in metrics
+        assert 'tailor_serving_cache_lookups_total{result="miss"} 1.0' in metrics
 
 
 def test_no_model_still_answers_from_popularity(tmp_path: Path) -> None:
@@ -302,3 +303,27 @@ def test_batch_n_accepts_integral_json_numbers(client: TestClient) -> None:
     for bad in (2.5, "2", 0.0):
         r = client.post("/v1/recommendations", json={"user_ids": ["u0"], "n": bad})
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.n"
+
+
+def test_hit_ratio_counts_only_answers_from_the_cache(model_dir: Path) -> None:
+    # u0's stored list is its top 2 (["i4", "i1"]): n=3 is too short after the filters
+    settings = serve_settings(model_dir, warm_on_start=True, precompute_n=2)
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/v1/recommendations/u0", params={"n": 2})
+        assert (r.json()["source"], items_of(r)) == ("cache", ["i4", "i1"])
+        r = c.get("/v1/recommendations/u0", params={"n": 3})  # too short: scored live
+        assert (r.json()["source"], items_of(r)) == ("model", U0_MODEL[:3])
+        r = c.get("/v1/recommendations/u0", params={"n": 1, "exclude_seen": "false"})
+        assert r.json()["source"] == "model"  # skips the cache: a miss
+        r = c.get("/v1/popular", params={"n": 2})
+        assert (r.json()["source"], items_of(r)) == ("popular", POPULAR[:2])
+        metrics = c.get("/metrics").text
+    assert 'tailor_serving_cache_lookups_total{result="hit"} 1.0' in metrics
+    assert 'tailor_serving_cache_lookups_total{result="miss"} 2.0' in metrics
+    assert 'tailor_serving_cache_lookups_total{result="error"}' not in metrics
+    assert "tailor_serving_cache_hit_ratio 0.3333333333333333" in metrics
+    assert 'tailor_serving_answers_total{source="cache"} 1.0' in metrics
+    assert 'tailor_serving_answers_total{source="model"} 2.0' in metrics
+    assert 'tailor_serving_answers_total{source="popular"} 1.0' in metrics
+    assert 'source="fallback"' not in metrics
+    assert "tailor_serving_fallback_total{" not in metrics

@@ -33,7 +33,7 @@ class ServingMetrics:
         )
         self.answers = Counter(
             "tailor_serving_answers_total",
-            "Recommendation lists returned, by source (model, cache, fallback, cold_start).",
+            "Lists returned, by source (model, cache, fallback, cold_start, popular).",
             ["source"],
             registry=r,
         )
@@ -45,7 +45,8 @@ class ServingMetrics:
         )
         self.cache_lookups = Counter(
             "tailor_serving_cache_lookups_total",
-            "Precomputed-list lookups by result (hit, miss, error).",
+            "Precomputed-list lookups by result: hit (answered from the cache), miss (scored "
+            "live: no list, too short after filters, or exclude_seen=false), error.",
             ["result"],
             registry=r,
         )

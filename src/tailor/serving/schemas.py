@@ -117,7 +117,7 @@ class PopularResponse(BaseModel):
 
     category: str | None
     items: list[ItemScore]
-    source: Literal["fallback"] = "fallback"
+    source: Literal["popular"] = "popular"
     model_version: str | None
 
 

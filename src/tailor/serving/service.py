@@ -106,6 +106,8 @@ class RecService:
             if isinstance(cached, Answer):
                 return cached
             missed = cached is _MISS and self.write_back
+        else:  # the cache holds lists without seen items: scored live, a miss for the ratio
+            self.metrics.cache_result("miss")
         stored: list[ItemList] = []  # the cacheable list, when one is computed
         try:
             if missed:
@@ -139,12 +141,15 @@ class RecService:
         if cached is None:
             self.metrics.cache_result("miss")
             return _MISS
-        self.metrics.cache_result("hit")
         # seen and unavailable items were left out when the list was computed; a list shorter
         # than precompute_n held every candidate, so what the filters leave is backfilled
         complete = len(cached) < self.precompute_n
         answer = state.pipeline.from_stored(user_id, user_num, cached, query, complete=complete)
-        return None if answer is None else self._answer(answer.items, "cache", state)
+        if answer is None:  # too short after the filters: live scoring answers, so a miss
+            self.metrics.cache_result("miss")
+            return None
+        self.metrics.cache_result("hit")
+        return self._answer(answer.items, "cache", state)
 
     def _score(self, state: ServingState, user_id: str, user_num: int, query: RecQuery) -> ItemList:
         pipeline = state.pipeline
@@ -228,11 +233,12 @@ class RecService:
         return apply_filters(pairs, n, rule)
 
     def popular(self, n: int, category: str | None) -> Answer:
-        """The popular list (global or one category)."""
+        """The popular list (global or one category): ``source=popular``, not a fallback (the
+        caller asked for it; nothing failed)."""
         state = self.holder.state
         _require_answerable(state)
         items = apply_filters(state.popular.top(category), n, ItemFilter())
-        return self._answer(items, "fallback", state)
+        return self._answer(items, "popular", state)
 
     # ---- helpers --------------------------------------------------------------------------
     async def _run(self, fn: Callable[[], T]) -> T:

@@ -32,5 +32,6 @@ async def popular(
     return PopularResponse(
         category=category,
         items=[ItemScore(item_id=i, score=s) for i, s in answer.items],
+        source="popular",
         model_version=answer.version,
     )
