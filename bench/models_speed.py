@@ -30,7 +30,7 @@ from tailor.models import create_model
 ROOT = Path(__file__).resolve().parents[1]
 ML100K = (ROOT / "../shared/data/ml-100k/u.data").resolve()
 RESULT = ROOT / "bench" / "results" / "models_speed.json"
-MODELS = ["popularity", "itemknn", "ease", "als", "bpr", "mf-sgd"]
+MODELS = ["popularity", "itemknn", "ease", "recency-ease", "als", "bpr", "mf-sgd"]
 REPEATS = 20
 TARGET_MS = 50.0
 
