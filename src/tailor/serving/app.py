@@ -57,6 +57,7 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         cooldown_s=settings.breaker_cooldown_s,
         threshold=settings.breaker_threshold,
         ttl_s=settings.cache_ttl_s,
+        memory_max_lists=settings.memory_cache_max_lists,
     )
     holder = StateHolder()
     service = RecService(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
@@ -22,6 +23,9 @@ from tailor.serving.keys import Keys
 
 ItemList = list[tuple[str, float]]
 """A ranked list of (item_id, score), best first."""
+
+DEFAULT_MAX_LISTS = 100_000
+"""Users' lists the in-process cache keeps at most (``memory_cache_max_lists``)."""
 
 
 class CacheUnavailable(Exception):
@@ -76,12 +80,22 @@ def decode_list(raw: str | bytes) -> ItemList:
 
 
 class MemoryRecCache:
-    """In-process cache for one worker (the default when no Redis is configured)."""
+    """In-process cache for one worker (the default when no Redis is configured).
 
-    def __init__(self, keys: Keys, ttl_s: int = 7 * 86_400) -> None:
+    Lists are bounded: at most ``max_lists`` users' lists are kept, the least recently used one
+    is evicted first (a hit moves a list to the end), and expired lists are dropped when read
+    and swept out before anything live is evicted.
+    """
+
+    def __init__(
+        self, keys: Keys, ttl_s: int = 7 * 86_400, *, max_lists: int = DEFAULT_MAX_LISTS
+    ) -> None:
         self.keys = keys
         self.ttl_s = ttl_s
+        self.max_lists = max_lists
         self._data: dict[str, tuple[float, Any]] = {}
+        self._lists: OrderedDict[str, tuple[float, tuple[tuple[str, float], ...]]] = OrderedDict()
+        self._next_sweep = 0.0
 
     def _get(self, key: str) -> Any:
         entry = self._data.get(key)
@@ -92,15 +106,42 @@ class MemoryRecCache:
     def _set(self, key: str, value: Any, ttl_s: float) -> None:
         self._data[key] = (time.monotonic() + ttl_s, value)
 
+    def __len__(self) -> int:
+        """Lists held now (expired ones not yet dropped included)."""
+        return len(self._lists)
+
     async def get_recs(self, version: str, user_id: str) -> ItemList | None:
-        value = self._get(self.keys.recs(version, user_id))
-        return None if value is None else list(value)
+        key = self.keys.recs(version, user_id)
+        entry = self._lists.get(key)
+        if entry is None:
+            return None
+        if entry[0] < time.monotonic():
+            del self._lists[key]
+            return None
+        self._lists.move_to_end(key)
+        return list(entry[1])
 
     async def put_recs(
         self, version: str, lists: Mapping[str, Sequence[tuple[str, float]]]
     ) -> None:
+        expires = time.monotonic() + self.ttl_s
         for user_id, items in lists.items():
-            self._set(self.keys.recs(version, user_id), tuple(items), self.ttl_s)
+            key = self.keys.recs(version, user_id)
+            self._lists[key] = (expires, tuple(items))
+            self._lists.move_to_end(key)
+        if len(self._lists) > self.max_lists:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop expired lists (a full pass, at most once a second), then the least recently
+        used ones until ``max_lists`` remain."""
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + 1.0
+            for key in [k for k, (expires, _) in self._lists.items() if expires < now]:
+                del self._lists[key]
+        while len(self._lists) > self.max_lists:
+            self._lists.popitem(last=False)
 
     async def get_active(self) -> str | None:
         value = self._get(self.keys.active_version())
@@ -122,6 +163,7 @@ class MemoryRecCache:
 
     async def close(self) -> None:
         self._data.clear()
+        self._lists.clear()
 
 
 class RedisRecCache:
@@ -225,11 +267,12 @@ def open_cache(
     cooldown_s: float = 0.25,
     threshold: int = 3,
     ttl_s: int = 7 * 86_400,
+    memory_max_lists: int = DEFAULT_MAX_LISTS,
 ) -> RecCache:
     """The cache for ``url``: ``memory://`` or ``redis://`` / ``rediss://`` / ``unix://``."""
     scheme = urlsplit(url).scheme
     if scheme == "memory":
-        return MemoryRecCache(keys, ttl_s)
+        return MemoryRecCache(keys, ttl_s, max_lists=memory_max_lists)
     if scheme in ("redis", "rediss", "unix"):
         return RedisRecCache(
             url,

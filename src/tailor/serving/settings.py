@@ -96,6 +96,9 @@ class ServeSettings(BaseSettings):
     active). Default False: use ``tailor serve warm`` for Redis; True suits ``memory://``."""
     cache_ttl_s: int = Field(default=7 * 86_400, ge=1)
     """Lifetime of precomputed lists in Redis; old versions expire by it. Default 7 days."""
+    memory_cache_max_lists: int = Field(default=100_000, ge=1)
+    """Users' lists the in-process cache (``memory://``) keeps at most, per worker; the least
+    recently used list is evicted first. Default 100,000."""
     redis_timeout_ms: float = Field(default=50.0, gt=0)
     """Redis connect and read timeout. Default 50 ms."""
     redis_retries: int = Field(default=1, ge=0, le=3)
