@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -24,12 +24,6 @@ from tailor.data.ids import normalise_ids
 from tailor.data.io import read_interactions, read_items, write_frame
 from tailor.data.validate import read_table
 from tailor.errors import ConfigError, DataError
-from tailor.evaluation.diagnostics import (
-    Verdict,
-    epoch_history,
-    learning_curve_verdict,
-)
-from tailor.evaluation.report import write_learning_curve
 from tailor.models.base import FitOptions, Recommender, max_threads
 from tailor.models.model_dir import (
     ITEMS_FILE,
@@ -48,6 +42,9 @@ from tailor.pipeline import (
     Query,
 )
 from tailor.pipeline import read_segments as pipeline_segments
+
+if TYPE_CHECKING:
+    from tailor.evaluation.diagnostics import Verdict
 
 _PATH = click.Path(path_type=Path)
 LEARNING_CURVE_FILE = "learning_curve.html"
@@ -125,6 +122,11 @@ def fit(
 
     def learning_curve(staging: Path) -> None:
         """With validation data, an iterative model's curve and a plain-words verdict."""
+        if not epochs:
+            return  # evaluation (plotly, statistics) is loaded only when there is a curve
+        from tailor.evaluation.diagnostics import epoch_history, learning_curve_verdict
+        from tailor.evaluation.report import write_learning_curve
+
         found = epoch_history(epochs)
         if found is not None:
             history, metric = found
