@@ -90,12 +90,32 @@ def test_rate_limit_is_shared_between_instances(model_dir: Path, prefix: str) ->
     )
     headers = {"X-API-Key": "k-123456"}
     with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
-        # align to the start of a one-second window so the burst stays inside it
-        time.sleep(1 - time.time() % 1 + 0.01)
         statuses = [(a if k % 2 else b).get("/v1/popular", headers=headers).status_code
                     for k in range(8)]  # fmt: skip
-    assert statuses.count(200) == 4
-    assert statuses.count(429) == 4
+    assert statuses == [200] * 4 + [429] * 4
+
+
+def test_moving_window_in_redis_across_a_second_boundary(model_dir: Path, prefix: str) -> None:
+    """5/s: five requests at x.9 s and five at (x+1).1 s. The fixed one-second windows let all
+    ten through; the moving window (shared in Redis by two instances) admits five."""
+    from tailor.serving.auth import hash_key
+
+    keys = [{"name": "shop", "sha256": hash_key("k-123456"), "scope": "read"}]
+    settings = serve_settings(
+        model_dir, redis_url=SHARED_URL, key_prefix=prefix, api_keys=keys, rate_limit_per_s=5
+    )
+    headers = {"X-API-Key": "k-123456"}
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        a.get("/health/live")
+        time.sleep((0.9 - time.time() % 1) % 1)  # to x.9
+        first = [(a if k % 2 else b).get("/v1/popular", headers=headers) for k in range(5)]
+        time.sleep((0.1 - time.time() % 1) % 1)  # to (x+1).1
+        second = [(a if k % 2 else b).get("/v1/popular", headers=headers) for k in range(5)]
+        keys_written = redis.Redis.from_url(SHARED_URL).keys(f"{prefix}:rate:*")
+    assert [r.status_code for r in first] == [200] * 5
+    assert [r.status_code for r in second] == [429] * 5
+    assert {r.headers["retry-after"] for r in second} == {"1"}
+    assert keys_written == [f"{prefix}:rate:key/shop/5/1/second".encode()]
 
 
 # ---- a private redis-server that the test kills -------------------------------------------

@@ -74,7 +74,14 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         if settings.model_dir
         else None
     )
-    limiter = RateLimiter(cache, settings.rate_limit_per_s)
+    limiter = RateLimiter(
+        settings.rate_limit_per_s,
+        settings.redis_url,
+        key_prefix=settings.key_prefix,
+        timeout_s=settings.redis_timeout_ms / 1000,
+        cooldown_s=settings.breaker_cooldown_s,
+        threshold=settings.breaker_threshold,
+    )
     throttle = FailureThrottle(settings.auth_fail_limit, settings.auth_fail_window_s)
     return Services(settings, holder, cache, metrics, service, limiter, registry, throttle)
 
@@ -113,6 +120,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             with contextlib.suppress(TimeoutError):  # pending write-backs, briefly
                 await asyncio.wait_for(services.service.drain(), DRAIN_TIMEOUT_S)
             services.service.close()
+            await services.limiter.close()
             await services.cache.close()
 
     app = FastAPI(

@@ -5,9 +5,10 @@ A key is presented as ``X-API-Key: KEY`` or ``Authorization: Bearer KEY``. The s
 ``hmac.compare_digest`` (no early exit, so timing does not reveal which prefix matched). Scopes:
 ``read`` for recommendation routes, ``admin`` for version switches (admin implies read).
 
-The rate limit is a fixed one-second window per key: ``INCR {p}:rate:{name}:{second}`` in Redis,
-shared by every worker and instance; while Redis is unavailable each process counts on its own.
-Over the limit the answer is 429 with ``Retry-After`` (seconds until the window ends).
+The rate limit is a moving one-second window per key (the ``limits`` library), in Redis when the
+cache is Redis (shared by every worker and instance); while Redis is unavailable, or with
+``memory://``, each process counts on its own. Over the limit the answer is 429 with
+``Retry-After`` (seconds until the oldest request in the window leaves it).
 
 Guessing keys is throttled per client IP: after ``auth_fail_limit`` failed keys (401) within
 ``auth_fail_window_s`` every request from that IP gets 429 with ``Retry-After`` until the oldest
@@ -23,10 +24,12 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
-from tailor.serving.cache import CacheUnavailable, MemoryRecCache, RecCache
+from tailor.serving.breaker import CircuitBreaker
 from tailor.serving.problems import ProblemError
 from tailor.serving.settings import ApiKeySpec
 
@@ -79,31 +82,99 @@ def authorize(conn: HTTPConnection, specs: Sequence[ApiKeySpec], scope: str) -> 
 
 
 class RateLimiter:
-    """Fixed one-second windows per key name, counted in the cache, locally when it is down."""
+    """A moving one-second window per key name (``limits``' MovingWindowRateLimiter).
 
-    def __init__(self, cache: RecCache, per_second: int) -> None:
-        self.cache = cache
+    Counted in Redis when the cache is Redis (the same URL, shared by every worker and instance),
+    and in process (``limits``' MemoryStorage) when the cache is ``memory://`` or while Redis
+    fails (its own circuit breaker: a dead Redis costs a request nothing once it is open). A
+    moving window admits at most ``per_second`` requests in any one-second span; the fixed
+    windows it replaces let twice that through around a second's boundary.
+    """
+
+    def __init__(
+        self,
+        per_second: int,
+        redis_url: str | None = None,
+        *,
+        key_prefix: str = "tailor",
+        timeout_s: float = 0.05,
+        cooldown_s: float = 0.25,
+        threshold: int = 3,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        from limits import RateLimitItemPerSecond
+        from limits.aio.storage import MemoryStorage
+        from limits.aio.strategies import MovingWindowRateLimiter
+
         self.per_second = per_second
-        self._local = MemoryRecCache(cache.keys)
+        self.clock = clock
+        self._item = RateLimitItemPerSecond(max(per_second, 1), namespace="key")
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared: Any = None
+        self.breaker = CircuitBreaker(cooldown_s, threshold)
+        scheme = urlsplit(redis_url or "").scheme
+        if per_second > 0 and scheme in ("redis", "rediss", "unix"):
+            from limits.aio.storage import RedisStorage
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            assert redis_url is not None
+            uri = "async+redis+" + redis_url if scheme == "unix" else "async+" + redis_url
+            options: dict[str, Any] = {
+                "socket_timeout": timeout_s,
+                "socket_connect_timeout": timeout_s,
+                "retry": Retry(NoBackoff(), 0),
+                "health_check_interval": 0,
+            }
+            storage = RedisStorage(
+                uri,
+                implementation="redispy",
+                key_prefix=f"{key_prefix}:rate",
+                wrap_exceptions=True,
+                **options,
+            )
+            self._shared = MovingWindowRateLimiter(storage)
 
     async def check(self, key_name: str) -> None:
         """Count one request of ``key_name``.
 
         Raises:
-            ProblemError: 429 with Retry-After when the window's budget is spent.
+            ProblemError: 429 with Retry-After (seconds until the oldest request in the window
+                leaves it) when ``per_second`` requests were admitted within the last second.
         """
+        from limits.errors import StorageError
+
         if self.per_second <= 0:
             return
-        now = time.time()
-        window = int(now)
-        key = self.cache.keys.rate(key_name, window)
-        try:
-            count = await self.cache.incr_window(key, ttl_s=2)
-        except CacheUnavailable:
-            count = await self._local.incr_window(key, ttl_s=2)
-        if count > self.per_second:
-            retry = max(1, math.ceil(window + 1 - now))
-            raise ProblemError(429, "rate limit exceeded", headers={"Retry-After": str(retry)})
+        limiter = self._local
+        if self._shared is not None and self.breaker.allow():
+            try:
+                allowed = await self._shared.hit(self._item, key_name)
+                reset = (
+                    None if allowed else await self._shared.get_window_stats(self._item, key_name)
+                )
+            except (StorageError, OSError, TimeoutError):
+                self.breaker.failure()
+            else:
+                self.breaker.success()
+                if allowed:
+                    return
+                self._refuse(reset.reset_time if reset is not None else self.clock() + 1)
+        if await limiter.hit(self._item, key_name):
+            return
+        stats = await limiter.get_window_stats(self._item, key_name)
+        self._refuse(stats.reset_time)
+
+    def _refuse(self, reset_time: float) -> None:
+        retry = max(1, math.ceil(reset_time - self.clock()))
+        raise ProblemError(429, "rate limit exceeded", headers={"Retry-After": str(retry)})
+
+    async def close(self) -> None:
+        """Release the Redis connections (if any)."""
+        if self._shared is not None:
+            client = getattr(self._shared.storage.bridge, "storage", None)
+            if client is not None:
+                await client.aclose()
 
 
 class FailureThrottle:

@@ -34,7 +34,7 @@ class CacheUnavailable(Exception):
 
 @runtime_checkable
 class RecCache(Protocol):
-    """Storage of precomputed lists, the active-version pointer and rate-limit counters."""
+    """Storage of precomputed lists and the active-version pointer."""
 
     keys: Keys
 
@@ -54,10 +54,6 @@ class RecCache(Protocol):
 
     async def set_active(self, version: str) -> None:
         """Point readers at ``version`` (one atomic write)."""
-        ...
-
-    async def incr_window(self, key: str, ttl_s: int) -> int:
-        """Increment a counter that expires after ``ttl_s``; returns the new value."""
         ...
 
     async def ping(self) -> bool:
@@ -150,14 +146,6 @@ class MemoryRecCache:
     async def set_active(self, version: str) -> None:
         self._set(self.keys.active_version(), version, float("inf"))
 
-    async def incr_window(self, key: str, ttl_s: int) -> int:
-        value = int(self._get(key) or 0) + 1
-        self._set(key, value, ttl_s)
-        if len(self._data) > 100_000:  # drop expired counters now and then
-            now = time.monotonic()
-            self._data = {k: v for k, v in self._data.items() if v[0] >= now}
-        return value
-
     async def ping(self) -> bool:
         return True
 
@@ -237,16 +225,6 @@ class RedisRecCache:
 
     async def set_active(self, version: str) -> None:
         await self._call("set", self._client.set, self.keys.active_version(), version)
-
-    async def incr_window(self, key: str, ttl_s: int) -> int:
-        async def incr() -> int:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, ttl_s)
-                count, _ = await pipe.execute()
-            return int(count)
-
-        return int(await self._call("incr", incr))
 
     async def ping(self) -> bool:
         try:

@@ -5,7 +5,9 @@ Layout (``{p}`` is ``ServeSettings.key_prefix``)::
     {p}:active-version                 the version whose lists readers should use
     {p}:{version}:recs:{user_id}       precomputed top-N of one user under one model version
     {p}:{version}:ready                set once every list of that version is written
-    {p}:rate:{key_name}:{second}       per-API-key request counter of one one-second window
+    {p}:rate:key/{key_name}/{limit}/1/second
+                                       per-API-key moving window (a list of request times),
+                                       built by the ``limits`` library from this prefix
 
 Lists of a version are written under that version's keys before the version becomes active, so a
 reader sees wholly old or wholly new lists; stale versions expire through their TTL.
@@ -33,10 +35,6 @@ class Keys:
     def version_ready(self, version: str) -> str:
         """Marker written after all lists of ``version`` are stored."""
         return f"{self.prefix}:{version}:ready"
-
-    def rate(self, key_name: str, window: int) -> str:
-        """Request counter of API key ``key_name`` during the one-second ``window``."""
-        return f"{self.prefix}:rate:{key_name}:{window}"
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key under this prefix."""
