@@ -33,7 +33,7 @@ from tailor.serving.middleware import (
     StrictUtf8Middleware,
 )
 from tailor.serving.registry import ModelRegistry
-from tailor.serving.routes import admin, health, items, popular, recommendations
+from tailor.serving.routes import admin, docs, health, items, popular, recommendations
 from tailor.serving.routes import metrics as metrics_route
 from tailor.serving.schemas import Problem
 from tailor.serving.service import RecService
@@ -130,8 +130,11 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         # no 307 to "the same path without the slash": its Location is built from the client's
         # Host header, and an empty id (GET /v1/recommendations/) is simply not found
         redirect_slashes=False,
+        docs_url=None,  # served from local assets below (no CDN)
+        redoc_url=None,  # no offline ReDoc asset is installed
     )
     problems.install(app)
+    docs.install(app)
     for module in (recommendations, items, popular, health, metrics_route, admin):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
