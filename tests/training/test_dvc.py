@@ -138,7 +138,6 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["DVC_NO_ANALYTICS"] = "true"
-    env.pop("CI", None)  # DVC would read CI=true as a non-interactive hint only; keep it plain
     return env
 
 
