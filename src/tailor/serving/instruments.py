@@ -1,10 +1,23 @@
-"""Prometheus instruments of the serving layer, one registry per app (``tailor_serving_*``)."""
+"""Prometheus instruments of the serving layer, one registry per app (``tailor_serving_*``).
+
+With ``--workers N`` every worker is its own process; ``tailor serve`` then sets
+``PROMETHEUS_MULTIPROC_DIR`` to a fresh folder before the workers start, prometheus-client
+writes every value to files there, and ``/metrics`` (any worker) aggregates all workers' files
+(:func:`exposition`): counters and histograms are summed, gauges follow their
+``multiprocess_mode``. The cache hit ratio is computed at scrape time from the (aggregated)
+lookup counters, never stored.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from tailor.serving.state import ServingState
@@ -14,12 +27,45 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
+HIT_RATIO = "tailor_serving_cache_hit_ratio"
+LOOKUPS = "tailor_serving_cache_lookups"
+
+
+def multiprocess() -> bool:
+    """Whether prometheus-client writes values to files (``PROMETHEUS_MULTIPROC_DIR`` set)."""
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def _ratio_family(counts: dict[str, float]) -> GaugeMetricFamily:
+    total = sum(counts.values())
+    return GaugeMetricFamily(
+        HIT_RATIO,
+        "hits / (hits + misses + errors) since start (all workers).",
+        value=counts.get("hit", 0.0) / total if total else 0.0,
+    )
+
+
+class HitRatioCollector(Collector):
+    """``cache_hit_ratio`` computed when scraped from lookup counts (no per-request gauge, and
+    no ``set_function``, which multiprocess mode does not support)."""
+
+    def __init__(self, counts: Callable[[], dict[str, float]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        yield _ratio_family(self._counts())
+
+    def describe(self) -> Iterable[Metric]:
+        yield _ratio_family({})
+
+
 class ServingMetrics:
     """The instruments, registered in a private registry so apps in one process do not clash."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._cache_counts: dict[str, int] = {}
+        self._cache_counts: dict[str, float] = {}
+        self._shown: tuple[tuple[str, str] | None, set[str]] = (None, set())
         self._lookup_children: dict[str, Any] = {}
         self._answer_children: dict[str, Any] = {}
         self._latency_children: dict[tuple[str, str], Any] = {}
@@ -50,23 +96,20 @@ class ServingMetrics:
             ["result"],
             registry=r,
         )
-        self.cache_hit_ratio = Gauge(
-            "tailor_serving_cache_hit_ratio",
-            "hits / (hits + misses + errors) since start.",
-            registry=r,
-        )
-        self.cache_hit_ratio.set_function(self._hit_ratio)  # computed at scrape, not per request
+        r.register(HitRatioCollector(lambda: dict(self._cache_counts)))
         self.model_info = Gauge(
             "tailor_serving_model_info",
-            "1 for the active model version.",
+            "1 for the active model version (0 for one replaced in this run).",
             ["version", "model"],
             registry=r,
+            multiprocess_mode="max",
         )
         self.model_metric = Gauge(
             "tailor_serving_model_offline_metric",
             "Offline metrics recorded in the active version's manifest.",
             ["metric"],
             registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.cache_writes = Counter(
             "tailor_serving_cache_writes_total",
@@ -75,7 +118,10 @@ class ServingMetrics:
             registry=r,
         )
         self.redis_up = Gauge(
-            "tailor_serving_redis_up", "1 when Redis answered the last call.", registry=r
+            "tailor_serving_redis_up",
+            "1 when Redis answered the last call.",
+            registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.rate_limited = Counter(
             "tailor_serving_rate_limited_total", "Requests refused with 429.", registry=r
@@ -87,7 +133,7 @@ class ServingMetrics:
         if child is None:
             child = self._lookup_children[result] = self.cache_lookups.labels(result)
         child.inc()
-        self._cache_counts[result] = self._cache_counts.get(result, 0) + 1
+        self._cache_counts[result] = self._cache_counts.get(result, 0.0) + 1
 
     def answered(self, source: str) -> None:
         """Count one list returned from ``source``."""
@@ -95,10 +141,6 @@ class ServingMetrics:
         if child is None:
             child = self._answer_children[source] = self.answers.labels(source)
         child.inc()
-
-    def _hit_ratio(self) -> float:
-        total = sum(self._cache_counts.values())
-        return self._cache_counts.get("hit", 0) / total if total else 0.0
 
     def observe_request(self, route: str, status: str, seconds: float) -> None:
         """Record one request's latency (label children cached: ``labels()`` costs a lock)."""
@@ -109,10 +151,46 @@ class ServingMetrics:
         child.observe(seconds)
 
     def show_state(self, state: ServingState) -> None:
-        """Publish the active version and its offline metrics."""
-        self.model_info.clear()
-        if state.version is not None:
-            self.model_info.labels(state.version, state.model_name or "none").set(1)
-        self.model_metric.clear()
+        """Publish the active version and its offline metrics.
+
+        In multiprocess mode label sets cannot be removed (their values stay in the files), so
+        the replaced version is set to 0 and metrics it had that the new one lacks to NaN.
+        """
+        info = None if state.version is None else (state.version, state.model_name or "none")
+        old_info, old_metrics = self._shown
+        if multiprocess():
+            if old_info is not None and old_info != info:
+                self.model_info.labels(*old_info).set(0)
+            for name in old_metrics - set(state.metrics):
+                self.model_metric.labels(name).set(math.nan)
+        else:
+            self.model_info.clear()
+            self.model_metric.clear()
+        if info is not None:
+            self.model_info.labels(*info).set(1)
         for name, value in state.metrics.items():
             self.model_metric.labels(name).set(value)
+        self._shown = (info, set(state.metrics))
+
+    def exposition(self) -> bytes:
+        """The ``/metrics`` text: this app's registry, or every worker's values aggregated from
+        ``PROMETHEUS_MULTIPROC_DIR`` (the hit ratio then from the summed lookup counters)."""
+        if not multiprocess():
+            return generate_latest(self.registry)
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        collector = MultiProcessCollector(registry)
+
+        def counts() -> dict[str, float]:
+            out: dict[str, float] = {}
+            for family in collector.collect():
+                if family.name == LOOKUPS:
+                    for sample in family.samples:
+                        if sample.name == LOOKUPS + "_total":
+                            result = sample.labels["result"]
+                            out[result] = out.get(result, 0.0) + sample.value
+            return out
+
+        registry.register(HitRatioCollector(counts))
+        return generate_latest(registry)

@@ -17,6 +17,8 @@ this way (they get ``timeout_graceful_shutdown`` only).
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import threading
 import time
 from types import FrameType
@@ -90,7 +92,16 @@ def run_server(app: Any, *, host: str, port: int, workers: int, grace_s: int) ->
     """Serve ``app`` (an ASGI app, or an import string of a factory with ``workers > 1``)."""
     kwargs: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
     if workers > 1:
-        uvicorn.run(app, factory=True, workers=workers, timeout_graceful_shutdown=grace_s, **kwargs)
+        # every worker writes its metrics to files in a fresh folder, which /metrics aggregates
+        # (a folder left from an earlier run would add its counts); set before workers start
+        with tempfile.TemporaryDirectory(prefix="tailor-metrics-") as folder:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+            try:
+                uvicorn.run(
+                    app, factory=True, workers=workers, timeout_graceful_shutdown=grace_s, **kwargs
+                )
+            finally:
+                os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return
     config = uvicorn.Config(app, timeout_graceful_shutdown=grace_s, **kwargs)
     server = DrainingServer(config, grace_s)
