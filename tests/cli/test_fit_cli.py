@@ -358,3 +358,35 @@ def test_refit_needs_validation(
         "error: --refit needs --validation: it refits on train + validation after a fit on train"
     )
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "types", "noted"),
+    [
+        ("itemknn", (), ("view", "purchase"), True),
+        ("itemknn", ("--param", "binary=false"), ("view", "purchase"), False),
+        ("bpr", (), ("view", "purchase"), True),
+        ("popularity", ("--param", "measure=weight"), ("view", "purchase"), False),
+        ("mf-sgd", ("--param", "loss=rmse"), ("view", "purchase"), False),
+        ("itemknn", (), ("purchase", "purchase"), False),  # one event type: nothing to ignore
+    ],
+)
+def test_fit_says_when_the_model_ignores_event_weights(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    model: str,
+    params: tuple[str, ...],
+    types: tuple[str, str],
+    noted: bool,
+) -> None:
+    train = _train(tmp_path / "split")
+    frame = pd.read_csv(train)
+    frame["event_type"] = [types[k % 2] for k in range(len(frame))]
+    frame.to_csv(train, index=False)
+    args = ("fit", "--train", train, "--model", model, *params, "--out", tmp_path / "m")
+    assert run(monkeypatch, *args) == 0
+    err = capsys.readouterr().err
+    assert ("ignores event weights" in err) is noted, err
+    if noted:
+        assert "purchase, view events count the same" in err

@@ -116,6 +116,7 @@ def fit(
     check_output(out, inputs, force=force)
     catalog = read_items(catalog_file) if catalog_file is not None else None
     train_frame = read_interactions(train)
+    _note_ignored_weights(create_model(name, hyper), train_frame)
     val_frame = read_interactions(validation) if validation is not None else None
     epochs: list[Mapping[str, float]] = []
     verdicts: list[Verdict] = []
@@ -418,3 +419,18 @@ def _print_summary(
     table.add_row("fit time", f"{summary.fit_seconds:.2f} s")
     table.add_row("saved to", f"{out} (fallback: {out / 'popularity'})")
     Console().print(table)
+
+
+def _note_ignored_weights(model: Recommender, train: pd.DataFrame) -> None:
+    """Say so when the data has several event types but the model, as configured, reads only
+    that a pair occurred (a view and a purchase then count the same)."""
+    if Columns.EVENT_TYPE not in train.columns or model.uses_weights:
+        return
+    types = sorted(map(str, train[Columns.EVENT_TYPE].dropna().unique()))
+    if len(types) > 1:
+        click.echo(
+            f"note: {model.name} with these parameters ignores event weights: its "
+            f"{', '.join(types)} events count the same (docs/data.md, 'Which models use the "
+            "weights'; e.g. --param binary=false for itemknn, ease, als)",
+            err=True,
+        )

@@ -161,6 +161,11 @@ class Recommender(Protocol):
         """Whether ``fit`` or ``load_state`` has run."""
         ...
 
+    @property
+    def uses_weights(self) -> bool:
+        """Whether fitting with this config reads interaction weights."""
+        ...
+
     def require_fitted(self) -> None:
         """Raise NotFittedError unless fitted."""
         ...
@@ -420,6 +425,13 @@ class RecommenderBase(Generic[C]):
         for key, arr in self._learned_arrays().items():
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
                 raise ModelFitError(f"{self.name}: learned array {key!r} has non-finite values")
+
+    @property
+    def uses_weights(self) -> bool:
+        """Whether fitting with this config reads interaction weights (event-type weights,
+        quantities, ratings); False: only that a (user, item) pair occurred (docs/data.md,
+        "Which models use the weights")."""
+        return False
 
     @property
     def is_fitted(self) -> bool:

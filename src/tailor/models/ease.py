@@ -85,6 +85,11 @@ class EASE(RecommenderBase[EASEConfig]):
     profile_newest: np.ndarray
     """int64 newest interaction time per user: the origin of the profile's recency decay."""
 
+    @property
+    @override
+    def uses_weights(self) -> bool:
+        return not self.config.binary
+
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
         cfg = self.config

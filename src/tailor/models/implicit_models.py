@@ -206,6 +206,11 @@ class ALS(_ImplicitMF[ALSConfig]):
     user_items: sp.csr_array
     """users x items float32 :math:`r_{ui}` the factors were fitted on (for fold-in)."""
 
+    @property
+    @override
+    def uses_weights(self) -> bool:
+        return not self.config.binary
+
     @override
     def _keep_fitted_on(self, user_items: sp.csr_array) -> None:
         self.user_items = user_items

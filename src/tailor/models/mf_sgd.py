@@ -151,6 +151,11 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
     """The epoch (1-based) whose parameters the model holds."""
 
     # ---- fitting --------------------------------------------------------------------------
+    @property
+    @override
+    def uses_weights(self) -> bool:
+        return self.config.loss == "rmse"
+
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
         cfg = self.config

@@ -79,6 +79,11 @@ class Popularity(RecommenderBase[PopularityConfig]):
     """users x items int64 latest interaction time of each pair: kept for ``partial_fit`` with
     ``measure="users"`` and a half-life, empty otherwise."""
 
+    @property
+    @override
+    def uses_weights(self) -> bool:
+        return self.config.measure == "weight"
+
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
         inter = data.interactions
