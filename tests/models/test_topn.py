@@ -27,3 +27,17 @@ def test_top_n_edge_cases() -> None:
     assert idx[0][:2].tolist() == [2, 0]
     f_order = np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4))
     assert top_n(f_order, 2)[0].tolist() == [[3, 2], [3, 2], [3, 2]]
+
+
+def test_one_row_takes_numpy_and_equals_the_kernel() -> None:
+    """A single row (Popularity.top_items) is ranked without numba, with the same ties."""
+    from tailor.models._topn import top_n_rows
+
+    rng = np.random.default_rng(3)
+    for n in (1, 5, 40):
+        row = rng.integers(0, 6, size=(1, 50)).astype(np.float32)  # many ties
+        row[0, 7] = -np.inf
+        idx, vals = top_n(row, n)
+        k_idx, k_vals = top_n_rows(np.ascontiguousarray(row), n)
+        np.testing.assert_array_equal(idx, k_idx)
+        np.testing.assert_array_equal(vals, k_vals)

@@ -99,7 +99,6 @@ class FitOptions:
         ConfigError: ``threads`` is not an integer in ``[0, max_threads()]``.
     """
 
-    device: str = "cpu"
     threads: int = 0
     """Threads for fitting; 0 = the model's automatic choice."""
     rng: RNGLike = None
@@ -750,7 +749,8 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     n = min(n, scores.shape[1])
     if n == 0:
         return np.empty((scores.shape[0], 0), np.int64), np.empty((scores.shape[0], 0), np.float32)
-    if n <= TOP_N_KERNEL_MAX and scores.dtype.kind == "f":
+    # one row (a popularity ranking): numpy is as fast, and a short command need not load numba
+    if n <= TOP_N_KERNEL_MAX and scores.dtype.kind == "f" and scores.shape[0] > 1:
         from tailor.models._topn import top_n_rows
 
         return top_n_rows(np.ascontiguousarray(scores), n)
