@@ -6,8 +6,6 @@ import numpy as np
 import numpy.typing as npt
 
 ID: TypeAlias = str | int
-IDArray: TypeAlias = npt.NDArray[Any]
-"""External ids (object or integer dtype)."""
 NumArray: TypeAlias = npt.NDArray[np.int32]
 """Internal 0-based row numbers (``user_num`` / ``item_num``)."""
 NPVector: TypeAlias = npt.NDArray[np.floating[Any]]

@@ -30,9 +30,6 @@ class Columns:
     INTERACTION_OPTIONAL = (EVENT_TYPE, VALUE, SESSION_ID, PRICE)
 
 
-EVENT_TYPES = ("view", "click", "add_to_cart", "purchase", "rating")
-"""The built-in event types; a configuration may add others."""
-
 DEFAULT_EVENT_WEIGHTS = {
     "view": 1.0,
     "click": 2.0,

@@ -4,7 +4,6 @@ Layout (``{p}`` is ``ServeSettings.key_prefix``)::
 
     {p}:active-version                 the version whose lists readers should use
     {p}:{version}:recs:{user_id}       precomputed top-N of one user under one model version
-    {p}:{version}:ready                set once every list of that version is written
     {p}:rate:key/{key_name}/{limit}/1/second
                                        per-API-key moving window (a list of request times),
                                        built by the ``limits`` library from this prefix
@@ -31,10 +30,6 @@ class Keys:
     def recs(self, version: str, user_id: str) -> str:
         """Precomputed recommendations of ``user_id`` under ``version``."""
         return f"{self.prefix}:{version}:recs:{user_id}"
-
-    def version_ready(self, version: str) -> str:
-        """Marker written after all lists of ``version`` are stored."""
-        return f"{self.prefix}:{version}:ready"
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key under this prefix."""
