@@ -82,7 +82,7 @@ class FactorView:
 
     def scores(self, user_num: int, item_nums: np.ndarray) -> np.ndarray:
         """Exact scores :math:`s_{ui}` of ``item_nums`` (float32)."""
-        out = self.items[item_nums] @ self.query(user_num)
+        out: np.ndarray = self.items[item_nums] @ self.query(user_num)
         if self._offset is not None:
             out += self._offset[user_num]
         return out

@@ -126,7 +126,8 @@ class PipelineResult:
     @property
     def empty_users(self) -> np.ndarray:
         """Requested users whose list is empty."""
-        return self.users.loc[self.users["n_items"] == 0, Columns.USER_ID].to_numpy()
+        empty: np.ndarray = self.users.loc[self.users["n_items"] == 0, Columns.USER_ID].to_numpy()
+        return empty
 
     def lists(self) -> dict[str, ItemList]:
         """user_id -> (item_id, score) list, for every requested user (empty ones included)."""

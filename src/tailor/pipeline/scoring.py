@@ -169,5 +169,4 @@ def score_block(
         allowed[excluded] = False
     scores = model.score_rows(user_nums)
     seen = model.seen[user_nums] if exclude_seen else None
-    top = masked_top_n(scores, n, allowed=allowed, banned=seen, missing=no_evidence(model))
-    return top  # type: ignore[no-any-return]
+    return masked_top_n(scores, n, allowed=allowed, banned=seen, missing=no_evidence(model))

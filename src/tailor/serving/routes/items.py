@@ -38,6 +38,6 @@ async def similar_items(
     return SimilarResponse(
         item_id=item_id,
         items=[ItemScore(item_id=i, score=s) for i, s in answer.items],
-        source=answer.source,  # type: ignore[arg-type]
+        source=answer.source,
         model_version=answer.version,
     )

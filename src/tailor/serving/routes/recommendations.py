@@ -43,7 +43,7 @@ def to_response(user_id: str, answer: Answer) -> RecommendResponse:
     return RecommendResponse(
         user_id=user_id,
         items=[ItemScore(item_id=i, score=s) for i, s in answer.items],
-        source=answer.source,  # type: ignore[arg-type]
+        source=answer.source,
         model_version=answer.version,
         recommendation_id=answer.recommendation_id,
     )
