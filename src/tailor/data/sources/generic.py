@@ -55,7 +55,7 @@ def read_generic(input: Path | None, config: SourceConfig | None) -> RawData:
     path = input or config.resolve(config.interactions.path)
     if path is None:
         raise ConfigError("[interactions] has no `path`; give one or pass --input")
-    interactions = read_interactions(Path(path), config.interactions)
+    interactions = read_raw_interactions(Path(path), config.interactions)
     files = [str(path)]
     items = users = log = None
     cfg = config.interactions
@@ -106,8 +106,8 @@ def _table_path(config: SourceConfig, table: TableConfig, name: str) -> Path:
     return path
 
 
-def read_interactions(path: Path, cfg: InteractionsConfig) -> pd.DataFrame:
-    """Read an interaction file and map it to the contract's columns (see RawData).
+def read_raw_interactions(path: Path, cfg: InteractionsConfig) -> pd.DataFrame:
+    """Read a raw interaction export and map it to the contract's columns (see RawData).
 
     Raises:
         ConfigError: user_id, item_id or timestamp is not mapped, or an unknown field is.

@@ -17,7 +17,7 @@ from typing import Any
 
 from tailor.data.columns import Columns
 from tailor.data.sources.config import InteractionsConfig, SourceConfig
-from tailor.data.sources.generic import read_interactions
+from tailor.data.sources.generic import read_raw_interactions
 from tailor.data.sources.raw import RawData
 
 NAME = "online-retail"
@@ -63,6 +63,6 @@ def read_online_retail(input: Path | None = None, config: SourceConfig | None = 
     mapping = config.interactions if config and config.interactions else MAPPING
     configured = config.resolve(mapping.path) if config is not None else None
     path = Path(input) if input is not None else configured or BUNDLED
-    frame = read_interactions(path, mapping)
+    frame = read_raw_interactions(path, mapping)
     provenance = {**PROVENANCE, "files": [str(path)], "bundled": path == BUNDLED}
     return RawData(NAME, frame, provenance=provenance)
