@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import sys
 from math import sqrt
 from pathlib import Path
 
@@ -9,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tailor.cli import main
 from tailor.cli.fit import parse_params
 from tailor.data.dataset import Dataset
 from tailor.models.artifacts import load_model
 from tailor.models.model_dir import validation_dataset
+from tailor.testing.cli import run_cli
 
 # the 4-user toy matrix of tests/models/conftest.py: A: a b, B: a b c, C: b c, D: c d
 PAIRS = [("A", "a"), ("A", "b"), ("B", "a"), ("B", "b"), ("B", "c"), ("C", "b"), ("C", "c")]
@@ -37,15 +36,6 @@ def _train(folder: Path, *, fmt: str = "csv", items: bool = False) -> Path:
     return path
 
 
-def run(monkeypatch: pytest.MonkeyPatch, *args: object) -> int:
-    monkeypatch.setattr(sys, "argv", ["tailor", *map(str, args)])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
@@ -62,7 +52,7 @@ def test_fit_then_recommend_exact_output(
     train = _train(tmp_path / "split", items=True)
     model_dir = tmp_path / "model"
     args = ["fit", "--train", train, "--model", "itemknn", *PLAIN_KNN, "--out", model_dir]
-    assert run(monkeypatch, *args) == 0
+    assert run_cli(*args) == 0
     assert "itemknn" in capsys.readouterr().out
     assert (model_dir / "manifest.json").is_file()
     assert load_model(model_dir / "popularity").name == "popularity"
@@ -71,7 +61,7 @@ def test_fit_then_recommend_exact_output(
     pd.DataFrame({"user_id": ["C", "Z", "D", "C"]}).to_csv(tmp_path / "users.csv", index=False)
     out = tmp_path / "recs.parquet"
     args = ["recommend", "--model-dir", model_dir, "--users", tmp_path / "users.csv", "--k", "2"]
-    assert run(monkeypatch, *args, "--out", out) == 0
+    assert run_cli(*args, "--out", out) == 0
     recs = pd.read_parquet(out)
     assert list(recs.columns) == ["user_id", "item_id", "rank", "score", "source"]
     # cosine: C (b, c) -> a = 2/sqrt(6) + 1/sqrt(6), d = 1/sqrt(3); D (c, d) -> b = 2/3,
@@ -91,10 +81,10 @@ def test_fit_then_recommend_exact_output(
 def test_keep_seen_and_all_users(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     train = _train(tmp_path, fmt="parquet")
     args = ["fit", "--train", train, "--model", "itemknn", *PLAIN_KNN, "--out", tmp_path / "m"]
-    assert run(monkeypatch, *args) == 0
+    assert run_cli(*args) == 0
     out = tmp_path / "recs.csv"
     args = ["recommend", "--model-dir", tmp_path / "m", "--users", "all", "--k", "3"]
-    assert run(monkeypatch, *args, "--keep-seen", "--out", out) == 0
+    assert run_cli(*args, "--keep-seen", "--out", out) == 0
     recs = pd.read_csv(out, dtype={"user_id": str, "item_id": str})
     assert sorted(recs["user_id"].unique()) == ["A", "B", "C", "D"]
     assert set(recs["source"]) == {"model"}
@@ -106,7 +96,7 @@ def test_params_reach_the_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     train = _train(tmp_path)
     args = ["fit", "--train", train, "--model", "als", "--out", tmp_path / "m"]
     params = ["--param", "factors=3", "--param", "regularization=0.5", "--param", "binary=true"]
-    assert run(monkeypatch, *args, *params, "--param", "seed=4") == 0
+    assert run_cli(*args, *params, "--param", "seed=4") == 0
     model = load_model(tmp_path / "m")
     assert (model.config.factors, model.config.regularization) == (3, 0.5)
     assert model.config.binary is True and model.config.seed == 4
@@ -137,7 +127,7 @@ def test_validation_file_is_mapped_to_training_vocabularies(
     )
     assert pairs == [("D", "a"), ("A", "d")]
     args = ["fit", "--train", train, "--model", "ease", "--validation", tmp_path / "val.csv"]
-    assert run(monkeypatch, *args, "--out", tmp_path / "m") == 0
+    assert run_cli(*args, "--out", tmp_path / "m") == 0
     assert "2 rows (2 cold rows left out)" in capsys.readouterr().out
 
 
@@ -165,7 +155,7 @@ def test_fit_bad_inputs_give_one_line_and_exit_2(
     message: str,
 ) -> None:
     train = _train(tmp_path)
-    code = run(monkeypatch, "fit", "--train", train, *extra, "--out", tmp_path / "m")
+    code = run_cli("fit", "--train", train, *extra, "--out", tmp_path / "m")
     assert code == 2
     assert message in _error_line(capsys)
     assert not (tmp_path / "m").exists()
@@ -176,10 +166,10 @@ def test_bad_training_file(
 ) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("user_id,item_id\n1,2\n")
-    assert run(monkeypatch, "fit", "--train", bad, "--model", "ease", "--out", tmp_path / "m") == 2
+    assert run_cli("fit", "--train", bad, "--model", "ease", "--out", tmp_path / "m") == 2
     assert "column 'timestamp': required column is missing" in _error_line(capsys)
     bad.write_text("user_id,item_id,timestamp\n1,2,yesterday\n")
-    assert run(monkeypatch, "fit", "--train", bad, "--model", "ease", "--out", tmp_path / "m") == 2
+    assert run_cli("fit", "--train", bad, "--model", "ease", "--out", tmp_path / "m") == 2
     assert "row 1: cannot parse timestamp 'yesterday'" in _error_line(capsys)
 
 
@@ -187,20 +177,16 @@ def test_recommend_bad_inputs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base = ["recommend", "--users", "all"]
-    assert (
-        run(monkeypatch, *base, "--model-dir", tmp_path / "none", "--out", tmp_path / "r.csv") == 2
-    )
+    assert run_cli(*base, "--model-dir", tmp_path / "none", "--out", tmp_path / "r.csv") == 2
     assert "is not a tailor model directory" in _error_line(capsys)
     train = _train(tmp_path)
-    assert (
-        run(monkeypatch, "fit", "--train", train, "--model", "ease", "--out", tmp_path / "m") == 0
-    )
+    assert run_cli("fit", "--train", train, "--model", "ease", "--out", tmp_path / "m") == 0
     capsys.readouterr()
-    assert run(monkeypatch, *base, "--model-dir", tmp_path / "m", "--out", tmp_path / "r.txt") == 2
+    assert run_cli(*base, "--model-dir", tmp_path / "m", "--out", tmp_path / "r.txt") == 2
     assert "unsupported output format" in _error_line(capsys)
     pd.DataFrame({"customer": ["A"]}).to_csv(tmp_path / "u.csv", index=False)
     args = ["recommend", "--model-dir", tmp_path / "m", "--users", tmp_path / "u.csv"]
-    assert run(monkeypatch, *args, "--out", tmp_path / "r.csv") == 2
+    assert run_cli(*args, "--out", tmp_path / "r.csv") == 2
     assert "column 'user_id': required column is missing" in _error_line(capsys)
     assert not np.any([p.name == "r.csv" for p in tmp_path.iterdir()])
 
@@ -223,7 +209,7 @@ def test_iterative_fit_with_validation_writes_learning_curve(
     args = ["fit", "--train", tmp_path / "train.csv", "--validation", tmp_path / "val.csv"]
     params = ["--param", "epochs=30", "--param", "regularization=0.0", "--param", "seed=1"]
     params += ["--param", "loss=rmse"]  # the default loss ranks (warp); this is about ratings
-    assert run(monkeypatch, *args, "--model", "mf-sgd", *params, "--out", tmp_path / "m") == 0
+    assert run_cli(*args, "--model", "mf-sgd", *params, "--out", tmp_path / "m") == 0
     out = capsys.readouterr().out
     # random ratings: no signal to learn, so validation RMSE gets worse while train improves
     assert "Learning curve (overfitting): Validation rmse was best at epoch" in out
@@ -235,7 +221,7 @@ def test_no_learning_curve_without_validation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args = ["fit", "--train", _train(tmp_path), "--model", "mf-sgd", "--out", tmp_path / "m"]
-    assert run(monkeypatch, *args) == 0
+    assert run_cli(*args) == 0
     assert not (tmp_path / "m" / "learning_curve.html").exists()
 
 
@@ -270,13 +256,13 @@ def test_refit_then_evaluate_equals_evaluate_model_with_the_same_refit(
     model_dir, recs, out = tmp_path / "model", tmp_path / "recs.parquet", tmp_path / "eval"
     args = ["fit", "--train", split_dir / "train.parquet", "--model", "ease"]
     args += ["--validation", split_dir / "validation.parquet", "--param", "regularization=50"]
-    assert run(monkeypatch, *args, "--refit", "--out", model_dir) == 0
+    assert run_cli(*args, "--refit", "--out", model_dir) == 0
     assert "Refit: the saved model is fitted on train + validation" in capsys.readouterr().out
     args = ["recommend", "--model-dir", model_dir, "--users", split_dir / "test.parquet"]
-    assert run(monkeypatch, *args, "--k", "10", "--out", recs) == 0
+    assert run_cli(*args, "--k", "10", "--out", recs) == 0
     args = ["evaluate", "--recs", recs, "--truth", split_dir / "test.parquet"]
     args += ["--split", split_dir, "--novel-only", "--k", "5,10", "--out", out]
-    assert run(monkeypatch, *args, "--model-dir", model_dir) == 0
+    assert run_cli(*args, "--model-dir", model_dir) == 0
     cli = json.loads((out / "metrics.json").read_text())
     assert "refitted on train + validation" in cli["about"]["fitted on"]
 
@@ -334,10 +320,7 @@ def test_refit_keeps_the_epoch_count_of_early_stopping(
 
     args = ["fit", "--train", tmp_path / "train.csv", "--validation", tmp_path / "val.csv"]
     flags = [x for k, v in params.items() for x in ("--param", f"{k}={v}")]
-    assert (
-        run(monkeypatch, *args, "--model", "mf-sgd", *flags, "--refit", "--out", tmp_path / "m")
-        == 0
-    )
+    assert run_cli(*args, "--model", "mf-sgd", *flags, "--refit", "--out", tmp_path / "m") == 0
     record = json.loads((tmp_path / "m" / "fit.json").read_text())
     refit = {**params, "epochs": best, "early_stopping_patience": None}
     assert record["refit_parameters"] == refit
@@ -353,7 +336,7 @@ def test_refit_needs_validation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["fit", "--train", _train(tmp_path), "--model", "ease", "--refit"]
-    assert run(monkeypatch, *args, "--out", tmp_path / "m") == 2
+    assert run_cli(*args, "--out", tmp_path / "m") == 2
     assert _error_line(capsys) == (
         "error: --refit needs --validation: it refits on train + validation after a fit on train"
     )
@@ -385,7 +368,7 @@ def test_fit_says_when_the_model_ignores_event_weights(
     frame["event_type"] = [types[k % 2] for k in range(len(frame))]
     frame.to_csv(train, index=False)
     args = ("fit", "--train", train, "--model", model, *params, "--out", tmp_path / "m")
-    assert run(monkeypatch, *args) == 0
+    assert run_cli(*args) == 0
     err = capsys.readouterr().err
     assert ("ignores event weights" in err) is noted, err
     if noted:

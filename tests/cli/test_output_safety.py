@@ -5,14 +5,13 @@ tailor.outputs, and checks the input is byte-for-byte intact afterwards."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tailor.cli import main
 from tailor.outputs import MARKER
+from tailor.testing.cli import run_cli
 
 EVENTS = pd.DataFrame(
     {
@@ -22,15 +21,6 @@ EVENTS = pd.DataFrame(
         "extra": range(9),
     }
 )
-
-
-def run(monkeypatch: pytest.MonkeyPatch, *args: object) -> int:
-    monkeypatch.setattr(sys, "argv", ["tailor", *map(str, args)])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -57,11 +47,11 @@ def test_prepare_into_the_folder_it_reads_is_refused(
     config = _shop(tmp_path / "shop")
     raw = (tmp_path / "shop" / "interactions.parquet").read_bytes()
     out = tmp_path / "shop"
-    assert run(monkeypatch, "data", "prepare", "generic", "--config", config, "--out", out) == 2
+    assert run_cli("data", "prepare", "generic", "--config", config, "--out", out) == 2
     assert "would overwrite the input" in _error(capsys)
     # --force does not allow it either: an input is never an output
     args = ("data", "prepare", "generic", "--config", config, "--out", out, "--force")
-    assert run(monkeypatch, *args) == 2
+    assert run_cli(*args) == 2
     assert (tmp_path / "shop" / "interactions.parquet").read_bytes() == raw
     assert sorted(p.name for p in out.iterdir()) == ["interactions.parquet", "shop.toml"]
 
@@ -69,11 +59,9 @@ def test_prepare_into_the_folder_it_reads_is_refused(
 def _prepared_and_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
     config = _shop(tmp_path / "shop")
     prepared, split = tmp_path / "prepared", tmp_path / "split"
-    assert (
-        run(monkeypatch, "data", "prepare", "generic", "--config", config, "--out", prepared) == 0
-    )
+    assert run_cli("data", "prepare", "generic", "--config", config, "--out", prepared) == 0
     args = ("data", "split", prepared, "--strategy", "random", "--test-fraction", "0.3")
-    assert run(monkeypatch, *args, "--validation-fraction", "0", "--out", split) == 0
+    assert run_cli(*args, "--validation-fraction", "0", "--out", split) == 0
     return prepared, split
 
 
@@ -84,7 +72,7 @@ def test_split_into_its_input_folder_is_refused(
     before = {p.name: p.read_bytes() for p in prepared.iterdir()}
     capsys.readouterr()
     args = ("data", "split", prepared, "--strategy", "random", "--out", prepared, "--force")
-    assert run(monkeypatch, *args) == 2
+    assert run_cli(*args) == 2
     assert "would overwrite the input" in _error(capsys)
     assert {p.name: p.read_bytes() for p in prepared.iterdir()} == before
 
@@ -98,15 +86,15 @@ def test_fit_refuses_a_folder_it_did_not_create(
     (target / "items.parquet").write_bytes(b"the user's own catalogue")
     capsys.readouterr()
     fit = ("fit", "--train", split / "train.parquet", "--model", "popularity", "--out", target)
-    assert run(monkeypatch, *fit) == 2
+    assert run_cli(*fit) == 2
     assert "non-empty folder that tailor did not create" in _error(capsys)
     assert (target / "items.parquet").read_bytes() == b"the user's own catalogue"
     # fitting into the split folder that holds its inputs is refused even with --force
     into_inputs = (*fit[:-1], split, "--force")
-    assert run(monkeypatch, *into_inputs) == 2
+    assert run_cli(*into_inputs) == 2
     assert "would overwrite the input" in _error(capsys)
     assert (split / "train.parquet").is_file()
-    assert run(monkeypatch, *fit, "--force") == 0  # the user said so
+    assert run_cli(*fit, "--force") == 0  # the user said so
     assert (target / "manifest.json").is_file() and (target / MARKER).is_file()
 
 
@@ -116,9 +104,9 @@ def test_refit_replaces_the_model_folder_whole(
     _, split = _prepared_and_split(tmp_path, monkeypatch)
     model = tmp_path / "model"
     fit = ("fit", "--train", split / "train.parquet", "--out", model)
-    assert run(monkeypatch, *fit, "--model", "itemknn") == 0
+    assert run_cli(*fit, "--model", "itemknn") == 0
     (model / "learning_curve.html").write_text("a stale curve of an older model")
-    assert run(monkeypatch, *fit, "--model", "popularity") == 0
+    assert run_cli(*fit, "--model", "popularity") == 0
     names = sorted(p.name for p in model.iterdir())
     assert names == [MARKER, "items.parquet", "manifest.json", "params.npz", "popularity"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "prepared", "shop", "split"]
@@ -129,17 +117,17 @@ def test_recommend_never_overwrites_its_users_file(
 ) -> None:
     _, split = _prepared_and_split(tmp_path, monkeypatch)
     model = tmp_path / "model"
-    assert run(monkeypatch, "fit", "--train", split / "train.parquet", "--model", "popularity",
+    assert run_cli("fit", "--train", split / "train.parquet", "--model", "popularity",
                "--out", model) == 0  # fmt: skip
     users = tmp_path / "users.csv"
     users.write_text("user_id\nA\nB\n")
     capsys.readouterr()
     args = ("recommend", "--model-dir", model, "--users", users, "--out", users)
-    assert run(monkeypatch, *args) == 2
+    assert run_cli(*args) == 2
     assert "would overwrite the input" in _error(capsys)
     assert users.read_text() == "user_id\nA\nB\n"
     out = tmp_path / "recs.csv"
-    assert run(monkeypatch, *args[:-1], out) == 0
+    assert run_cli(*args[:-1], out) == 0
     assert list(pd.read_csv(out)["user_id"].unique()) == ["A", "B"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
@@ -152,8 +140,8 @@ def test_evaluate_writes_metrics_and_report_together(
     recs.write_text("user_id,item_id,rank\nA,c,1\nB,d,1\n")
     out = tmp_path / "eval"
     args = ("evaluate", "--recs", recs, "--truth", split / "test.parquet", "--k", "1")
-    assert run(monkeypatch, *args, "--out", out) == 0
+    assert run_cli(*args, "--out", out) == 0
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "metrics.json", "report.html"]
     capsys.readouterr()
-    assert run(monkeypatch, *args, "--out", split) == 2  # the truth lives there
+    assert run_cli(*args, "--out", split) == 2  # the truth lives there
     assert "would overwrite the input" in _error(capsys)

@@ -4,14 +4,13 @@ lists reported."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tailor.cli import main
 from tailor.models.model_dir import fit_model_dir
+from tailor.testing.cli import run_cli
 
 # A: a b, B: a b c, C: b c, D: c d, E: e ; popularity: b, c (3 users), a (2), d, e (1)
 PAIRS = [("A", "a"), ("A", "b"), ("B", "a"), ("B", "b"), ("B", "c"), ("C", "b"), ("C", "c")]
@@ -38,24 +37,13 @@ def _model_dir(tmp: Path, name: str = "itemknn") -> Path:
     return path
 
 
-def run(monkeypatch: pytest.MonkeyPatch, *args: object) -> int:
-    monkeypatch.setattr(sys, "argv", ["tailor", *map(str, args)])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def _recommend(
     monkeypatch: pytest.MonkeyPatch, tmp: Path, model: Path, users: list[str], *extra: object
 ) -> pd.DataFrame:
     file = tmp / "users.csv"
     pd.DataFrame({"user_id": users}).to_csv(file, index=False)
     out = tmp / "recs.csv"
-    code = run(
-        monkeypatch, "recommend", "--model-dir", model, "--users", file, "--out", out, *extra
-    )
+    code = run_cli("recommend", "--model-dir", model, "--users", file, "--out", out, *extra)
     assert code == 0
     return pd.read_csv(out, dtype={"user_id": str, "item_id": str})
 
@@ -125,12 +113,12 @@ def test_segment_fallback_from_users_file_and_table(
     )
     out = tmp_path / "recs.csv"
     args = ["recommend", "--model-dir", model, "--users", file, "--k", "2", "--out", out]
-    assert run(monkeypatch, *args, "--segment", "country") == 0
+    assert run_cli(*args, "--segment", "country") == 0
     recs = pd.read_csv(out, dtype=str)
     # new: FR from the file; old: DE (no list) -> global; x: no country -> global
     assert _lists(recs) == {"new": ["a", "c"], "old": ["c", "a"], "x": ["c", "a"]}
     pd.DataFrame({"user_id": ["old"]}).to_csv(file, index=False)  # no column: the table's UK
-    assert run(monkeypatch, *args, "--segment", "country") == 0
+    assert run_cli(*args, "--segment", "country") == 0
     assert _lists(pd.read_csv(out, dtype=str)) == {"old": ["c", "d"]}
 
 
@@ -140,7 +128,7 @@ def test_segment_column_missing_is_one_line(
     model = _model_dir(tmp_path)
     out = tmp_path / "recs.csv"
     args = ["recommend", "--model-dir", model, "--users", "all", "--out", out]
-    assert run(monkeypatch, *args, "--segment", "country") == 2
+    assert run_cli(*args, "--segment", "country") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no users table" in err[0] and "users.parquet" in err[0]
     assert not out.exists()

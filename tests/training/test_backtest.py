@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tailor.cli import main
 from tailor.data.dataset import Dataset
 from tailor.data.split import temporal_split
 from tailor.errors import ConfigError, DataError
@@ -22,6 +20,7 @@ from tailor.evaluation import evaluate_model
 from tailor.evaluation.truth import unseen_only
 from tailor.models.popular import Popularity
 from tailor.models.registry import create_model
+from tailor.testing.cli import run_cli
 from tailor.training.backtest import (
     BacktestPlan,
     backtest,
@@ -197,15 +196,6 @@ def test_bad_options(log: pd.DataFrame) -> None:
         backtest(log, "popularity", n_periods=1, metric="ndcg@7")
 
 
-def run(monkeypatch: pytest.MonkeyPatch, *args: object) -> int:
-    monkeypatch.setattr(sys, "argv", ["tailor", *map(str, args)])
-    try:
-        main()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def test_backtest_command(
     tmp_path: Path,
     log: pd.DataFrame,
@@ -218,7 +208,7 @@ def test_backtest_command(
     out = tmp_path / "bt"
     args = ["backtest", prepared, "--model", "ease", "--param", "regularization=20"]
     args += ["--periods", "3", "--baseline", "popularity", "--out", out]
-    assert run(monkeypatch, *args) == 0
+    assert run_cli(*args) == 0
     printed = capsys.readouterr().out
     assert "mean ndcg@10" in printed and "vs popularity" in printed
     record = json.loads((out / "backtest.json").read_text())
@@ -233,9 +223,9 @@ def test_backtest_command(
     periods = pd.read_csv(out / "periods.csv")
     assert len(periods) == 3 and "baseline_ndcg@10" in periods.columns
     # bad input: one line, exit status 2
-    assert run(monkeypatch, "backtest", prepared, "--model", "nope", "--out", tmp_path / "x") == 2
+    assert run_cli("backtest", prepared, "--model", "nope", "--out", tmp_path / "x") == 2
     assert "nope" in capsys.readouterr().err
-    assert run(monkeypatch, "backtest", prepared, "--model", "ease", "--origin", "2023-01-01",
+    assert run_cli("backtest", prepared, "--model", "ease", "--origin", "2023-01-01",
                "--out", tmp_path / "y") == 2  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "2023-01-01" in err[0]
