@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from tailor.logging import get_logger
-from tailor.models.base import SupportsFactors
+from tailor.models.base import Recommender, SupportsFactors
 
 _log = get_logger(__name__)
 
@@ -88,7 +87,7 @@ class FactorView:
         return out
 
 
-def factor_view(model: Any) -> FactorView | None:
+def factor_view(model: Recommender) -> FactorView | None:
     """The inner-product form of ``model``'s scores, or None when it is not a factor model.
 
     Read through the ``SupportsFactors`` capability (``user_factors``, ``item_factors``,
@@ -179,7 +178,7 @@ class AnnIndex:
         return cands[idx[0][finite]], vals[0][finite]
 
 
-def build_ann(model: Any, settings: AnnSettings | None) -> AnnIndex | None:
+def build_ann(model: Recommender | None, settings: AnnSettings | None) -> AnnIndex | None:
     """An index for ``model`` when it is a factor model with at least ``settings.min_items``
     items (None otherwise, or when ``settings`` is None)."""
     if settings is None or model is None or len(model.items) < settings.min_items:

@@ -33,6 +33,7 @@ import pandas as pd
 
 from tailor.data.columns import Columns
 from tailor.errors import ConfigError
+from tailor.models.base import Recommender
 from tailor.pipeline.ann import AnnIndex, AnnSettings, build_ann
 from tailor.pipeline.catalog import Catalog
 from tailor.pipeline.filters import ItemFilter, ItemList, ItemPredicate, apply_filters, backfill
@@ -160,7 +161,7 @@ class Pipeline:
         explainer: the explanation hook (None: no explanations).
     """
 
-    model: Any = None
+    model: Recommender | None = None
     catalog: Catalog = field(default_factory=Catalog)
     popular: PopularLists = field(default_factory=PopularLists)
     index: ModelIndex | None = None
@@ -172,7 +173,7 @@ class Pipeline:
     @classmethod
     def build(
         cls,
-        model: Any,
+        model: Recommender | None,
         popularity: Any = None,
         *,
         catalog: Catalog | pd.DataFrame | None = None,
@@ -235,7 +236,7 @@ class Pipeline:
         from tailor.models.model_dir import ModelDir
 
         folder = ModelDir.load(path)
-        model: Any = folder.model
+        model: Recommender = folder.model
         popularity: Any = folder.popularity
         if popularity is None and hasattr(model, "top_items"):  # a Popularity model folder
             popularity = model
@@ -265,7 +266,7 @@ class Pipeline:
 
     def seen_items(self, user_num: int | None) -> frozenset[str]:
         """Items the user interacted with in training (empty for None)."""
-        if user_num is None or self.index is None:
+        if user_num is None or self.index is None or self.model is None:
             return frozenset()
         return frozenset(self.index.item_ids[seen_nums(self.model, user_num)].tolist())
 
@@ -293,7 +294,7 @@ class Pipeline:
     def model_list(self, user_num: int, query: Query, n: int | None = None) -> ItemList:
         """The model's part of a list: candidates, filters, top-``n`` (default ``query.n``);
         shorter when the filters leave fewer finite scores. No backfill."""
-        assert self.index is not None, "model_list needs a model"
+        assert self.index is not None and self.model is not None, "model_list needs a model"
         return score_user(
             self.model,
             self.index,
@@ -432,15 +433,15 @@ class Pipeline:
     ) -> None:
         """Score the known users block by block (full lists stay arrays); backfill the short
         lists one by one."""
-        assert self.index is not None
-        index = self.index
+        assert self.index is not None and self.model is not None
+        index, model = self.index, self.model
         allowed = index.allowed(query.category, query.predicate)
-        excluded = index.item_nums(self.model, query.exclude)
-        item_strs = np.asarray(self.model.items.ids, dtype=str)
+        excluded = index.item_nums(model, query.exclude)
+        item_strs = np.asarray(model.items.ids, dtype=str)
         for start in range(0, len(known), block):
             users = known[start : start + block]
             idx, vals = score_block(
-                self.model,
+                model,
                 index,
                 nums[users].astype(np.int64),
                 query.n,

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from tailor.models.base import Recommender
 from tailor.pipeline.ann import AnnIndex
 from tailor.pipeline.catalog import Catalog
 from tailor.pipeline.filters import ItemList, ItemPredicate
@@ -42,7 +42,7 @@ class ModelIndex:
     _category_masks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, model: Any, catalog: Catalog) -> ModelIndex:
+    def build(cls, model: Recommender, catalog: Catalog) -> ModelIndex:
         """Index ``model``'s items against ``catalog``."""
         ids = np.asarray(model.items.ids, dtype=object)
         available = None
@@ -71,7 +71,7 @@ class ModelIndex:
         keep = np.fromiter((bool(predicate(i)) for i in self.item_ids.tolist()), bool)
         return keep if mask is None else keep & mask
 
-    def item_nums(self, model: Any, item_ids: Iterable[str]) -> np.ndarray:
+    def item_nums(self, model: Recommender, item_ids: Iterable[str]) -> np.ndarray:
         """Item numbers of the ids the model knows (others are ignored)."""
         nums = [model.items.number(i) for i in item_ids]
         return np.array([k for k in nums if k is not None], dtype=np.int64)
@@ -82,21 +82,21 @@ class ModelIndex:
         return list(zip(self.item_ids[idx[keep]].tolist(), vals[keep].tolist(), strict=True))
 
 
-def no_evidence(model: Any) -> float | None:
+def no_evidence(model: Recommender) -> float | None:
     """The model's "no evidence" score (``no_evidence_score``; None: every finite score is a
     candidate)."""
     value = getattr(model, "no_evidence_score", None)
     return None if value is None else float(value)
 
 
-def seen_nums(model: Any, user_num: int) -> np.ndarray:
+def seen_nums(model: Recommender, user_num: int) -> np.ndarray:
     """Item numbers the user interacted with in training."""
     seen = model.seen
     return np.asarray(seen.indices[seen.indptr[user_num] : seen.indptr[user_num + 1]])
 
 
 def score_user(
-    model: Any,
+    model: Recommender,
     index: ModelIndex,
     user_num: int,
     n: int,
@@ -129,7 +129,7 @@ def score_user(
 
 
 def score_block(
-    model: Any,
+    model: Recommender,
     index: ModelIndex,
     user_nums: np.ndarray,
     n: int,

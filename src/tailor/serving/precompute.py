@@ -38,6 +38,7 @@ def user_lists(
     """Top-``n`` lists of every user the model knows, ``batch`` users at a time: the pipeline's
     batch path with seen and unavailable items left out and no backfill (the stored list is the
     model's part; a read applies the request's filters and backfills, as live scoring does)."""
+    assert state.model is not None, "user_lists needs a model"
     ids = state.model.users.ids
     query = Query(n=n)
     for start in range(0, len(ids), batch):

@@ -210,9 +210,8 @@ class RecService:
         _require_answerable(state)
         if not state.knows_item(item_id):
             return None
-        model: Any = state.model
-        similar_capable = isinstance(model, SupportsSimilarItems)
-        if similar_capable and item_id in model.items:
+        model = state.model
+        if isinstance(model, SupportsSimilarItems) and item_id in model.items:
             try:
                 items = await self._run(lambda: self._similar(state, item_id, n))
                 return self._answer(items, "model", state)
@@ -227,7 +226,9 @@ class RecService:
         return self._answer(items, "fallback", state)
 
     def _similar(self, state: ServingState, item_id: str, n: int) -> ItemList:
-        recs = state.model.similar_items(np.array([item_id], dtype=object), n=n + 1)
+        model = state.model
+        assert isinstance(model, SupportsSimilarItems)
+        recs = model.similar_items(np.array([item_id], dtype=object), n=n + 1)
         rule = ItemFilter(exclude=frozenset([item_id]), unavailable=state.catalog.unavailable)
         pairs = zip(recs.item_ids.tolist(), recs.scores.tolist(), strict=True)
         return apply_filters(pairs, n, rule)

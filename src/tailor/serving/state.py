@@ -15,6 +15,7 @@ from typing import Any
 from tailor.errors import TailorError
 from tailor.logging import get_logger
 from tailor.models.artifacts import load_model, read_manifest
+from tailor.models.base import Recommender
 from tailor.pipeline import AnnIndex, AnnSettings, Catalog, ModelIndex, Pipeline, PopularLists
 from tailor.pipeline.ann import build_ann
 from tailor.pipeline.core import CATALOG_FILE, POPULARITY_DIR, USERS_FILE, Query, read_segments
@@ -48,7 +49,7 @@ class ServingState:
     problem: str | None = None
 
     @property
-    def model(self) -> Any:
+    def model(self) -> Recommender | None:
         """The fitted model (None when it failed to load)."""
         return self.pipeline.model
 
@@ -189,7 +190,7 @@ def _load_state(
 
 
 def _pipeline(
-    model: Any,
+    model: Recommender | None,
     popularity: Any,
     catalog: Catalog,
     size: int,
@@ -226,7 +227,9 @@ def _metrics(manifest: dict[str, Any], log: Any) -> dict[str, float]:
         return {}
 
 
-def _build_ann(model: Any, settings: AnnSettings | None, log: Any) -> AnnIndex | None:
+def _build_ann(
+    model: Recommender | None, settings: AnnSettings | None, log: Any
+) -> AnnIndex | None:
     try:
         return build_ann(model, settings)
     except Exception as exc:  # no index is slower, not broken: score exactly
@@ -242,7 +245,7 @@ def popularity_stamp(path: Path) -> float | None:
         return None
 
 
-def load_popularity(path: Path, model: Any, log: Any = _log) -> Any:
+def load_popularity(path: Path, model: Recommender | None, log: Any = _log) -> Any:
     """The version's ``popularity/`` model, else the model itself if it is a Popularity."""
     if (path / POPULARITY_DIR).is_dir():
         try:
@@ -272,7 +275,7 @@ def reload_popular(state: ServingState, size: int) -> tuple[PopularLists, float]
 def _warm_up(pipeline: Pipeline, log: Any) -> Pipeline:
     """Score one user before going live: JIT compilation and BLAS start-up happen here, not
     inside the first requests' budget. A model that cannot score is dropped."""
-    if len(pipeline.model.users) == 0:
+    if pipeline.model is None or len(pipeline.model.users) == 0:
         return pipeline
     try:
         pipeline.model_list(0, Query(n=1))
