@@ -91,7 +91,7 @@ def output_dir(
     try:
         parent.mkdir(parents=True, exist_ok=True)
         remove_leftovers(out)
-        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}{_TMP}"))
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=_staging_prefix(out)))
     except (FileExistsError, NotADirectoryError):
         raise ConfigError(f"--out {out}: {parent} is a file, not a folder") from None
     except OSError as exc:  # name the user's path, not our hidden staging name
@@ -121,7 +121,7 @@ def output_file(
     out = check_output(out, inputs, folder=False)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}{_TMP}", suffix=suffix)
+        fd, name = tempfile.mkstemp(dir=out.parent, prefix=_staging_prefix(out), suffix=suffix)
     except (FileExistsError, NotADirectoryError):
         raise ConfigError(f"--out {out}: {out.parent} is a file, not a folder") from None
     except OSError as exc:  # name the user's path, not our hidden staging name
@@ -130,7 +130,7 @@ def output_file(
     tmp = Path(name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600
+        os.chmod(tmp, file_mode())  # mkstemp creates 0600
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -142,15 +142,39 @@ def is_leftover(name: str) -> bool:
 
 
 def remove_leftovers(out: Path) -> None:
-    """Remove staging folders and files that a killed run into ``out`` left beside it."""
+    """Remove staging folders and files that a killed run into ``out`` left beside it.
+
+    A staging name carries its writer's process id: a run still in progress (another process
+    writing the same output) keeps its staging; only those of dead processes are removed.
+    """
     if not out.parent.is_dir():
         return
     for prefix in (f".{out.name}{_TMP}", f".{out.name}{_OLD}"):
         for path in out.parent.glob(f"{prefix}*"):
+            if _writer_alive(path.name[len(prefix) :]):
+                continue
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+
+
+def _staging_prefix(out: Path) -> str:
+    return f".{out.name}{_TMP}{os.getpid()}-"
+
+
+def _writer_alive(rest: str) -> bool:
+    """Whether the process whose id starts ``rest`` ("1234-abcd") is running (not this one)."""
+    pid_text = rest.split("-", 1)[0]
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:

@@ -135,3 +135,23 @@ def test_output_file_is_atomic_and_follows_umask(tmp_path: Path) -> None:
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "recs.csv"]
+
+
+def test_a_running_writers_staging_is_kept(tmp_path: Path) -> None:
+    """Two runs into one output: the second never deletes the first's work in progress."""
+    import subprocess
+    import sys
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        alive = tmp_path / f".out.tmp-{sleeper.pid}-abc"
+        alive.mkdir()
+        dead = tmp_path / ".out.tmp-999999999-abc"  # no such process
+        dead.mkdir()
+        remove_leftovers(tmp_path / "out")
+        assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    remove_leftovers(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
