@@ -12,6 +12,7 @@ import pandas as pd
 
 from tailor.data.columns import Columns
 from tailor.data.sources.raw import RawData
+from tailor.units import SECONDS_PER_DAY
 
 QUANTILES = (0.25, 0.5, 0.75, 0.9, 0.99)
 
@@ -122,5 +123,5 @@ def _time_span(ts: pd.Series) -> dict[str, Any]:
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "days": (end - start).total_seconds() / 86400,
+        "days": (end - start).total_seconds() / SECONDS_PER_DAY,
     }

@@ -12,11 +12,11 @@ import scipy.sparse as sp
 
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
+from tailor.units import SECONDS_PER_DAY
 
 if TYPE_CHECKING:
     from tailor.models.base import FoldIn
 
-SECONDS_PER_DAY = 86_400.0
 NO_TIME = np.iinfo(np.int64).min
 """``newest`` entry of a user without interactions."""
 

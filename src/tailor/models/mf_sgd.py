@@ -19,9 +19,7 @@ from tailor.models._params import Dense, ParamSpec
 from tailor.models._similar import cosine_rows, similar_items_recs
 from tailor.models.base import EMPTY_FACTORS, FitOptions, FoldIn, ModelConfig, RecommenderBase
 from tailor.random import derive_rng, make_rng
-
-SECONDS_PER_DAY = 86_400.0
-
+from tailor.units import SECONDS_PER_DAY
 
 RATING_PARAMS: dict[str, Any] = {
     "loss": "rmse",

@@ -15,8 +15,7 @@ from tailor.data.interactions import Interactions
 from tailor.models._matrices import NO_TIME, grow_csr
 from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models.base import FitOptions, FoldIn, ModelConfig, RecommenderBase, top_n
-
-SECONDS_PER_DAY = 86_400.0
+from tailor.units import SECONDS_PER_DAY
 
 
 class PopularityConfig(ModelConfig):

@@ -18,8 +18,7 @@ from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
 from tailor.models.base import FitOptions, FoldIn, ModelConfig, RecommenderBase
 from tailor.models.ease import check_memory, ease_weights, weight_rows
-
-SECONDS_PER_DAY = 86_400.0
+from tailor.units import SECONDS_PER_DAY
 
 
 class RecencyEASEConfig(ModelConfig):

@@ -20,6 +20,7 @@ import orjson
 from tailor.errors import ConfigError
 from tailor.serving.breaker import CircuitBreaker
 from tailor.serving.keys import Keys
+from tailor.units import SECONDS_PER_DAY
 
 ItemList = list[tuple[str, float]]
 """A ranked list of (item_id, score), best first."""
@@ -84,7 +85,7 @@ class MemoryRecCache:
     """
 
     def __init__(
-        self, keys: Keys, ttl_s: int = 7 * 86_400, *, max_lists: int = DEFAULT_MAX_LISTS
+        self, keys: Keys, ttl_s: int = 7 * SECONDS_PER_DAY, *, max_lists: int = DEFAULT_MAX_LISTS
     ) -> None:
         self.keys = keys
         self.ttl_s = ttl_s
@@ -171,7 +172,7 @@ class RedisRecCache:
         retries: int = 1,
         cooldown_s: float = 0.25,
         threshold: int = 3,
-        ttl_s: int = 7 * 86_400,
+        ttl_s: int = 7 * SECONDS_PER_DAY,
         client: Any = None,
     ) -> None:
         from redis.asyncio import Redis
@@ -244,7 +245,7 @@ def open_cache(
     retries: int = 1,
     cooldown_s: float = 0.25,
     threshold: int = 3,
-    ttl_s: int = 7 * 86_400,
+    ttl_s: int = 7 * SECONDS_PER_DAY,
     memory_max_lists: int = DEFAULT_MAX_LISTS,
 ) -> RecCache:
     """The cache for ``url``: ``memory://`` or ``redis://`` / ``rediss://`` / ``unix://``."""

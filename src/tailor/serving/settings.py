@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tailor.errors import ConfigError
 from tailor.pipeline.ann import AnnSettings
+from tailor.units import SECONDS_PER_DAY
 
 Scope = Literal["read", "admin"]
 CACHE_SCHEMES = ("memory", "redis", "rediss", "unix")
@@ -94,7 +95,7 @@ class ServeSettings(BaseSettings):
     warm_on_start: bool = False
     """Precompute every user's list into the cache when a version is loaded (before it becomes
     active). Default False: use ``tailor serve warm`` for Redis; True suits ``memory://``."""
-    cache_ttl_s: int = Field(default=7 * 86_400, ge=1)
+    cache_ttl_s: int = Field(default=7 * SECONDS_PER_DAY, ge=1)
     """Lifetime of precomputed lists in Redis; old versions expire by it. Default 7 days."""
     memory_cache_max_lists: int = Field(default=100_000, ge=1)
     """Users' lists the in-process cache (``memory://``) keeps at most, per worker; the least

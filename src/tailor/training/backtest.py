@@ -35,6 +35,7 @@ import pandas as pd
 from tailor.data.columns import Columns
 from tailor.data.split import Split, temporal_split
 from tailor.errors import ConfigError, DataError
+from tailor.units import SECONDS_PER_DAY
 
 CiMethod = Literal["t", "bootstrap"]
 ColdUsers = Literal["exclude", "fallback"]
@@ -58,7 +59,7 @@ def parse_horizon(text: str | pd.DateOffset | pd.Timedelta) -> pd.DateOffset:
     if isinstance(text, pd.DateOffset):
         return text
     if isinstance(text, pd.Timedelta):
-        return pd.DateOffset(days=text.total_seconds() / 86400.0)
+        return pd.DateOffset(days=text.total_seconds() / SECONDS_PER_DAY)
     found = _HORIZON.match(str(text))
     if not found or int(found.group(1)) < 1:
         raise ConfigError(

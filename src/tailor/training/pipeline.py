@@ -59,6 +59,7 @@ from tailor.training.gate import (
 )
 from tailor.training.stages import RAN, SKIPPED, RunRecord, StageResult, run_stage
 from tailor.training.tuning import TrialRecord, metric_k
+from tailor.units import SECONDS_PER_DAY
 
 log = get_logger(__name__)
 
@@ -691,7 +692,10 @@ def parse_every(text: str) -> float:
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smhd]?)\s*", text)
     if match is None:
         raise ConfigError(f"--every must look like 30s, 15m, 6h or 1d, got {text!r}")
-    value = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    value = (
+        float(match.group(1))
+        * {"": 1, "s": 1, "m": 60, "h": 3600, "d": SECONDS_PER_DAY}[match.group(2)]
+    )
     if value <= 0:
         raise ConfigError(f"--every must be positive, got {text!r}")
     return value
