@@ -10,3 +10,5 @@ NumArray: TypeAlias = npt.NDArray[np.int32]
 """Internal 0-based row numbers (``user_num`` / ``item_num``)."""
 NPVector: TypeAlias = npt.NDArray[np.floating[Any]]
 NPMatrix: TypeAlias = npt.NDArray[np.floating[Any]]
+ItemList: TypeAlias = list[tuple[str, float]]
+"""A ranked list: (item_id, score), best first."""

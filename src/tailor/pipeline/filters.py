@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-ItemList = list[tuple[str, float]]
-"""A ranked list: (item_id, score), best first."""
+from tailor.types import ItemList as ItemList  # re-exported: pipeline modules import it from here
+
 ItemPredicate = Callable[[str], bool]
 """A caller's rule: item_id -> whether the item may be recommended."""
 

@@ -20,10 +20,8 @@ import orjson
 from tailor.errors import ConfigError
 from tailor.serving.breaker import CircuitBreaker
 from tailor.serving.keys import Keys
+from tailor.types import ItemList
 from tailor.units import SECONDS_PER_DAY
-
-ItemList = list[tuple[str, float]]
-"""A ranked list of (item_id, score), best first."""
 
 DEFAULT_MAX_LISTS = 100_000
 """Users' lists the in-process cache keeps at most (``memory_cache_max_lists``)."""
