@@ -1,0 +1,72 @@
+"""Cache-hit latency measured by an external load generator, `hey` (Debian: apt-get install hey):
+1,000 req/s (20 connections x 50 req/s each) for --seconds against one uvicorn worker whose lists
+were precomputed into a private redis-server. Writes bench/results/serving_external.json.
+
+`hey` is closed-loop per connection (a slow answer delays that connection's next request), so its
+p99 complements run.py's open-loop generator rather than replacing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from run import TAILOR, Redis, build_model, free_port, start_server, stop, warmup
+
+RESULTS = Path(__file__).parents[1] / "results" / "serving_external.json"
+
+
+def hey(url: str, seconds: float) -> dict[str, float | int]:
+    out = subprocess.run(
+        ["hey", "-z", f"{seconds}s", "-c", "20", "-q", "50", url],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    pct = {f"p{p}_ms": float(s) * 1000 for p, s in re.findall(r"(\d+)% in ([\d.]+) secs", out)}
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    codes = dict(re.findall(r"\[(\d+)\]\s+(\d+) responses", out))
+    return {"requests_per_s": rps, **pct, "statuses": codes}  # type: ignore[dict-item]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("hey") is None:
+        sys.exit("hey is needed (apt-get install -y hey)")
+    workdir = Path(tempfile.mkdtemp(prefix="tailor-bench-external-"))
+    redis = Redis(free_port())
+    redis.start()
+    try:
+        info = build_model(workdir / "model")
+        users = info.pop("user_ids")
+        url = f"redis://127.0.0.1:{redis.port}/0"
+        subprocess.run([TAILOR, "serve", "warm", "--model-dir", str(workdir / "model"),
+                        "--redis", url], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        port = free_port()
+        server = start_server(workdir / "model", url, port)
+        try:
+            warmup(port, users)
+            target = f"http://127.0.0.1:{port}/v1/recommendations/{users[0]}?n=10"
+            runs = [hey(target, args.seconds) for _ in range(args.repeat)]
+        finally:
+            stop(server)
+    finally:
+        redis.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+    result = {"load": "hey -c 20 -q 50 (1,000 req/s), one uvicorn worker", "runs": runs}
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
