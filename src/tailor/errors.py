@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class TailorError(Exception):
     """Base class of every error tailor raises on purpose."""
@@ -49,3 +54,13 @@ class ModelFitError(TailorError):
 
 class ArtifactError(TailorError):
     """A saved model directory is missing, incomplete or of an unknown kind."""
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``interactions.columns: problem; ...`` (``config`` stands
+    for the whole object when a problem has no location)."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

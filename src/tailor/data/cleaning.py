@@ -57,9 +57,8 @@ from pydantic import (
 from tailor.data import _attributes
 from tailor.data.columns import Columns
 from tailor.data.prepared import Prepared
-from tailor.data.sources.config import format_validation_error
 from tailor.data.sources.raw import ITEM_PREFIX, USER_PREFIX, RawData
-from tailor.errors import ConfigError, DataError
+from tailor.errors import ConfigError, DataError, format_validation_error
 
 StepCallback = Callable[[str], None]
 

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from tailor.errors import ArtifactError, TailorError
+from tailor.errors import ArtifactError, TailorError, format_validation_error
 from tailor.outputs import file_mode, output_dir
 
 if TYPE_CHECKING:
@@ -147,9 +147,7 @@ def load_model(path: Path | str) -> RecommenderBase[Any]:
     try:
         config = cls.config_class.model_validate(manifest["config"])
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "config"
-        raise ArtifactError(f"{file}: invalid config: {where}: {first['msg']}") from None
+        raise ArtifactError(f"{file}: invalid config: {format_validation_error(exc)}") from None
     model = cls(config)
     params = path / PARAMS
     arrays = _read_params(params)

@@ -35,7 +35,13 @@ from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.data.recs import Recs, RecsFrame
 from tailor.data.vocab import Vocabulary
-from tailor.errors import ArtifactError, ConfigError, ModelFitError, NotFittedError
+from tailor.errors import (
+    ArtifactError,
+    ConfigError,
+    ModelFitError,
+    NotFittedError,
+    format_validation_error,
+)
 from tailor.models._matrices import grow_csr
 from tailor.models._params import (
     ITEMS_KEY,
@@ -79,7 +85,7 @@ def validated_config(config_class: type[ModelConfig], params: Mapping[str, Any],
     try:
         return config_class.model_validate(dict(params))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = format_validation_error(exc)
         if any(e["type"] == "extra_forbidden" for e in exc.errors()):
             problems += f" (valid keys: {', '.join(sorted(config_class.model_fields))})"
         raise ConfigError(f"invalid parameters for model {name!r}: {problems}") from None

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, format_validation_error
 from tailor.pipeline.ann import AnnSettings
 from tailor.units import SECONDS_PER_DAY
 
@@ -195,8 +195,7 @@ def load_settings(file: Path | None = None, **overrides: Any) -> ServeSettings:
         merged = {**base, **env.model_dump(exclude_unset=True), **given}
         return ServeSettings.model_validate(merged)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid serving settings: {problems}") from None
+        raise ConfigError(f"invalid serving settings: {format_validation_error(exc)}") from None
 
 
 def _read_file(file: Path) -> dict[str, Any]:

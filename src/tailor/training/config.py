@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, format_validation_error
 from tailor.training.spaces import SearchSpace, default_space
 from tailor.training.tuning import PRUNERS, SAMPLERS, TuningSettings, metric_k
 
@@ -281,8 +281,6 @@ def load_config(path: Path | str) -> TrainConfig:
 
 def parse_config(table: dict[str, Any], base_dir: Path, *, where: str = "config") -> TrainConfig:
     """A training config from a parsed TOML table (see :func:`load_config`)."""
-    from tailor.data.sources.config import format_validation_error
-
     try:
         config = TrainConfig.model_validate({**table, "base_dir": base_dir})
     except ValidationError as exc:

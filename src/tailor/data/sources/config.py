@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from tailor.data.columns import Columns
 from tailor.data.validate import FileFormat, check_timestamp_format
-from tailor.errors import ConfigError
+from tailor.errors import ConfigError, format_validation_error
 
 ColumnType: TypeAlias = Literal["id", "category", "text", "number", "flag"]
 """A declared attribute type (``[items.types]``, ``[users.types]``, ``[interactions.item_types]``
@@ -220,12 +220,3 @@ def load_config(path: Path | str) -> SourceConfig:
         return SourceConfig.model_validate({**table, "base_dir": path.resolve().parent})
     except ValidationError as exc:
         raise ConfigError(f"{path}: {format_validation_error(exc)}") from None
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    """A pydantic error as one line: ``interactions.columns: problem; ...``."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
