@@ -206,7 +206,7 @@ def _fill_value(
 ) -> object | None:
     present = values.dropna().infer_objects()
     if pd.api.types.is_bool_dtype(present):
-        return None if categorical == "none" else bool(present.mode().iloc[0])
+        return None if categorical == "none" else bool(most_frequent(present))
     if _is_number(values) or pd.api.types.is_datetime64_any_dtype(values):
         if numeric == "none":
             return None
@@ -215,4 +215,11 @@ def _fill_value(
         return None
     if categorical == "unknown":
         return unknown_token
-    return present.value_counts().sort_index(kind="stable").idxmax()
+    return most_frequent(present)
+
+
+def most_frequent(present: pd.Series) -> object:
+    """The most frequent of ``present`` (no missing values); ties go to the smallest value. The
+    one mode rule of attribute cleaning and of :class:`tailor.data.features.Imputer`."""
+    counts = present.value_counts(sort=False)
+    return sorted(counts.index[counts.to_numpy() == counts.max()])[0]

@@ -17,6 +17,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
+from tailor.data._attributes import most_frequent
 from tailor.errors import ConfigError, DataError, NotFittedError
 
 IMPUTE_STRATEGIES = ("most_frequent", "median", "constant")
@@ -138,9 +139,7 @@ class Imputer:
                     f"the median needs a numeric column, not {values.dtype}", column=col
                 )
             return _plain(present.median())
-        counts = present.value_counts(sort=False)
-        modes = counts.index[counts.to_numpy() == counts.max()]
-        return _plain(sorted(modes)[0])
+        return _plain(most_frequent(present))
 
     def _check_fitted(self) -> None:
         if not self.fitted:
