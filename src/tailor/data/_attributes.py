@@ -191,7 +191,7 @@ def impute_table(
         fill = _fill_value(values, categorical, numeric, unknown_token)
         if fill is None:
             continue
-        out[col] = values.where(~missing, fill)
+        out[col] = fill_missing(values, fill)
         if pd.api.types.is_bool_dtype(values.dropna()):
             out[col] = out[col].astype(bool)
         _count(changed, f"{table}.{col}.imputed", int(missing.sum()))
@@ -216,6 +216,17 @@ def _fill_value(
     if categorical == "unknown":
         return unknown_token
     return most_frequent(present)
+
+
+def fill_missing(values: pd.Series, value: object) -> pd.Series:
+    """``values`` with its missing entries set to ``value`` (a category column gains ``value`` as
+    a category). The one fill step of attribute cleaning and of the Imputer."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and value not in values.cat.categories:
+        values = values.cat.add_categories([value])
+    if values.dtype == object:
+        # fillna on object columns keeps object dtype; no downcasting surprises
+        return values.where(values.notna(), value)
+    return values.fillna(value)
 
 
 def most_frequent(present: pd.Series) -> object:

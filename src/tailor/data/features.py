@@ -17,7 +17,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from tailor.data._attributes import most_frequent
+from tailor.data._attributes import fill_missing, most_frequent
 from tailor.errors import ConfigError, DataError, NotFittedError
 
 IMPUTE_STRATEGIES = ("most_frequent", "median", "constant")
@@ -89,7 +89,7 @@ class Imputer:
         """A copy of ``frame`` with the missing values of the fitted columns filled."""
         self._check_fitted()
         _require_columns(frame, self.values)
-        filled = {col: _fill(frame[col], value) for col, value in self.values.items()}
+        filled = {col: fill_missing(frame[col], value) for col, value in self.values.items()}
         return frame.assign(**filled)
 
     def fit_transform(self, frame: pd.DataFrame) -> tuple[Self, pd.DataFrame]:
@@ -278,15 +278,6 @@ def _numeric(values: pd.Series, col: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(values.dtype) or not pd.api.types.is_numeric_dtype(values.dtype):
         raise DataError(f"scaling needs a numeric column, not {values.dtype}", column=col)
     return values.astype(np.float64)
-
-
-def _fill(values: pd.Series, value: Any) -> pd.Series:
-    if isinstance(values.dtype, pd.CategoricalDtype) and value not in values.cat.categories:
-        values = values.cat.add_categories([value])
-    if values.dtype == object:
-        # fillna on object columns keeps object dtype; no downcasting surprises
-        return values.where(values.notna(), value)
-    return values.fillna(value)
 
 
 def _plain(value: Any) -> Any:
