@@ -29,8 +29,8 @@ def test_top_n_edge_cases() -> None:
     assert top_n(f_order, 2)[0].tolist() == [[3, 2], [3, 2], [3, 2]]
 
 
-def test_one_row_takes_numpy_and_equals_the_kernel() -> None:
-    """A single row (Popularity.top_items) is ranked without numba, with the same ties."""
+def test_small_blocks_take_numpy_and_equal_the_kernel() -> None:
+    """A small block (Popularity.top_items, a few users) is ranked without numba, same ties."""
     from tailor.models._topn import top_n_rows
 
     rng = np.random.default_rng(3)

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tailor.models import base
 from tailor.models._topn import KERNEL_MAX_N, masked_top_n
+
+
+@pytest.fixture(autouse=True, params=["kernel", "numpy"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both implementations (small blocks take numpy in production)."""
+    monkeypatch.setattr(base, "NUMPY_MAX_CELLS", 0 if request.param == "kernel" else 10**9)
+    return str(request.param)
 
 
 def _reference(

@@ -13,6 +13,8 @@ from typing import Any
 import numba
 import numpy as np
 
+from tailor.models import base as _base
+
 
 @numba.njit(cache=True)
 def top_n_rows(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +105,7 @@ def masked_top_n(
         allowed = np.asarray(allowed, dtype=np.bool_)
         if allowed.shape != (n_cols,):
             raise ValueError(f"allowed must be a boolean mask of {n_cols} columns")
-    if width > KERNEL_MAX_N:
+    if width > KERNEL_MAX_N or scores.size <= _base.NUMPY_MAX_CELLS:
         return _masked_numpy(scores, width, allowed, mats, missing)
     while len(mats) > 2:  # the kernel takes two; more are rare (merge them)
         mats = [mats[0] + mats[1], *mats[2:]]

@@ -58,6 +58,10 @@ from tailor.random import RNGLike
 SCORE_BATCH = 2048
 """Users scored per block in ``recommend``: bounds memory at SCORE_BATCH x n_items floats."""
 TOP_N_KERNEL_MAX = 100
+NUMPY_MAX_CELLS = 20_000
+"""Score blocks this small are ranked with numpy (same lists, same ties): as fast there, and a
+short command (a popularity ranking, ``tailor recommend`` for a few users) need not load numba's
+compiled kernels (about 0.6 s)."""
 """``top_n`` uses the one-pass numba kernel up to this list length, argpartition above it."""
 
 
@@ -755,8 +759,7 @@ def top_n(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     n = min(n, scores.shape[1])
     if n == 0:
         return np.empty((scores.shape[0], 0), np.int64), np.empty((scores.shape[0], 0), np.float32)
-    # one row (a popularity ranking): numpy is as fast, and a short command need not load numba
-    if n <= TOP_N_KERNEL_MAX and scores.dtype.kind == "f" and scores.shape[0] > 1:
+    if n <= TOP_N_KERNEL_MAX and scores.dtype.kind == "f" and scores.size > NUMPY_MAX_CELLS:
         from tailor.models._topn import top_n_rows
 
         return top_n_rows(np.ascontiguousarray(scores), n)
