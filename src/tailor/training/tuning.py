@@ -461,9 +461,7 @@ def storage_of(url: str | None) -> Any:
 
 
 def _pg_driver() -> str:
-    import importlib.util
-
-    return "psycopg2" if importlib.util.find_spec("psycopg2") is not None else "psycopg"
+    return "psycopg2" if _has("psycopg2") else "psycopg"
 
 
 def _optuna(
