@@ -9,6 +9,7 @@ Stability: stable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -111,46 +112,35 @@ def _ids(values: pd.Series, *, file: str, column: str) -> pd.Series:
 def _finite(values: pd.Series, *, file: str, column: str) -> None:
     """No infinite value (missing ones are checked, where they matter, by _no_missing)."""
     numbers = values.to_numpy(dtype=np.float64)
-    bad = np.isinf(numbers)
-    if bad.any():
-        row = int(bad.argmax())
-        raise DataError(
-            f"{column} {numbers[row]:g} is not a finite number",
-            file=file,
-            column=column,
-            row=row + 1,
-        )
+    _reject_first(
+        np.isinf(numbers), lambda r: f"{column} {numbers[r]:g} is not a finite number", file, column
+    )
 
 
 def _not_negative(values: pd.Series, *, file: str, column: str) -> None:
     numbers = values.to_numpy(dtype=np.float64)
-    huge = np.abs(numbers) > np.finfo(np.float32).max
-    if huge.any():
-        row = int(huge.argmax())
-        raise DataError(
-            f"{column} {numbers[row]:g} is too large for a weight (at most 3.4e+38)",
-            file=file,
-            column=column,
-            row=row + 1,
-        )
-    bad = numbers < 0
-    if bad.any():
-        row = int(bad.argmax())
-        why = (
-            "weights must be >= 0"
-            if column == Columns.WEIGHT
-            else "without a weight column the value is the weight, and weights must be >= 0"
-        )
-        raise DataError(
-            f"{column} {float(numbers[row])!r} is negative; {why}",
-            file=file,
-            column=column,
-            row=row + 1,
-        )
+    _reject_first(
+        np.abs(numbers) > np.finfo(np.float32).max,
+        lambda r: f"{column} {numbers[r]:g} is too large for a weight (at most 3.4e+38)",
+        file,
+        column,
+    )
+    why = (
+        "weights must be >= 0"
+        if column == Columns.WEIGHT
+        else "without a weight column the value is the weight, and weights must be >= 0"
+    )
+    _reject_first(
+        numbers < 0, lambda r: f"{column} {float(numbers[r])!r} is negative; {why}", file, column
+    )
 
 
 def _no_missing(values: pd.Series, *, file: str, column: str) -> None:
-    missing = values.isna().to_numpy()
-    if missing.any():
-        row = int(missing.argmax()) + 1
-        raise DataError("value is missing", file=file, column=column, row=row)
+    _reject_first(values.isna().to_numpy(), lambda r: "value is missing", file, column)
+
+
+def _reject_first(bad: np.ndarray, message: Callable[[int], str], file: str, column: str) -> None:
+    """Raise a DataError naming the first row (1-based) where ``bad`` holds."""
+    if bad.any():
+        row = int(bad.argmax())
+        raise DataError(message(row), file=file, column=column, row=row + 1)
