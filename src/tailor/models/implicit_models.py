@@ -6,6 +6,7 @@ model scores, loads and folds new interactions in (``partial_fit``) without it.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -74,6 +75,10 @@ class _ImplicitMF(RecommenderBase[C]):
     item_factors: np.ndarray = EMPTY_FACTORS
     """float32 items x f matrix."""
     _item_factors_t: np.ndarray = EMPTY_FACTORS
+    implicit_estimator: ClassVar[tuple[str, str]]
+    """Module and class of the ``implicit`` estimator that fits the model."""
+    estimator_fields: ClassVar[tuple[str, ...]]
+    """Config fields passed to that estimator as the keyword arguments of the same names."""
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -154,6 +159,46 @@ class _ImplicitMF(RecommenderBase[C]):
         return options.threads
 
     def _estimator(self, seed: Any, threads: int) -> Any:
+        """The unfitted ``implicit`` estimator ``implicit_estimator`` names, given the config's
+        ``estimator_fields`` (implicit's keyword arguments of the same names), the thread count
+        and the seed."""
+        module_name, class_name = self.implicit_estimator
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            raise _missing_implicit(self.name) from None
+        params = {field: getattr(self.config, field) for field in self.estimator_fields}
+        return getattr(module, class_name)(**params, num_threads=threads, random_state=seed)
+
+    @override
+    def _partial_fit(self, fold: FoldIn) -> None:
+        """Fold-in shared by ALS and BPR: the factor matrices grow by one row per user and item
+        new to the model (``_new_rows``), ``_fold_in`` moves the rows it may in place, and the
+        result becomes the state. ``rng`` is seeded by the config's seed and the batch's shape,
+        so seeded fold-ins repeat exactly."""
+        batch = fold.batch
+        rng = derive_rng(
+            self.config.seed, "partial_fit", fold.n_users, fold.n_items, len(batch.interactions)
+        )
+        users = np.vstack(
+            [self.user_factors, self._new_rows(rng, batch.n_users - fold.n_users, users=True)]
+        )
+        items = np.vstack(
+            [self.item_factors, self._new_rows(rng, batch.n_items - fold.n_items, users=False)]
+        )
+        self._fold_in(fold, users, items, rng)
+        self.user_factors, self.item_factors = users, items
+        self._state_loaded()
+
+    def _new_rows(self, rng: np.random.Generator, n: int, *, users: bool) -> np.ndarray:
+        """float32 starting factors of ``n`` users (or items) new to the model."""
+        raise NotImplementedError
+
+    def _fold_in(
+        self, fold: FoldIn, users: np.ndarray, items: np.ndarray, rng: np.random.Generator
+    ) -> None:
+        """Update, in place, the rows of the grown ``users`` and ``items`` factors that the
+        batch moves (the batch's users, the items new to the model)."""
         raise NotImplementedError
 
     @override
@@ -198,6 +243,16 @@ class ALS(_ImplicitMF[ALSConfig]):
 
     config_class: ClassVar = ALSConfig
     name: ClassVar[str] = "als"
+    implicit_estimator: ClassVar[tuple[str, str]] = (
+        "implicit.cpu.als",
+        "AlternatingLeastSquares",
+    )
+    estimator_fields: ClassVar[tuple[str, ...]] = (
+        "factors",
+        "regularization",
+        "alpha",
+        "iterations",
+    )
     params_spec: ClassVar[ParamSpec] = {
         "user_factors": Dense("f", ("users", "k")),
         "item_factors": Dense("f", ("items", "k")),
@@ -220,25 +275,26 @@ class ALS(_ImplicitMF[ALSConfig]):
         return interaction_matrix(data, binary=self.config.binary, half_life_days=None)
 
     @override
-    def _partial_fit(self, fold: FoldIn) -> None:
+    def _new_rows(self, rng: np.random.Generator, n: int, *, users: bool) -> np.ndarray:
+        return np.zeros((n, self.user_factors.shape[1]), np.float32)
+
+    @override
+    def _fold_in(
+        self, fold: FoldIn, users: np.ndarray, items: np.ndarray, rng: np.random.Generator
+    ) -> None:
         batch = fold.batch
-        shape = (batch.n_users, batch.n_items)
         self.user_items = add_interactions(
-            self.user_items, batch.interactions, shape, binary=self.config.binary
+            self.user_items,
+            batch.interactions,
+            (batch.n_users, batch.n_items),
+            binary=self.config.binary,
         )
-        k = self.user_factors.shape[1]
-        users = np.zeros((shape[0], k), np.float32)
-        users[: fold.n_users] = self.user_factors
-        items = np.zeros((shape[1], k), np.float32)
-        items[: fold.n_items] = self.item_factors
         touched = fold.touched_users
         users[touched] = self._solve(touched, self.user_items, items)
-        new_items = np.arange(fold.n_items, shape[1])
+        new_items = np.arange(fold.n_items, batch.n_items)
         if len(new_items):
             item_users = sp.csr_array(self.user_items[:, fold.n_items :].T)
             items[new_items] = self._solve(np.arange(len(new_items)), item_users, users)
-        self.user_factors, self.item_factors = users, items
-        self._state_loaded()
 
     def _solve(self, rows: np.ndarray, confidence: sp.csr_array, fixed: np.ndarray) -> np.ndarray:
         r"""ALS least squares for ``rows`` of ``confidence`` (:math:`r`, scaled by ``alpha``)
@@ -260,22 +316,6 @@ class ALS(_ImplicitMF[ALSConfig]):
                 rhs[b] = c @ yu
             out[start : start + len(block)] = np.linalg.solve(lhs, rhs[..., None])[..., 0]
         return out
-
-    @override
-    def _estimator(self, seed: Any, threads: int) -> Any:
-        try:
-            from implicit.cpu.als import AlternatingLeastSquares
-        except ImportError:
-            raise _missing_implicit(self.name) from None
-        cfg = self.config
-        return AlternatingLeastSquares(
-            factors=cfg.factors,
-            regularization=cfg.regularization,
-            alpha=cfg.alpha,
-            iterations=cfg.iterations,
-            num_threads=threads,
-            random_state=seed,
-        )
 
 
 class BPR(_ImplicitMF[BPRConfig]):
@@ -301,23 +341,31 @@ class BPR(_ImplicitMF[BPRConfig]):
 
     config_class: ClassVar = BPRConfig
     name: ClassVar[str] = "bpr"
+    implicit_estimator: ClassVar[tuple[str, str]] = (
+        "implicit.cpu.bpr",
+        "BayesianPersonalizedRanking",
+    )
+    estimator_fields: ClassVar[tuple[str, ...]] = (
+        "factors",
+        "learning_rate",
+        "regularization",
+        "iterations",
+    )
 
     @override
-    def _partial_fit(self, fold: FoldIn) -> None:
+    def _new_rows(self, rng: np.random.Generator, n: int, *, users: bool) -> np.ndarray:
+        k = self.user_factors.shape[1] - 1  # the last column: 1 for users, the item bias for items
+        return _bpr_init(rng, n, k, last=1.0 if users else 0.0)
+
+    @override
+    def _fold_in(
+        self, fold: FoldIn, users: np.ndarray, items: np.ndarray, rng: np.random.Generator
+    ) -> None:
         from tailor.models import _mf_kernels as kernels  # numba: loaded when first needed
 
         cfg = self.config
         batch = fold.batch
-        n_new = len(batch.interactions)
-        rng = derive_rng(cfg.seed, "partial_fit", fold.n_users, fold.n_items, n_new)
-        width = self.user_factors.shape[1]
-        k = width - 1  # the last column: 1 for users, the item bias for items
-        users = np.vstack(
-            [self.user_factors, _bpr_init(rng, batch.n_users - fold.n_users, k, last=1.0)]
-        )
-        items = np.vstack(
-            [self.item_factors, _bpr_init(rng, batch.n_items - fold.n_items, k, last=0.0)]
-        )
+        k = users.shape[1] - 1
         touched = fold.touched_users
         seen = grow_csr(self.seen, (batch.n_users, batch.n_items))[touched]  # sorted indices
         local = np.repeat(np.arange(len(touched), dtype=np.int32), np.diff(seen.indptr))
@@ -339,29 +387,11 @@ class BPR(_ImplicitMF[BPRConfig]):
         users[touched, :k] = user_part
         items[fold.n_items :, :k] = item_part[fold.n_items :]
         items[fold.n_items :, k] = bias[fold.n_items :]
-        self.user_factors, self.item_factors = users, items
-        self._state_loaded()
 
     @override
     def _threads(self, options: FitOptions, nnz: int) -> int:
         seeded = options.rng is not None or self.config.seed is not None
         return 1 if options.threads == 0 and seeded else super()._threads(options, nnz)
-
-    @override
-    def _estimator(self, seed: Any, threads: int) -> Any:
-        try:
-            from implicit.cpu.bpr import BayesianPersonalizedRanking
-        except ImportError:
-            raise _missing_implicit(self.name) from None
-        cfg = self.config
-        return BayesianPersonalizedRanking(
-            factors=cfg.factors,
-            learning_rate=cfg.learning_rate,
-            regularization=cfg.regularization,
-            iterations=cfg.iterations,
-            num_threads=threads,
-            random_state=seed,
-        )
 
 
 def _bpr_init(rng: np.random.Generator, n: int, k: int, *, last: float) -> np.ndarray:
