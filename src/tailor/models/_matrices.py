@@ -5,17 +5,12 @@ Kept apart from the models so the weighting formulas are written (and tested) on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
-
 import numpy as np
 import scipy.sparse as sp
 
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.units import SECONDS_PER_DAY
-
-if TYPE_CHECKING:
-    from tailor.models.base import FoldIn
 
 NO_TIME = np.iinfo(np.int64).min
 """``newest`` entry of a user without interactions."""
@@ -44,40 +39,6 @@ def newest_times(inter: Interactions, n_users: int) -> np.ndarray:
     newest = np.full(n_users, NO_TIME, np.int64)
     np.maximum.at(newest, inter.user_nums.astype(np.int64), inter.timestamps)
     return newest
-
-
-class ProfileConfig(Protocol):
-    """The profile options of ItemKNN's and EASE's configs."""
-
-    @property
-    def binary(self) -> bool: ...
-
-    @property
-    def recency_half_life_days(self) -> float | None: ...
-
-
-class ProfileModel(Protocol):
-    """A model scoring :func:`interaction_matrix` profiles (ItemKNN, EASE)."""
-
-    profiles: sp.csr_array
-    profile_newest: np.ndarray
-
-    @property
-    def config(self) -> ProfileConfig: ...
-
-
-def fold_in_model_profiles(model: ProfileModel, fold: FoldIn) -> None:
-    """Fold a ``partial_fit`` batch into ``model``'s ``profiles`` and ``profile_newest``, built
-    by :func:`interaction_matrix` with its config's ``binary`` and ``recency_half_life_days``."""
-    batch = fold.batch
-    model.profiles, model.profile_newest = fold_in_profiles(
-        model.profiles,
-        model.profile_newest,
-        batch.interactions,
-        (batch.n_users, batch.n_items),
-        binary=model.config.binary,
-        half_life_days=model.config.recency_half_life_days,
-    )
 
 
 def fold_in_profiles(

@@ -14,17 +14,16 @@ from typing_extensions import override
 from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
 from tailor.errors import ConfigError
+from tailor.models._item_item import PROFILE_PARAMS, ItemItemModel
 from tailor.models._matrices import (
     fitted_columns,
-    fold_in_model_profiles,
     interaction_matrix,
-    newest_times,
     pad_unfitted,
 )
-from tailor.models._params import Dense, ParamSpec, Sparse
+from tailor.models._params import Dense, ParamSpec
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
-from tailor.models.base import FitOptions, FoldIn, ModelConfig, RecommenderBase
+from tailor.models.base import FitOptions, ModelConfig
 
 DENSE_COPIES = 3
 """float32 n_items x n_items arrays alive at the peak of a fit (Gram/inverse, scratch, result)."""
@@ -45,7 +44,7 @@ class EASEConfig(ModelConfig):
     A catalogue needing more is refused with a ConfigError before anything is allocated."""
 
 
-class EASE(RecommenderBase[EASEConfig]):
+class EASE(ItemItemModel[EASEConfig]):
     r"""EASE: a dense item-item weight matrix learned in closed form.
 
     Objective: :math:`\min_B \lVert X - XB\rVert_F^2 + \lambda\lVert B\rVert_F^2` subject to
@@ -74,21 +73,11 @@ class EASE(RecommenderBase[EASEConfig]):
     name: ClassVar[str] = "ease"
     params_spec: ClassVar[ParamSpec] = {  # partial_fit keeps the fitted weight size
         "weights": Dense("f", ("fitted<=items", "fitted")),
-        "profiles": Sparse("f", ("users", "items")),
-        "profile_newest": Dense("i", ("users",)),
+        **PROFILE_PARAMS,
     }
 
     weights: np.ndarray
     """float32 items x items matrix :math:`B` with a zero diagonal."""
-    profiles: sp.csr_array
-    """users x items float32 profile matrix used to score."""
-    profile_newest: np.ndarray
-    """int64 newest interaction time per user: the origin of the profile's recency decay."""
-
-    @property
-    @override
-    def uses_weights(self) -> bool:
-        return not self.config.binary
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -96,16 +85,7 @@ class EASE(RecommenderBase[EASEConfig]):
         check_memory(data.n_items, cfg.memory_budget_gb)
         x = interaction_matrix(data, binary=cfg.binary, half_life_days=None)
         self.weights = ease_weights(x, cfg.regularization)
-        self.profiles = interaction_matrix(
-            data, binary=cfg.binary, half_life_days=cfg.recency_half_life_days
-        )
-        self.profile_newest = newest_times(data.interactions, data.n_users)
-
-    @override
-    def _partial_fit(self, fold: FoldIn) -> None:
-        """Fold the batch into the users' profiles; :math:`B` stays as fitted (see the class
-        docstring)."""
-        fold_in_model_profiles(self, fold)
+        self._fit_profiles(data)
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:

@@ -11,19 +11,18 @@ from typing_extensions import override
 
 from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
+from tailor.models._item_item import PROFILE_PARAMS, ItemItemModel
 from tailor.models._matrices import (
     bm25_weight,
     fitted_columns,
-    fold_in_model_profiles,
     interaction_matrix,
-    newest_times,
     pad_unfitted,
     tfidf_weight,
 )
-from tailor.models._params import Dense, ParamSpec, Sparse
+from tailor.models._params import ParamSpec, Sparse
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_row_top_k, csr_times_csr
-from tailor.models.base import FitOptions, FoldIn, ModelConfig, RecommenderBase
+from tailor.models.base import FitOptions, ModelConfig
 
 BLOCK_ENTRIES = 1 << 24
 """Similarity rows are computed in blocks of about this many (dense-equivalent) entries."""
@@ -56,7 +55,7 @@ class ItemKNNConfig(ModelConfig):
     in that user's profile when scoring: recent taste weighs more (for temporal splits)."""
 
 
-class ItemKNN(RecommenderBase[ItemKNNConfig]):
+class ItemKNN(ItemItemModel[ItemKNNConfig]):
     r"""Item-based k-nearest-neighbours recommender.
 
     With :math:`x_{\cdot i}` the (optionally TF-IDF/BM25-weighted) column of item :math:`i` in the
@@ -94,21 +93,11 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
     """Similarities are non-negative: a score of 0 means no neighbour of the history."""
     params_spec: ClassVar[ParamSpec] = {  # partial_fit keeps the fitted similarity size
         "similarity": Sparse("f", ("fitted<=items", "fitted")),
-        "profiles": Sparse("f", ("users", "items")),
-        "profile_newest": Dense("i", ("users",)),
+        **PROFILE_PARAMS,
     }
 
     similarity: sp.csr_array
     """items x items float32 top-k similarity matrix (row i: neighbours of item i)."""
-    profiles: sp.csr_array
-    """users x items float32 profile matrix used to score."""
-    profile_newest: np.ndarray
-    """int64 newest interaction time per user: the origin of the profile's recency decay."""
-
-    @property
-    @override
-    def uses_weights(self) -> bool:
-        return not self.config.binary
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -122,16 +111,7 @@ class ItemKNN(RecommenderBase[ItemKNNConfig]):
         self.similarity = item_similarity(
             x, k=cfg.k, alpha=alpha, shrink=cfg.shrink, normalise=cfg.similarity != "dot"
         )
-        self.profiles = interaction_matrix(
-            data, binary=cfg.binary, half_life_days=cfg.recency_half_life_days
-        )
-        self.profile_newest = newest_times(data.interactions, data.n_users)
-
-    @override
-    def _partial_fit(self, fold: FoldIn) -> None:
-        """Fold the batch into the users' profiles; the similarities stay as fitted (see the
-        class docstring)."""
-        fold_in_model_profiles(self, fold)
+        self._fit_profiles(data)
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
