@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tailor.data.features import Imputer, Scaler, default_strategies, load_json, save_json
+from tailor.data.features import (
+    Imputer,
+    Scaler,
+    default_strategies,
+    load_json,
+    save_json,
+    write_side_tables,
+)
 from tailor.errors import ConfigError, DataError, NotFittedError
 
 
@@ -167,3 +174,57 @@ def test_scaler_errors(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(DataError, match="not a saved imputer or scaler"):
         load_json(tmp_path / "x.json")
+
+
+# ---- write_side_tables: what a split carries through (tailor data split) ----
+
+
+def _prepared_side_tables(folder: Path) -> None:
+    folder.mkdir()
+    pd.DataFrame({"item_id": list("abcd"), "price": [10.0, 20.0, 30.0, 100.0]}).to_parquet(
+        folder / "items.parquet", index=False
+    )
+    users = pd.DataFrame({"user_id": ["u1", "u2", "u3"], "age": [20.0, 40.0, 90.0]})
+    users.assign(country=["UK", "FR", "UK"]).to_parquet(folder / "users.parquet", index=False)
+
+
+TRAIN = pd.DataFrame({"user_id": ["u1", "u2", "u1"], "item_id": ["a", "b", "c"]})
+
+
+def test_side_tables_are_scaled_with_the_training_rows_statistics(tmp_path: Path) -> None:
+    _prepared_side_tables(tmp_path / "prepared")
+    out = tmp_path / "split"
+    out.mkdir()
+    written = write_side_tables(tmp_path / "prepared", out, TRAIN, "minmax")
+    assert written == ["items.parquet", "users.parquet"]
+    items = pd.read_parquet(out / "items.parquet")
+    assert items["price"].tolist() == [10.0, 20.0, 30.0, 100.0]
+    assert items["price_scaled"].tolist() == pytest.approx([0.0, 0.5, 1.0, 4.5])  # train: a-c
+    users = pd.read_parquet(out / "users.parquet")
+    assert users["age_scaled"].tolist() == pytest.approx([0.0, 1.0, 3.5])  # train: u1, u2
+    assert "country_scaled" not in users.columns
+    assert isinstance(load_json(out / "items_scaler.json"), Scaler)
+    assert (
+        load_json(out / "users_scaler.json").to_dict()
+        == Scaler({"age": "minmax"}, {"age": (20.0, 20.0)}).to_dict()
+    )
+
+
+def test_side_tables_unscaled_and_the_catalogue_as_of_the_cut(tmp_path: Path) -> None:
+    prepared = tmp_path / "prepared"
+    _prepared_side_tables(prepared)
+    out = tmp_path / "split"
+    out.mkdir()
+    catalogue = pd.DataFrame({"item_id": ["a", "b"], "price": [11.0, 21.0]})
+    assert write_side_tables(prepared, out, TRAIN, None, catalogue) == [
+        "items.parquet",
+        "users.parquet",
+    ]
+    assert pd.read_parquet(out / "items.parquet").equals(catalogue)
+    assert (out / "users.parquet").read_bytes() == (prepared / "users.parquet").read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["items.parquet", "users.parquet"]
+    (prepared / "users.parquet").unlink()
+    again = tmp_path / "again"
+    again.mkdir()
+    assert write_side_tables(prepared, again, TRAIN, "zscore") == ["items.parquet"]
+    assert sorted(p.name for p in again.iterdir()) == ["items.parquet", "items_scaler.json"]

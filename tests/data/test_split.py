@@ -14,8 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tailor.data.split import (
+    DEFAULT_VALIDATION_FRACTION,
     Split,
     random_split,
+    split_frame,
     tag_segments,
     temporal_split,
     user_temporal_split,
@@ -462,3 +464,51 @@ def test_any_split_partitions_rows_and_orders_time(
         _assert_ordered_per_user(split.train, split.validation)
         _assert_ordered_per_user(split.validation, split.test)
         assert set(split.test["user_segment"]) == {"warm"}
+
+
+# ---- split_frame: the one entry point with each strategy's defaults (tailor data split) ----
+
+
+def test_split_frame_fills_each_strategys_default() -> None:
+    temporal = split_frame(GLOBAL, "temporal")  # quantile 0.8: the cut falls on day 5
+    assert temporal.info["parameters"] == {"cut": "2024-01-06T00:00:00", "quantile": 0.8}
+    assert (_rids(temporal.train), _rids(temporal.test)) == ([0, 1, 2, 3, 4, 5], [6, 7])
+    # last fraction 0.2: u1's 3 rows -> 0.6 -> its last row r5; 1- and 2-row users keep theirs
+    per_user = split_frame(GLOBAL, "user-temporal")
+    assert per_user.info["parameters"] == {"last_n": None, "last_fraction": 0.2}
+    assert _rids(per_user.test) == [5]
+    rand = split_frame(GLOBAL, "random", seed=3)  # test fraction 0.2 of 8 rows: 1.6 -> 2
+    assert rand.info["parameters"] == {"test_fraction": 0.2, "seed": 3}
+    assert _rids(rand.test) == _rids(random_split(GLOBAL, test_fraction=0.2, seed=3).test)
+    assert len(rand.test) == 2
+    assert temporal.validation is None and per_user.validation is None
+
+
+def test_split_frame_given_options_and_validation() -> None:
+    split = split_frame(GLOBAL, "temporal", cut="2024-01-05", validation_fraction=0.25)
+    assert _rids(split.train) == [0, 1, 2]
+    assert _rids(split.validation) == [3]
+    assert _rids(split.test) == [4, 5, 6, 7]
+    by_hand = with_validation(temporal_split(GLOBAL, cut="2024-01-05"), fraction=0.25)
+    assert split.info == by_hand.info
+    # last 2 rows per user, each user keeping one in train: u1 r1 r5, u3 r6, u4 r7 (u2: 1 row)
+    assert _rids(split_frame(GLOBAL, "user-temporal", last_n=2).test) == [1, 5, 6, 7]
+    assert DEFAULT_VALIDATION_FRACTION == 0.15
+
+
+@pytest.mark.parametrize(
+    ("strategy", "options", "message"),
+    [
+        ("temporal", {"last_n": 1}, "last_n applies to strategy user-temporal only"),
+        ("random", {"cut": "2024-01-05"}, "cut applies to strategy temporal only"),
+        ("user-temporal", {"test_fraction": 0.2}, "test_fraction applies to strategy random only"),
+        ("sideways", {}, "unknown split strategy 'sideways'"),
+        ("temporal", {"validation_fraction": -0.1}, "validation fraction must be a number"),
+        ("temporal", {"validation_fraction": 1.0}, "validation fraction must be a number"),
+    ],
+)
+def test_split_frame_rejects_misplaced_options(
+    strategy: str, options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        split_frame(GLOBAL, strategy, **options)  # type: ignore[arg-type]

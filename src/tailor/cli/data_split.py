@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,38 +11,22 @@ from rich.console import Console
 from rich.table import Table
 
 from tailor.cli.options import FORCE
-from tailor.data.columns import Columns
-from tailor.data.features import save_json, scale_side_features
+from tailor.data.features import write_side_tables
 from tailor.data.io import read_interactions
-from tailor.data.prepared import ITEMS_FILE, PROPERTIES_FILE
+from tailor.data.prepared import INTERACTIONS_FILE, ITEMS_FILE, PROPERTIES_FILE
 from tailor.data.properties import catalogue_for_split
-from tailor.data.split import (
+from tailor.data.split import (  # the defaults are the library's; they are shown in --help
+    DEFAULT_LAST_FRACTION,
+    DEFAULT_QUANTILE,
+    DEFAULT_TEST_FRACTION,
+    DEFAULT_VALIDATION_FRACTION,
     STRATEGIES,
+    STRATEGY_OPTIONS,
     Split,
-    random_split,
-    temporal_split,
-    user_temporal_split,
-    with_validation,
+    split_frame,
 )
-from tailor.data.validate import read_parquet
 from tailor.errors import DataError
 from tailor.outputs import check_output, output_dir
-
-INTERACTIONS_FILE = "interactions.parquet"
-SIDE_TABLES = {"items.parquet": Columns.ITEM_ID, "users.parquet": Columns.USER_ID}
-"""Side tables copied through a split, with the id column their rows are keyed by."""
-DEFAULT_QUANTILE = 0.8
-DEFAULT_LAST_FRACTION = 0.2
-DEFAULT_TEST_FRACTION = 0.2
-
-# which options belong to which strategy, to reject a meaningless combination with one line
-_STRATEGY_OPTIONS = {
-    "cut": "temporal",
-    "quantile": "temporal",
-    "last_n": "user-temporal",
-    "last_fraction": "user-temporal",
-    "test_fraction": "random",
-}
 
 
 @click.command("split")
@@ -75,7 +58,7 @@ _STRATEGY_OPTIONS = {
 @click.option(
     "--validation-fraction",
     type=float,
-    default=0.15,
+    default=DEFAULT_VALIDATION_FRACTION,
     show_default=True,
     help="validation carved from train with the same strategy; 0 disables it.",
 )
@@ -128,26 +111,33 @@ def split(
         "test_fraction": test_fraction,
     }
     for name, value in options.items():
-        if value is not None and _STRATEGY_OPTIONS[name] != strategy:
+        if value is not None and STRATEGY_OPTIONS[name] != strategy:
             flag = "--" + name.replace("_", "-")
-            raise click.UsageError(f"{flag} applies to --strategy {_STRATEGY_OPTIONS[name]} only")
+            raise click.UsageError(f"{flag} applies to --strategy {STRATEGY_OPTIONS[name]} only")
     if validation_fraction < 0 or validation_fraction >= 1:
         raise click.UsageError("--validation-fraction must be in [0, 1)")
     check_output(out, (directory,), force=force)
     frame = _read_interactions(directory)
     console = Console(highlight=False)
     with console.status(f"splitting {len(frame):,} interactions ({strategy})"):
-        result = _split(frame, strategy, options, seed)
-        if validation_fraction > 0:
-            result = with_validation(result, fraction=validation_fraction)
+        result = split_frame(
+            frame,
+            strategy,
+            cut=cut,
+            quantile=quantile,
+            last_n=last_n,
+            last_fraction=last_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
+            validation_fraction=validation_fraction,
+        )
         catalogue = None
         if (directory / PROPERTIES_FILE).is_file() and (directory / ITEMS_FILE).is_file():
             catalogue, result.info["catalogue"] = catalogue_for_split(directory, result)
         with output_dir(out, command="data split", inputs=(directory,), force=force) as staging:
             result.save(staging)
-            copied = _copy_through(
-                directory, staging, result.train, None if scale == "none" else scale, catalogue
-            )
+            method = None if scale == "none" else scale
+            copied = write_side_tables(directory, staging, result.train, method, catalogue)
     console.print(split_table(result))
     parts = ", ".join(f"{name} {stats['rows']:,}" for name, stats in result.info["parts"].items())
     extra = f"; copied {', '.join(copied)}" if copied else ""
@@ -155,23 +145,6 @@ def split(
     if "catalogue" in result.info:
         info = result.info["catalogue"]
         click.echo(f"items.parquet: the catalogue as of {info['as_of']} ({info['rule']})")
-
-
-def _split(frame: pd.DataFrame, strategy: str, options: dict[str, Any], seed: int) -> Split:
-    if strategy == "temporal":
-        if options["cut"] is None and options["quantile"] is None:
-            return temporal_split(frame, quantile=DEFAULT_QUANTILE)
-        return temporal_split(frame, cut=options["cut"], quantile=options["quantile"])
-    if strategy == "user-temporal":
-        if options["last_n"] is None and options["last_fraction"] is None:
-            return user_temporal_split(frame, last_fraction=DEFAULT_LAST_FRACTION)
-        return user_temporal_split(
-            frame, last_n=options["last_n"], last_fraction=options["last_fraction"]
-        )
-    fraction = options["test_fraction"]
-    return random_split(
-        frame, test_fraction=DEFAULT_TEST_FRACTION if fraction is None else fraction, seed=seed
-    )
 
 
 def _read_interactions(directory: Path) -> pd.DataFrame:
@@ -182,36 +155,6 @@ def _read_interactions(directory: Path) -> pd.DataFrame:
             file=str(path),
         )
     return read_interactions(path)  # one DataError naming file, column and row on bad input
-
-
-def _copy_through(
-    directory: Path,
-    out: Path,
-    train: pd.DataFrame,
-    scale: str | None,
-    catalogue: pd.DataFrame | None = None,
-) -> list[str]:
-    """Copy the side tables (``catalogue`` instead of items.parquet when given); with ``scale``,
-    add scaled numeric columns fitted on train's ids."""
-    copied = []
-    for name, key in SIDE_TABLES.items():
-        src, dst = directory / name, out / name
-        if not src.is_file():
-            continue
-        copied.append(name)
-        given = catalogue if name == ITEMS_FILE else None
-        if scale is None:
-            if given is None:
-                shutil.copyfile(src, dst)
-            else:
-                given.to_parquet(dst, index=False)
-            continue
-        table = given if given is not None else read_parquet(src)
-        table, scaler = scale_side_features(table, key, train[key].unique(), scale)
-        table.to_parquet(dst, index=False)
-        if scaler is not None:
-            save_json(scaler, out / name.replace(".parquet", "_scaler.json"))
-    return copied
 
 
 def split_table(result: Split) -> Table:

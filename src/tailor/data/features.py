@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,9 @@ import numpy as np
 import pandas as pd
 
 from tailor.data._attributes import fill_missing, most_frequent
+from tailor.data.columns import Columns
+from tailor.data.prepared import ITEMS_FILE, USERS_FILE
+from tailor.data.validate import read_parquet
 from tailor.errors import ConfigError, DataError, NotFittedError
 
 IMPUTE_STRATEGIES = ("most_frequent", "median", "constant")
@@ -337,3 +341,44 @@ def scale_side_features(
     scaler = Scaler(dict.fromkeys(numeric, method)).fit(table.loc[in_train])
     scaled = scaler.transform(table[numeric])
     return table.assign(**{f"{c}{SCALED_SUFFIX}": scaled[c] for c in numeric}), scaler
+
+
+SIDE_TABLES: dict[str, str] = {ITEMS_FILE: Columns.ITEM_ID, USERS_FILE: Columns.USER_ID}
+"""Side tables a split carries through, with the id column their rows are keyed by."""
+
+
+def write_side_tables(
+    source: Path,
+    out: Path,
+    train: pd.DataFrame,
+    method: str | None,
+    catalogue: pd.DataFrame | None = None,
+) -> list[str]:
+    """Write the side tables of the prepared folder ``source`` (``SIDE_TABLES``) into ``out``
+    for a split whose training part is ``train``.
+
+    ``catalogue`` (the catalogue as of the split's cut) replaces items.parquet when given. With a
+    scaling ``method`` ("zscore" or "minmax"), each table gains ``<col>_scaled`` columns
+    (:func:`scale_side_features`, fitted on the rows whose id occurs in ``train``) and its scaler
+    is written beside it as ``<table>_scaler.json``; with None the tables are copied unchanged.
+    Returns the names of the tables written, in ``SIDE_TABLES`` order.
+    """
+    written = []
+    for name, key in SIDE_TABLES.items():
+        src, dst = source / name, out / name
+        if not src.is_file():
+            continue
+        written.append(name)
+        given = catalogue if name == ITEMS_FILE else None
+        if method is None:
+            if given is None:
+                shutil.copyfile(src, dst)
+            else:
+                given.to_parquet(dst, index=False)
+            continue
+        table = given if given is not None else read_parquet(src)
+        table, scaler = scale_side_features(table, key, train[key].unique(), method)
+        table.to_parquet(dst, index=False)
+        if scaler is not None:
+            save_json(scaler, out / name.replace(".parquet", "_scaler.json"))
+    return written

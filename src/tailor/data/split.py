@@ -45,6 +45,7 @@ __all__ = [
     "WARM",
     "Split",
     "random_split",
+    "split_frame",
     "tag_segments",
     "temporal_split",
     "user_temporal_split",
@@ -52,6 +53,22 @@ __all__ = [
 ]
 
 STRATEGIES: tuple[str, ...] = ("temporal", "user-temporal", "random")
+DEFAULT_QUANTILE = 0.8
+"""temporal without a cut: the fraction of rows, in time order, that go to train."""
+DEFAULT_LAST_FRACTION = 0.2
+"""user-temporal without ``last_n``: the fraction of each user's last rows held out."""
+DEFAULT_TEST_FRACTION = 0.2
+"""random: the fraction of rows in test."""
+DEFAULT_VALIDATION_FRACTION = 0.15
+"""The validation part's size relative to train that ``tailor data split`` carves by default."""
+STRATEGY_OPTIONS: dict[str, str] = {
+    "cut": "temporal",
+    "quantile": "temporal",
+    "last_n": "user-temporal",
+    "last_fraction": "user-temporal",
+    "test_fraction": "random",
+}
+"""The strategy each option of :func:`split_frame` belongs to."""
 SPLIT_FILE = "split.json"
 _SEGMENT_COLUMNS = (
     Columns.USER_SEGMENT,
@@ -203,6 +220,59 @@ def random_split(
     coded = _Coded.of(frame, need_times=False)
     parts = _parts(_random_mask(len(frame), f, seed), what=f"test_fraction {f}")
     return _finish(coded, "random", {"test_fraction": f, "seed": seed}, parts)
+
+
+def split_frame(
+    frame: pd.DataFrame,
+    strategy: str,
+    *,
+    cut: CutLike | None = None,
+    quantile: float | None = None,
+    last_n: int | None = None,
+    last_fraction: float | None = None,
+    test_fraction: float | None = None,
+    seed: int | None = None,
+    validation_fraction: float = 0.0,
+) -> Split:
+    """``frame`` split by ``strategy`` with its defaults for what is not given, then (with a
+    ``validation_fraction`` other than 0) a validation part carved by :func:`with_validation`.
+
+    Defaults: temporal without ``cut`` or ``quantile`` cuts at ``DEFAULT_QUANTILE``;
+    user-temporal without ``last_n`` or ``last_fraction`` holds out ``DEFAULT_LAST_FRACTION``;
+    random holds out ``DEFAULT_TEST_FRACTION`` with ``seed``.
+
+    Raises:
+        ConfigError: an unknown strategy, an option of another strategy (``STRATEGY_OPTIONS``),
+            or a bad value (the strategy's own checks).
+    """
+    if strategy not in STRATEGIES:
+        raise ConfigError(
+            f"unknown split strategy {strategy!r}; use one of {', '.join(STRATEGIES)}"
+        )
+    given = {
+        "cut": cut,
+        "quantile": quantile,
+        "last_n": last_n,
+        "last_fraction": last_fraction,
+        "test_fraction": test_fraction,
+    }
+    for name, value in given.items():
+        if value is not None and STRATEGY_OPTIONS[name] != strategy:
+            raise ConfigError(f"{name} applies to strategy {STRATEGY_OPTIONS[name]} only")
+    if strategy == "temporal":
+        if cut is None and quantile is None:
+            quantile = DEFAULT_QUANTILE
+        split = temporal_split(frame, cut=cut, quantile=quantile)
+    elif strategy == "user-temporal":
+        if last_n is None and last_fraction is None:
+            last_fraction = DEFAULT_LAST_FRACTION
+        split = user_temporal_split(frame, last_n=last_n, last_fraction=last_fraction)
+    else:
+        fraction = DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction
+        split = random_split(frame, test_fraction=fraction, seed=seed)
+    if validation_fraction == 0:
+        return split
+    return with_validation(split, fraction=validation_fraction)
 
 
 def with_validation(
