@@ -18,6 +18,7 @@ from tailor.models.base import (
     Recommender,
     RecommenderBase,
     SupportsFactors,
+    SupportsHistory,
     SupportsPartialFit,
     SupportsSimilarItems,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "RecommenderBase",
     "SGDMFConfig",
     "SupportsFactors",
+    "SupportsHistory",
     "SupportsPartialFit",
     "SupportsSimilarItems",
     "create_model",

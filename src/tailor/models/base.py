@@ -12,6 +12,8 @@ Protocols (``typing.Protocol``, checked with ``isinstance``):
 - :class:`SupportsSimilarItems`: ``similar_items(item_ids, n)``.
 - :class:`SupportsFactors`: factor models; scores are inner products of ``user_factors`` and
   ``item_factors`` plus ``factor_offsets()`` (for ANN indexes and explanations).
+- :class:`SupportsHistory`: ``score_history(item_nums, weights)``, scores for an ad-hoc history
+  (a session's recent items, a cart): the item-item and factor models.
 """
 
 from __future__ import annotations
@@ -256,6 +258,29 @@ class SupportsFactors(Protocol):
     def factor_offsets(self) -> tuple[np.ndarray, np.ndarray]:
         """float32 per-user (n_users,) and per-item (n_items,) terms added to the inner
         product (zeros for a pure inner-product model)."""
+        ...
+
+
+@runtime_checkable
+class SupportsHistory(Protocol):
+    """Models that score an ad-hoc history, one that is not a row of the model: an anonymous
+    session's recent items, a cart, a known user's items plus the ones just viewed. The
+    item-item models (ItemKNN, EASE, RecencyEASE) build the profile row their ``fit`` builds for
+    a user; the factor models (mf-sgd, ALS, BPR) fold a user vector in from the item factors.
+    Popularity does not (its scores ignore the user): the pipeline answers with popular items.
+    """
+
+    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """float32 (n_items,) scores of every item for the history ``item_nums`` (item numbers,
+        oldest first; repeats allowed) with optional per-entry ``weights`` (1 each when None),
+        NaN / ``no_evidence_score`` where ``score_rows`` would have them. The history's own
+        items are scored too (leave them out with the pipeline's ``exclude_seen``).
+
+        Raises:
+            NotFittedError: before ``fit``.
+            IndexError: an item number outside ``0 .. n_items - 1``.
+            ValueError: ``weights`` of another length than ``item_nums``, or not finite.
+        """
         ...
 
 

@@ -93,6 +93,20 @@ class EASE(ItemItemModel[EASEConfig]):
         scores = csr_times_dense(rows.indptr, rows.indices, rows.data, self.weights)
         return pad_unfitted(scores, self.profiles.shape[1])
 
+    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Scores of an ad-hoc history (``SupportsHistory``): the profile row ``fit`` builds for
+        a user (``binary``: the largest weight of each distinct item, 1 without ``weights``;
+        else the summed weights), scored like a row of ``profiles``. A history has no times, so
+        ``recency_half_life_days`` cannot decay it: pass the decay factors as ``weights``."""
+        from tailor.models._history import history_row
+
+        self.require_fitted()
+        row = history_row(item_nums, weights, len(self.items), binary=self.config.binary)
+        rows = fitted_columns(row, len(self.weights))
+        scores = csr_times_dense(rows.indptr, rows.indices, rows.data, self.weights)
+        out: np.ndarray = pad_unfitted(scores, len(self.items))[0]
+        return out
+
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """Items with the largest weights :math:`B_{ij}` from each query item :math:`i`.
 

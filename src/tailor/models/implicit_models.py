@@ -296,6 +296,26 @@ class ALS(_ImplicitMF[ALSConfig]):
             item_users = sp.csr_array(self.user_items[:, fold.n_items :].T)
             items[new_items] = self._solve(np.arange(len(new_items)), item_users, users)
 
+    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        r"""Scores of an ad-hoc history (``SupportsHistory``): the ALS user step of ``_solve``
+        for a user whose items are the history (:math:`r_i` 1 per distinct item when
+        ``binary``, else the summed ``weights``; confidence :math:`\alpha r_i`; the model's
+        :math:`\lambda`), scored :math:`x^\top q_i`. For a training user's own items this is
+        the exact least-squares solution that implicit's conjugate-gradient sweeps approach."""
+        from tailor.models._history import fold_in_scores
+
+        self.require_fitted()
+        cfg = self.config
+        return fold_in_scores(
+            self,
+            item_nums,
+            weights,
+            method="least_squares",
+            regularization=cfg.regularization,
+            alpha=cfg.alpha,
+            binary=cfg.binary,
+        )
+
     def _solve(self, rows: np.ndarray, confidence: sp.csr_array, fixed: np.ndarray) -> np.ndarray:
         r"""ALS least squares for ``rows`` of ``confidence`` (:math:`r`, scaled by ``alpha``)
         against the ``fixed`` factors :math:`Y`: :math:`(Y^\top Y + \lambda I + Y_u^\top
@@ -387,6 +407,19 @@ class BPR(_ImplicitMF[BPRConfig]):
         users[touched, :k] = user_part
         items[fold.n_items :, :k] = item_part[fold.n_items :]
         items[fold.n_items :, k] = bias[fold.n_items :]
+
+    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        r"""Scores of an ad-hoc history (``SupportsHistory``): a user vector folded in along
+        BPR's gradient at zero (``_history.ranking_vector``: the history's item vectors minus
+        the mean item vector, at the learned users' median norm; the constant 1 of the bias
+        column is kept), scored :math:`x^\top q_i + b_i`. Closed form and deterministic, unlike
+        ``partial_fit``'s SGD, whose lists it matched on planted data; ``weights`` are checked
+        but ignored, as ``fit`` ignores them."""
+        from tailor.models._history import check_history, fold_in_scores
+
+        self.require_fitted()
+        nums, _ = check_history(item_nums, weights, len(self.items))
+        return fold_in_scores(self, nums, None, method="ranking", constant_columns=1)
 
     @override
     def _threads(self, options: FitOptions, nnz: int) -> int:

@@ -374,6 +374,21 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
         """
         return similar_items_recs(self, item_ids, n, cosine_rows(self.item_factors))
 
+    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        r"""Scores of an ad-hoc history (``SupportsHistory``): a user vector :math:`x` folded in
+        along the ranking losses' gradient at zero (``_history.ranking_vector``: the history's
+        item vectors minus the mean item vector, at the learned users' median norm), scored
+        like a user without a bias: :math:`\mu + b_i + x^\top q_i` (not clipped). Closed form
+        and deterministic, unlike ``partial_fit``'s SGD; ``weights`` are checked but not used
+        (a visit is a preference, whatever the loss)."""
+        from tailor.models._history import check_history, fold_in_scores
+
+        self.require_fitted()
+        nums, _ = check_history(item_nums, weights, len(self.items))
+        scores = fold_in_scores(self, nums, None, method="ranking")
+        scores += self.global_mean[0]
+        return scores
+
     # ---- capabilities ---------------------------------------------------------------------
     def factor_offsets(self) -> tuple[np.ndarray, np.ndarray]:
         """``(b_u + mu, b_i)``: the terms added to :math:`p_u^\\top q_i` (``SupportsFactors``)."""

@@ -139,6 +139,25 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
         scores += self.trend[None, :]
         return pad_unfitted(scores, self.profiles.shape[1])
 
+    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Scores of an ad-hoc history (``SupportsHistory``), oldest item first: the positional
+        profile of :func:`positional_profiles` (the last item ``k = 0``; a repeated item takes
+        its last position), then the scoring of ``score_rows``. ``weights`` are ignored, as
+        ``fit`` ignores interaction weights."""
+        from tailor.models._history import check_history, positional_row
+
+        self.require_fitted()
+        cfg = self.config
+        nums, _ = check_history(item_nums, weights, len(self.items))
+        row = positional_row(nums, len(self.items), cfg.profile_half_life, cfg.profile_floor)
+        row = fitted_columns(row, len(self.weights))
+        scores = csr_times_dense(row.indptr, row.indices, row.data, self.weights)
+        scale = np.abs(scores).max(axis=1, keepdims=True)
+        scores /= np.where(scale > 0, scale, 1.0)
+        scores += self.trend[None, :]
+        out: np.ndarray = pad_unfitted(scores, len(self.items))[0]
+        return out
+
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """Items with the largest weights :math:`B_{ij}` from each query item :math:`i`.
 
