@@ -373,3 +373,42 @@ def test_fit_says_when_the_model_ignores_event_weights(
     assert ("ignores event weights" in err) is noted, err
     if noted:
         assert "purchase, view events count the same" in err
+
+
+def _numeric_shop(folder: Path) -> Path:
+    """Users 1, 2 (FR) buy a, b and a; users 3, 4 (UK) buy c, d and c."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs = [(1, "a"), (1, "b"), (2, "a"), (3, "c"), (3, "d"), (4, "c")]
+    frame = pd.DataFrame(
+        {
+            "user_id": [u for u, _ in pairs],
+            "item_id": [i for _, i in pairs],
+            "timestamp": pd.date_range("2024-01-01", periods=len(pairs), freq="D"),
+        }
+    )
+    frame.to_csv(folder / "train.csv", index=False)
+    return folder / "train.csv"
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_users_table_with_float_ids_finds_the_segments(tmp_path: Path, as_text: bool) -> None:
+    train = _numeric_shop(tmp_path / "split")
+    model_dir = tmp_path / "model"
+    assert run_cli("fit", "--train", train, "--model", "popularity", "--out", model_dir) == 0
+    # a users table whose ids were read as floats (a column with blanks): 17850.0 is "17850"
+    ids = [1.0, 2.0, 3.0, 4.0, 17850.0, np.nan]
+    table = pd.DataFrame({"user_id": ids, "country": ["FR", "FR", "UK", "UK", "UK", "FR"]})
+    if as_text:  # the same ids written as text
+        table["user_id"] = ["1.0", "2.0", "3.0", "4.0", "17850.0", None]
+    table.to_parquet(tmp_path / "users.parquet", index=False)
+    pd.DataFrame({"user_id": ["17850"]}).to_csv(tmp_path / "ask.csv", index=False)
+    out = tmp_path / "recs.csv"
+    args = ["recommend", "--model-dir", model_dir, "--users", tmp_path / "ask.csv", "--k", "2"]
+    args += ["--segment", "country", "--users-table", tmp_path / "users.parquet"]
+    assert run_cli(*args, "--out", out) == 0
+    recs = pd.read_csv(out, dtype={"user_id": str})
+    # UK's own popular list (c: 2 users, d: 1), not the global one (a and c: 2 users each)
+    assert recs[["user_id", "item_id", "source"]].values.tolist() == [
+        ["17850", "c", "cold_start"],
+        ["17850", "d", "cold_start"],
+    ]

@@ -543,11 +543,16 @@ class _Rows:
 
 def read_segments(table: pd.DataFrame | Path, column: str) -> dict[str, str]:
     """user_id -> segment from a users table (a frame or a Parquet/CSV file); users without a
-    value have no segment.
+    value have no segment. Ids follow the one id rule (``tailor.data.ids.normalise_ids``), so a
+    user_id read as ``17850.0`` (or the text ``"17850.0"``) is the user ``"17850"``.
 
     Raises:
         ConfigError: the table is missing or lacks ``user_id`` or ``column``.
+        DataError: a user_id that is a float with a fraction.
     """
+    from tailor.data.ids import normalise_ids
+
+    file = None
     if isinstance(table, Path):
         if not table.is_file():
             raise ConfigError(
@@ -556,9 +561,12 @@ def read_segments(table: pd.DataFrame | Path, column: str) -> dict[str, str]:
             )
         from tailor.data.validate import read_table
 
+        file = str(table)
         table = read_table(table, text_columns=(Columns.USER_ID, column))
     for col in (Columns.USER_ID, column):
         if col not in table.columns:
             raise ConfigError(f"segment {column!r}: the users table has no {col!r} column")
     values = table[[Columns.USER_ID, column]].dropna()
-    return dict(zip(values[Columns.USER_ID].astype(str), values[column].astype(str), strict=True))
+    users = normalise_ids(values[Columns.USER_ID], file=file, column=Columns.USER_ID)
+    known = users.notna().to_numpy()
+    return dict(zip(users[known], values[column].astype(str).to_numpy()[known], strict=True))
