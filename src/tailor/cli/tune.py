@@ -1,4 +1,6 @@
-"""``tailor tune``: search one model's hyperparameters on a validation split.
+"""``tailor tune``: search one model's hyperparameters on a validation split, or over rolling
+backtest periods (``--objective backtest --periods N``: the mean over N periods of the training
+and validation data; settings that hold across time).
 
 Optuna's TPE, random or grid sampler (pruning of iterative models by their per-epoch validation
 NDCG), or Hyperopt's TPE; in one process, N worker processes (``--workers``), or any number of
@@ -70,6 +72,27 @@ _PATH = click.Path(path_type=Path, dir_okay=False)
     show_default=True,
     help="novel: only items new to the user count.",
 )
+@click.option(
+    "--objective",
+    type=click.Choice(["validation", "backtest"]),
+    default="validation",
+    show_default=True,
+    help="validation: fit on train, score the validation part. backtest: the mean over "
+    "--periods rolling periods of train + validation (see tailor backtest).",
+)
+@click.option(
+    "--periods",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Backtest objective: the last N complete periods.",
+)
+@click.option(
+    "--horizon",
+    default="1m",
+    show_default=True,
+    help="Backtest objective: each period (1m = a calendar month, 30d, 2w).",
+)
 @click.option("--storage", help="Optuna storage URL shared by processes (postgresql://u@h/db).")
 @click.option("--study", help="Study name in the storage [default: the model name].")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
@@ -94,20 +117,26 @@ def tune(
     seed: int,
     metric: str,
     relevant: str,
+    objective: str,
+    periods: int,
+    horizon: str,
     storage: str | None,
     study: str | None,
     workers: int,
     threads: int,
     out: Path | None,
 ) -> None:
-    """Tune MODEL on a validation split; print the best parameters and how to fit them."""
+    """Tune MODEL on a validation split (or over backtest periods); print the best parameters
+    and how to fit them."""
     from tailor.cli.fit import parse_params
     from tailor.outputs import output_dir
     from tailor.training.report import study_figures
     from tailor.training.spaces import default_space
-    from tailor.training.tuning import TuningSettings, tune_model
+    from tailor.training.tuning import PERIODS_ATTR, TuningSettings, tune_model
 
-    train, validation, items = _inputs(split_dir, train, validation, items)
+    train, validation, items = _inputs(
+        split_dir, train, validation, items, need_validation=objective == "validation"
+    )
     searched = _read_space(space) if space is not None else default_space(model)
     searched = searched.with_fixed(parse_params(params))
     settings = TuningSettings(
@@ -129,7 +158,15 @@ def tune(
         )
 
     where = f" in {storage.split('@')[-1]}" if storage else ""
-    console.print(f"Tuning {model}: {trials} trials, {sampler} sampler, {workers} worker(s){where}")
+    scored = (
+        f"mean {metric} over {periods} backtest periods of {horizon}"
+        if objective == "backtest"
+        else f"validation {metric}"
+    )
+    console.print(
+        f"Tuning {model}: {trials} trials, {sampler} sampler, {workers} worker(s){where}; "
+        f"each scored by {scored}"
+    )
     result = tune_model(
         model,
         train,
@@ -141,6 +178,9 @@ def tune(
         relevant=relevant,  # type: ignore[arg-type]
         threads=threads,
         on_trial=progress if workers == 1 else None,
+        objective=objective,  # type: ignore[arg-type]
+        periods=periods,
+        horizon=horizon,
     )
     table = Table(title=f"{model}: best of {len(result.trials)} trials ({result.seconds:.1f} s)")
     table.add_column("parameter")
@@ -149,10 +189,21 @@ def tune(
         table.add_row(key, str(value))
     console.print(table)
     counts = result.counts
+    label = f"mean {metric} over {periods} periods" if objective == "backtest" else "validation"
+    if objective != "backtest":
+        label += f" {metric}"
     console.print(
-        f"validation {metric} {result.best_value:.4f}; {counts['complete']} complete, "
+        f"{label} {result.best_value:.4f}; {counts['complete']} complete, "
         f"{counts['pruned']} pruned, {counts['failed']} failed"
     )
+    per_period = result.best_attrs.get(PERIODS_ATTR) or {}
+    if per_period:
+        console.print(
+            "per period: "
+            + ", ".join(
+                f"{origin} {'-' if v is None else f'{v:.4f}'}" for origin, v in per_period.items()
+            )
+        )
     fit_params = " ".join(f"--param {k}={json.dumps(v)}" for k, v in result.best_params.items())
     console.print(f"Fit it: tailor fit --train TRAIN --model {model} {fit_params} --out MODEL_DIR")
     if out is not None:
@@ -175,16 +226,27 @@ def tune(
 
 
 def _inputs(
-    split_dir: Path | None, train: Path | None, validation: Path | None, items: Path | None
-) -> tuple[Path, Path, Path | None]:
+    split_dir: Path | None,
+    train: Path | None,
+    validation: Path | None,
+    items: Path | None,
+    *,
+    need_validation: bool = True,
+) -> tuple[Path, Path | None, Path | None]:
     if split_dir is not None:
         if train is not None or validation is not None:
             raise click.UsageError("give --split or --train/--validation, not both")
         train, validation = split_dir / "train.parquet", split_dir / "validation.parquet"
+        if not need_validation and not validation.is_file():
+            validation = None
         if items is None and (split_dir / "items.parquet").is_file():
             items = split_dir / "items.parquet"
-    if train is None or validation is None:
-        raise click.UsageError("give --split DIR, or --train and --validation")
+    if train is None or (need_validation and validation is None):
+        raise click.UsageError(
+            "give --split DIR, or --train and --validation"
+            if need_validation
+            else "give --split DIR or --train (and optionally --validation)"
+        )
     for path in (train, validation, items):
         if path is not None and not path.is_file():
             raise click.BadParameter(f"{path} does not exist")

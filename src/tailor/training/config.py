@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tailor.errors import ConfigError, format_validation_error
 from tailor.training.spaces import SearchSpace, default_space
-from tailor.training.tuning import PRUNERS, SAMPLERS, TuningSettings, metric_k
+from tailor.training.tuning import OBJECTIVES, PRUNERS, SAMPLERS, TuningSettings, metric_k
 
 BUNDLED = Path(__file__).resolve().parent / "configs"
 """Configs shipped in the wheel (``demo.toml``)."""
@@ -118,6 +118,14 @@ class TuningSection(_Section):
     workers: int = Field(1, ge=1)
     threads: int = 0
     """Fit threads per trial (0: the model's choice)."""
+    objective: str = "validation"
+    """What a trial scores: ``validation`` (fit on train, the validation part) or ``backtest``
+    (the mean over ``periods`` rolling periods of train + validation; settings that hold
+    across time)."""
+    periods: int = Field(4, ge=1)
+    """Backtest objective: the number of periods (the last complete ones before the test)."""
+    horizon: str = "1m"
+    """Backtest objective: each period's length (``1m`` calendar month, ``30d``, ``2w``)."""
 
     @model_validator(mode="after")
     def _known(self) -> TuningSection:
@@ -125,6 +133,14 @@ class TuningSection(_Section):
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}")
         if self.pruner not in PRUNERS:
             raise ValueError(f"pruner must be one of {', '.join(PRUNERS)}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+        from tailor.training.backtest import parse_horizon
+
+        try:
+            parse_horizon(self.horizon)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return self
 
     def settings(self, *, trials: int | None = None, study: str | None = None) -> TuningSettings:

@@ -377,6 +377,9 @@ class _Context:
                 threads=cfg.tuning.threads,
                 files=(split_dir / "train.parquet", split_dir / "validation.parquet"),
                 on_trial=self.progress.trial,
+                objective=cfg.tuning.objective,  # type: ignore[arg-type]
+                periods=cfg.tuning.periods,
+                horizon=cfg.tuning.horizon,
             )
             self.selection = selection
             with output_dir(out, command="train") as staging:
@@ -387,10 +390,18 @@ class _Context:
             chosen = selection.chosen
             trials = sum(len(r.tuning.trials) for r in selection.results.values())
             pruned = sum(r.tuning.counts["pruned"] for r in selection.results.values())
-            text = (
-                f"best {selection.best} (validation {cfg.metric.name} {chosen.validation:.4f}); "
-                f"{trials} trials, {pruned} pruned"
-            )
+            if cfg.tuning.objective == "backtest":
+                scored = (
+                    f"mean {cfg.metric.name} over {cfg.tuning.periods} backtest periods "
+                    f"{chosen.validation:.4f}: "
+                    + ", ".join(
+                        f"{origin} {'-' if v is None else f'{v:.4f}'}"
+                        for origin, v in chosen.periods.items()
+                    )
+                )
+            else:
+                scored = f"validation {cfg.metric.name} {chosen.validation:.4f}"
+            text = f"best {selection.best} ({scored}); {trials} trials, {pruned} pruned"
             return text, {"best": selection.best, "validation": chosen.validation}
 
         return self._stage(
@@ -935,9 +946,12 @@ def _track(config: TrainConfig, run: Path, summary: RunSummary, progress: Progre
     tags = {"tailor.pipeline": config.name}
     if summary.gate is not None:
         tags["tailor.gate"] = summary.gate.verdict
+    objective = (summary.selection.get("objective") or {}).get("name", "validation")
+    tags["tailor.objective"] = str(objective)
     record = tracking.log_run(
         run / "model",
         test_metrics=run / "evaluation" / "metrics.json",
+        extra_metrics=backtest_metrics(summary.selection),
         report=run / "evaluation" / "report.html",
         artifacts=[run / "report.html", *artifacts],
         experiment=config.tracking.experiment,
@@ -947,6 +961,22 @@ def _track(config: TrainConfig, run: Path, summary: RunSummary, progress: Progre
     )
     summary.tracking = {"run_id": record.run_id, "tracking_uri": record.tracking_uri}
     progress.note(f"logged to MLflow: run {record.run_id} ({record.tracking_uri})")
+
+
+def backtest_metrics(selection: Mapping[str, Any]) -> dict[str, float]:
+    """The chosen candidate's backtest objective as metrics: ``backtest_<metric>_<origin>``
+    per period and ``backtest_mean_<metric>`` (empty for the validation objective)."""
+    periods = selection.get("periods") or {}
+    if not periods:
+        return {}
+    metric = str(selection.get("metric", "ndcg@10"))
+    out = {
+        f"backtest_{metric}_{origin}": float(v) for origin, v in periods.items() if v is not None
+    }
+    chosen = (selection.get("validation") or {}).get(selection.get("best"))
+    if chosen is not None:
+        out[f"backtest_mean_{metric}"] = float(chosen)
+    return out
 
 
 def _append_history(run: Path, summary: RunSummary) -> None:

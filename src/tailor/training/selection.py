@@ -24,6 +24,8 @@ from tailor.models.artifacts import record_metrics
 from tailor.models.model_dir import FitSummary, fit_model_dir
 from tailor.training.spaces import SearchSpace, default_space
 from tailor.training.tuning import (
+    PERIODS_ATTR,
+    ObjectiveKind,
     TrialRecord,
     TuningResult,
     TuningSettings,
@@ -72,7 +74,8 @@ class CandidateResult:
     Attributes:
         model: registry name.
         params: the chosen parameters.
-        validation: the validation metric of those parameters.
+        validation: the objective's value of those parameters: the validation metric, or its
+            mean over the backtest periods.
         tuning: the search.
     """
 
@@ -81,14 +84,24 @@ class CandidateResult:
     validation: float
     tuning: TuningResult
 
+    @property
+    def periods(self) -> dict[str, float | None]:
+        """The chosen parameters' value in each backtest period (origin -> value; empty for
+        the validation objective)."""
+        found = self.tuning.best_attrs.get(PERIODS_ATTR) or {}
+        return dict(found)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {
+        out = {
             "model": self.model,
             "params": self.params,
             "validation": self.validation,
             "tuning": self.tuning.to_dict(),
         }
+        if self.periods:
+            out["periods"] = self.periods
+        return out
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,9 @@ class Selection:
     results: dict[str, CandidateResult]
     best: str
     seconds: float = 0.0
+    objective: dict[str, Any] = field(default_factory=lambda: {"name": "validation"})
+    """How trials were scored: ``{"name": "validation"}`` or ``{"name": "backtest",
+    "periods": N, "horizon": "1m"}``."""
 
     @property
     def chosen(self) -> CandidateResult:
@@ -119,6 +135,8 @@ class Selection:
             "model": self.chosen.model,
             "params": self.chosen.params,
             "validation": {k: r.validation for k, r in self.results.items()},
+            "objective": self.objective,
+            "periods": self.chosen.periods,
             "seconds": round(self.seconds, 3),
             "candidates": {k: r.to_dict() for k, r in self.results.items()},
         }
@@ -154,8 +172,12 @@ def choose(
     files: tuple[Path, Path] | None = None,
     on_trial: Callable[[str, TrialRecord], None] | None = None,
     on_candidate: Callable[[str, CandidateResult], None] | None = None,
+    objective: ObjectiveKind = "validation",
+    periods: int = 4,
+    horizon: str = "1m",
 ) -> Selection:
-    """Tune every candidate on the validation part of ``split`` and choose the best.
+    """Tune every candidate on the validation part of ``split`` (or over backtest periods of
+    its train + validation parts) and choose the best.
 
     Args:
         split: with a validation part.
@@ -170,6 +192,9 @@ def choose(
             receiving the frames.
         on_trial: progress, after each trial: (candidate, record).
         on_candidate: progress, after each candidate.
+        objective: ``validation`` or ``backtest`` (:func:`tailor.training.tuning.tune_model`):
+            the candidate with the highest mean over the periods is chosen.
+        periods, horizon: the backtest periods.
     """
     settings = settings or TuningSettings()
     metric_k(metric)
@@ -203,13 +228,19 @@ def choose(
             starts=starts,
             threads=threads,
             on_trial=progress,
+            objective=objective,
+            periods=periods,
+            horizon=horizon,
         )
         result = CandidateResult(cand.model, tuned.best_params, tuned.best_value, tuned)
         results[cand.key] = result
         if on_candidate is not None:
             on_candidate(cand.key, result)
     best = max(results, key=lambda k: (results[k].validation, -list(results).index(k)))
-    return Selection(metric, results, best, time.perf_counter() - started)
+    how: dict[str, Any] = {"name": objective}
+    if objective == "backtest":
+        how.update(periods=periods, horizon=horizon)
+    return Selection(metric, results, best, time.perf_counter() - started, how)
 
 
 def refit(

@@ -124,6 +124,7 @@ def log_run(
     params: Mapping[str, Any] | None = None,
     epoch_metrics: Sequence[Mapping[str, float]] | None = None,
     test_metrics: Mapping[str, Any] | Path | str | None = None,
+    extra_metrics: Mapping[str, float] | None = None,
     fingerprints: Mapping[str, Any] | None = None,
     report: Path | str | None = None,
     artifacts: Iterable[Path | str] = (),
@@ -145,6 +146,9 @@ def log_run(
         test_metrics: a ``metrics.json`` (path or dict) or plain ``{name: value}``: top-level
             numbers are logged as ``test_<name>``. The manifest's ``metrics`` (validation) are
             logged as they are named there, except those the epoch history already holds.
+        extra_metrics: more values, logged as named (step 0): ``tailor train`` logs the
+            backtest objective's ``backtest_<metric>_<origin>`` per period and
+            ``backtest_mean_<metric>`` here.
         fingerprints: data fingerprints; default the manifest's ``fingerprints``. Logged as
             ``fingerprints.json`` and as tags ``fingerprint.<section>.<name>``.
         report: ``report.html`` of the evaluation, logged under ``evaluation/``.
@@ -190,6 +194,7 @@ def log_run(
         for epoch, values in enumerate(epoch_metrics or (), start=1):
             metrics += _metrics(values, now, step=epoch)
         metrics += _metrics(_test_values(test_metrics), now, step=0, prefix="test_")
+        metrics += _metrics(dict(extra_metrics or {}), now, step=0)
         prints = dict(fingerprints) if fingerprints is not None else _manifest_prints(manifest)
         mlc.log_batch(
             run_id,

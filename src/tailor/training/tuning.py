@@ -52,6 +52,12 @@ SAMPLERS: tuple[str, ...] = ("tpe", "random", "grid", "hyperopt")
 Pruner = Literal["median", "percentile", "hyperband", "none"]
 PRUNERS: tuple[str, ...] = ("median", "percentile", "hyperband", "none")
 COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
+ObjectiveKind = Literal["validation", "backtest"]
+OBJECTIVES: tuple[str, ...] = ("validation", "backtest")
+PERIODS_ATTR = "periods"
+"""The trial attribute of the backtest objective: ``{origin date: value}``, in time order."""
+_RESERVED_ATTRS = frozenset({"worker", "params", "error", "repeat"})
+"""User attributes tailor's Optuna loop sets itself (not the objective's)."""
 OPEN_ATTEMPTS = 5
 """Tries to open a shared study (processes starting at once race to create its tables)."""
 
@@ -139,6 +145,8 @@ class TrialRecord:
         intermediate: epoch -> reported value.
         worker: the process id that ran it.
         error: why a failed trial failed.
+        attrs: what the objective recorded with :meth:`TrialHandle.set_attr` (the backtest
+            objective: ``periods``, each period's value by origin); Optuna user attributes.
     """
 
     number: int
@@ -150,6 +158,7 @@ class TrialRecord:
     intermediate: dict[int, float] = field(default_factory=dict)
     worker: int | None = None
     error: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -173,6 +182,14 @@ class TuningResult:
     settings: TuningSettings
     seconds: float
     study: Any = None
+
+    @property
+    def best_attrs(self) -> dict[str, Any]:
+        """What the objective recorded for the best trial (e.g. its per-period values)."""
+        for t in self.trials:
+            if t.state == COMPLETE and t.params == self.best_params and t.attrs:
+                return dict(t.attrs)
+        return {}
 
     @property
     def counts(self) -> dict[str, int]:
@@ -212,13 +229,15 @@ class TuningResult:
                     "intermediate": {str(k): v for k, v in t.intermediate.items()},
                     "worker": t.worker,
                     "error": t.error,
+                    "attrs": t.attrs,
                 }
                 for t in self.trials
             ],
         }
 
     def trials_frame(self) -> pd.DataFrame:
-        """One row per trial: number, state, value, seconds, epochs, then the parameters."""
+        """One row per trial: number, state, value, seconds, epochs, the parameters, then each
+        period's value (``period:<origin>``) when the objective was a backtest."""
         rows = [
             {
                 "number": t.number,
@@ -227,6 +246,7 @@ class TuningResult:
                 "seconds": t.seconds,
                 "epochs": len(t.intermediate),
                 **{f"param:{k}": v for k, v in t.params.items()},
+                **{f"period:{k}": v for k, v in (t.attrs.get(PERIODS_ATTR) or {}).items()},
             }
             for t in self.trials
         ]
@@ -241,6 +261,10 @@ class TrialHandle(Protocol):
     def report(self, step: int, value: float) -> None:
         """Report an intermediate value (e.g. per-epoch validation NDCG); raises
         :class:`Pruned` when the trial should stop."""
+
+    def set_attr(self, key: str, value: Any) -> None:
+        """Record a JSON-ready value with the trial (an Optuna user attribute; the trial's
+        :attr:`TrialRecord.attrs`)."""
 
 
 Objective = Callable[[dict[str, Any], TrialHandle], float]
@@ -328,7 +352,7 @@ def _plain(
             value, state, error = None, FAILED, f"{type(exc).__name__}: {_first_line(exc)}"
         rec = TrialRecord(
             number, params, raw, value if state == COMPLETE else None, state,
-            time.perf_counter() - t0, handle.intermediate, os.getpid(), error,
+            time.perf_counter() - t0, handle.intermediate, os.getpid(), error, handle.attrs,
         )  # fmt: skip
         records.append(rec)
         if on_trial is not None:
@@ -503,7 +527,7 @@ def run_worker(
 
     if study is None:
         study = open_study(space, settings, worker)
-    cache: dict[str, float] = {}
+    cache: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def wrapped(trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", os.getpid())
@@ -512,7 +536,10 @@ def run_worker(
         key = json.dumps(_jsonable(params), sort_keys=True)
         if key in cache:  # the grid and TPE can repeat a point: same parameters, same value
             trial.set_user_attr("repeat", True)
-            return cache[key]
+            value, attrs = cache[key]
+            for name, attr in attrs.items():
+                trial.set_user_attr(name, attr)
+            return value
         handle = _OptunaHandle(trial)
         try:
             value = float(objective(params, handle))
@@ -524,7 +551,7 @@ def run_worker(
         if not math.isfinite(value):
             trial.set_user_attr("error", f"objective is {value}")
             raise TuningError(f"objective is {value}")
-        cache[key] = value
+        cache[key] = (value, dict(handle.attrs))
         return value
 
     def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -559,6 +586,13 @@ class _OptunaHandle:
     def __init__(self, trial: Any) -> None:
         self.trial = trial
         self.number = int(trial.number)
+        self.attrs: dict[str, Any] = {}
+
+    def set_attr(self, key: str, value: Any) -> None:
+        if key in _RESERVED_ATTRS:
+            raise ValueError(f"trial attribute {key!r} is reserved")
+        self.attrs[key] = value
+        self.trial.set_user_attr(key, value)
 
     def report(self, step: int, value: float) -> None:
         if not math.isfinite(value):
@@ -618,6 +652,7 @@ def _record(space: SearchSpace, trial: Any) -> TrialRecord:
         intermediate={int(k): float(v) for k, v in trial.intermediate_values.items()},
         worker=trial.user_attrs.get("worker"),
         error=trial.user_attrs.get("error"),
+        attrs={k: v for k, v in trial.user_attrs.items() if k not in _RESERVED_ATTRS},
     )
 
 
@@ -660,6 +695,12 @@ class _RecordingHandle:
     def __init__(self, number: int) -> None:
         self.number = number
         self.intermediate: dict[int, float] = {}
+        self.attrs: dict[str, Any] = {}
+
+    def set_attr(self, key: str, value: Any) -> None:
+        if key in _RESERVED_ATTRS:
+            raise ValueError(f"trial attribute {key!r} is reserved")
+        self.attrs[key] = value
 
     def report(self, step: int, value: float) -> None:
         self.intermediate[int(step)] = float(value)
@@ -704,7 +745,7 @@ def _hyperopt(
             value, state, error = None, FAILED, f"{type(exc).__name__}: {_first_line(exc)}"
         rec = TrialRecord(
             number, params, raw, value, state, time.perf_counter() - t0,
-            handle.intermediate, os.getpid(), error,
+            handle.intermediate, os.getpid(), error, handle.attrs,
         )  # fmt: skip
         records.append(rec)
         if on_trial is not None:
@@ -781,7 +822,7 @@ def _recorded_study(
                     value=rec.value if rec.state == COMPLETE else None,
                     intermediate_values=rec.intermediate,
                     state=TrialState.COMPLETE if rec.state == COMPLETE else TrialState.FAIL,
-                    user_attrs={"params": _jsonable(rec.params)},
+                    user_attrs={**rec.attrs, "params": _jsonable(rec.params)},
                 )
             )
         except ValueError:
@@ -904,6 +945,92 @@ class ModelObjective:
         return prepared
 
 
+@dataclass
+class BacktestObjective:
+    """Mean of ``metric`` over rolling backtest periods of one model with a trial's parameters.
+
+    The periods are those of :class:`tailor.training.backtest.BacktestPlan` (the same cut and
+    truth code as ``tailor backtest``): the last ``periods`` complete periods of ``horizon``
+    (calendar months for ``1m``) of ``data`` (the training and validation parts, concatenated:
+    never the test period). At each origin the model is fitted on everything before it (seeded)
+    and scored on the lists the pipeline gives for the period that follows (users with history
+    at the origin; only items new to the user with ``relevant == "novel"``). The trial's value
+    is the mean over periods; each period's value goes to the trial's attribute
+    :data:`PERIODS_ATTR` (``{origin date: value}``). No per-epoch reports: not pruned.
+    Picklable: data given as paths is read in each worker.
+
+    Attributes:
+        model: registry name.
+        data: interaction frames or files, concatenated (train, validation).
+        items: the catalogue (frame or path), optional.
+        metric: ``<name>@<k>``.
+        relevant: ``all`` test rows of a period, or only ``novel`` items.
+        periods: the number of periods.
+        horizon: each period's length (``1m``, ``30d``, ``2w``).
+        seed: fit seed (same parameters, same score).
+        threads: fit threads (0: the model's choice).
+    """
+
+    model: str
+    data: tuple[pd.DataFrame | Path, ...]
+    items: pd.DataFrame | Path | None = None
+    metric: str = "ndcg@10"
+    relevant: Literal["all", "novel"] = "all"
+    periods: int = 4
+    horizon: str = "1m"
+    seed: int | None = 42
+    threads: int = 0
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
+    def __call__(self, params: dict[str, Any], trial: TrialHandle) -> float:
+        result = self.plan().run(
+            self.model,
+            params,
+            metric=self.metric,
+            seed=0 if self.seed is None else self.seed,
+            threads=self.threads,
+            keep_per_user=False,
+        )
+        values = result.values()
+        trial.set_attr(
+            PERIODS_ATTR,
+            {
+                f"{p.origin:%Y-%m-%d}": (None if math.isnan(v) else float(v))
+                for p, v in zip(result.periods, values, strict=True)
+            },
+        )
+        return float(result.mean)
+
+    def plan(self) -> Any:
+        """The :class:`~tailor.training.backtest.BacktestPlan` (cut once per process)."""
+        if "plan" not in self._cache:
+            from tailor.data.io import read_interactions
+            from tailor.data.validate import read_parquet
+            from tailor.training.backtest import BacktestPlan
+
+            frames = [
+                read_interactions(Path(d)) if isinstance(d, str | Path) else d for d in self.data
+            ]
+            frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            items = self.items
+            if isinstance(items, str | Path):
+                items = read_parquet(Path(items))
+            self._cache["plan"] = BacktestPlan.build(
+                frame,
+                n_periods=self.periods,
+                horizon=self.horizon,
+                k=(metric_k(self.metric),),
+                items=items,
+                novel_only=self.relevant == "novel",
+            )
+        return self._cache["plan"]
+
+
 def novel_filter(history: pd.DataFrame) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """Truth filter keeping only (user, item) pairs absent from ``history``."""
     from tailor.evaluation.truth import unseen_only
@@ -926,7 +1053,7 @@ def metric_k(metric: str) -> int:
 def tune_model(
     model: str,
     train: pd.DataFrame | Path,
-    validation: pd.DataFrame | Path,
+    validation: pd.DataFrame | Path | None,
     *,
     space: SearchSpace | None = None,
     settings: TuningSettings = TuningSettings(),
@@ -936,13 +1063,17 @@ def tune_model(
     starts: Sequence[Mapping[str, Any]] | None = None,
     threads: int = 0,
     on_trial: Callable[[TrialRecord], None] | None = None,
+    objective: ObjectiveKind = "validation",
+    periods: int = 4,
+    horizon: str = "1m",
 ) -> TuningResult:
-    """Tune ``model`` on a validation split.
+    """Tune ``model`` on a validation split, or over backtest periods.
 
     Args:
         model: registry name.
         train: training interactions (frame or file).
-        validation: validation interactions (frame or file).
+        validation: validation interactions (frame or file); optional with the backtest
+            objective (its periods cover train and validation together).
         space: default: the model's default space (:data:`~tailor.training.spaces.
             DEFAULT_SPACES`).
         settings: sampler, budget, pruner, storage, workers.
@@ -952,9 +1083,16 @@ def tune_model(
         starts: first trials (default: the library defaults of the model's default space).
         threads: fit threads per trial.
         on_trial: progress callback.
+        objective: ``validation`` (fit on train, score validation: :class:`ModelObjective`)
+            or ``backtest`` (the mean over ``periods`` rolling periods of ``horizon`` of train +
+            validation: :class:`BacktestObjective`; not pruned).
+        periods: backtest periods.
+        horizon: each backtest period's length (``1m``, ``30d``, ``2w``).
 
     Raises:
-        ConfigError: unknown model or parameters.
+        ConfigError: unknown model, parameters or objective; no validation data for the
+            validation objective; a bad horizon.
+        DataError: too few data for ``periods`` periods.
         TuningError: no trial completed.
     """
     from tailor.training.spaces import default_space, default_start
@@ -964,15 +1102,35 @@ def tune_model(
     space.check(model)
     if starts is None:
         starts = [default_start(model, space)]
-    objective = ModelObjective(
-        model, train, validation, items, metric=metric, relevant=relevant,
-        seed=settings.seed, threads=threads,
-    )  # fmt: skip
+    scorer: Objective
+    if objective == "validation":
+        if validation is None:
+            raise ConfigError("the validation objective needs validation data")
+        scorer = ModelObjective(
+            model, train, validation, items, metric=metric, relevant=relevant,
+            seed=settings.seed, threads=threads,
+        )  # fmt: skip
+    elif objective == "backtest":
+        from tailor.training.backtest import parse_horizon
+
+        parse_horizon(horizon)
+        if isinstance(periods, bool) or not isinstance(periods, int) or periods < 1:
+            raise ConfigError(f"periods must be a positive integer, got {periods!r}")
+        data = (train,) if validation is None else (train, validation)
+        backtest = BacktestObjective(
+            model, data, items, metric=metric, relevant=relevant, periods=periods,
+            horizon=horizon, seed=settings.seed, threads=threads,
+        )  # fmt: skip
+        backtest.plan()  # too few data for the periods: one clear error before any trial
+        scorer = backtest
+        settings = replace(settings, pruner="none")  # scored per period, not per epoch
+    else:
+        raise ConfigError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
     if model not in ITERATIVE and settings.pruner != "none":
         settings = replace(settings, pruner="none")  # nothing is reported per epoch
     if space.is_empty:
         settings = replace(settings, trials=1, sampler="random")
-    return optimize(space, objective, settings, starts=starts, name=model, on_trial=on_trial)
+    return optimize(space, scorer, settings, starts=starts, name=model, on_trial=on_trial)
 
 
 # ---- helpers -----------------------------------------------------------------------------------
