@@ -55,7 +55,7 @@ from pydantic import (
 )
 
 from tailor.data import _attributes
-from tailor.data.columns import Columns
+from tailor.data.columns import Columns, event_label
 from tailor.data.prepared import Prepared
 from tailor.data.sources.raw import ITEM_PREFIX, USER_PREFIX, RawData
 from tailor.errors import ConfigError, DataError, format_validation_error
@@ -430,12 +430,7 @@ def _normalise_event_types(
         return frame
     raw = frame[Columns.EVENT_TYPE]
     codes, uniques = pd.factorize(raw)
-    norm = (
-        pd.Series(uniques, dtype="str")
-        .str.strip()
-        .str.lower()
-        .str.replace(r"[\s\-]+", "_", regex=True)
-    )
+    norm = pd.Series([event_label(str(u)) for u in uniques], dtype="str")
     changed = (norm != pd.Series(uniques, dtype="str")).to_numpy()
     counted = codes[distinct]
     n_changed = int(changed[counted[counted >= 0]].sum())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class Columns:
     """Canonical column names of interactions, items, users and recommendation frames."""
@@ -38,3 +40,13 @@ DEFAULT_EVENT_WEIGHTS = {
     "rating": 1.0,
 }
 """Default weight of one event of each type when interactions are aggregated."""
+
+
+_LABEL_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def event_label(text: str) -> str:
+    """THE event-type label rule, for batch data and live events alike:
+    ``" Add to cart"`` -> ``"add_to_cart"`` (trim, lower-case, runs of spaces and dashes to
+    ``_``)."""
+    return _LABEL_SEPARATORS.sub("_", text.strip().lower())

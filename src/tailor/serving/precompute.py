@@ -9,12 +9,12 @@ pipeline's batch path, the same code as ``tailor recommend`` and evaluation.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tailor.logging import get_logger
-from tailor.pipeline import ItemList, Query
+from tailor.pipeline import ItemList, Pipeline, Query
 from tailor.serving.cache import RecCache
 from tailor.serving.state import ServingState
 
@@ -40,10 +40,15 @@ def user_lists(
     model's part; a read applies the request's filters and backfills, as live scoring does)."""
     assert state.model is not None, "user_lists needs a model"
     ids = state.model.users.ids
-    query = Query(n=n)
     for start in range(0, len(ids), batch):
-        result = state.pipeline.recommend(ids[start : start + batch], query, backfill_short=False)
-        yield result.lists()
+        yield cacheable_lists(state.pipeline, ids[start : start + batch], n)
+
+
+def cacheable_lists(pipeline: Pipeline, user_ids: Sequence[str], n: int) -> dict[str, ItemList]:
+    """What the cache stores for ``user_ids``: the pipeline's batch path with seen and
+    unavailable items left out and no backfill. Used by warm-ups and by ``tailor stream``
+    (which rewrites the lists of the users its events touched)."""
+    return pipeline.recommend(user_ids, Query(n=n), backfill_short=False).lists()
 
 
 async def warm(
