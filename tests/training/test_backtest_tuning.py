@@ -175,6 +175,8 @@ def test_tailor_train_tunes_over_periods_from_its_config(tmp_path: Path) -> None
     assert [c for c in trials.columns if c.startswith("period:")] == [
         "period:2024-01-15", "period:2024-01-22", "period:2024-01-29",
     ]  # fmt: skip
+    report = (tmp_path / "run" / "report.html").read_text()
+    assert "Candidates (mean ndcg@10 over 3 backtest periods of 7d)" in report
     # MLflow gets the chosen setting's periods and their mean like the other metrics
     assert backtest_metrics(selection) == {
         **{f"backtest_ndcg@10_{o}": v for o, v in selection["periods"].items()},

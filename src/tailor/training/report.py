@@ -214,8 +214,24 @@ def _candidates_table(stored: Mapping[str, Any], metric: str) -> str:
                 f"<span class='text'>{html.escape(params)}</span>",
             ]
         )
-    return f"<h2>Candidates (validation {html.escape(metric)})</h2>" + _table(
-        ["candidate", metric, "trials", "pruned", "failed", "s", "best parameters"], rows
+    how = stored.get("objective") or {}
+    scored = (
+        f"mean {metric} over {how.get('periods')} backtest periods of {how.get('horizon')}"
+        if how.get("name") == "backtest"
+        else f"validation {metric}"
+    )
+    periods = stored.get("periods") or {}
+    shown = (
+        "<p>the chosen setting per period: "
+        + html.escape(", ".join(f"{o} {_fmt(v)}" for o, v in periods.items()))
+        + "</p>"
+        if periods
+        else ""
+    )
+    return (
+        f"<h2>Candidates ({html.escape(scored)})</h2>"
+        + _table(["candidate", metric, "trials", "pruned", "failed", "s", "best parameters"], rows)
+        + shown
     )
 
 
