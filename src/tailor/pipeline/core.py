@@ -33,12 +33,19 @@ import pandas as pd
 
 from tailor.data.columns import Columns
 from tailor.errors import ConfigError
-from tailor.models.base import Recommender
+from tailor.models.base import Recommender, SupportsHistory
 from tailor.pipeline.ann import AnnIndex, AnnSettings, build_ann
 from tailor.pipeline.catalog import Catalog
 from tailor.pipeline.filters import ItemFilter, ItemList, ItemPredicate, apply_filters, backfill
 from tailor.pipeline.popular import PopularLists
-from tailor.pipeline.scoring import ModelIndex, score_block, score_user, seen_nums
+from tailor.pipeline.scoring import (
+    ModelIndex,
+    no_evidence,
+    score_block,
+    score_history,
+    score_user,
+    seen_nums,
+)
 
 SOURCE_MODEL = "model"
 """The model's list (backfilled from the popular lists when short)."""
@@ -46,6 +53,9 @@ SOURCE_COLD_START = "cold_start"
 """A user the model does not know: popular items."""
 SOURCE_FALLBACK = "fallback"
 """No model (or it failed): popular items."""
+SOURCE_SESSION = "session"
+"""A history without a row in the model (a session's recent items, a request's context):
+scored through ``score_history`` (:meth:`Pipeline.recommend_history`)."""
 POPULARITY_DIR = "popularity"
 """The fallback's folder inside a model folder (``ModelDir.POPULARITY``)."""
 CATALOG_FILE = "items.parquet"
@@ -353,6 +363,60 @@ class Pipeline:
         seen = self.seen_items(user_num) if query.exclude_seen else frozenset()
         items = apply_filters(self.pool(user_id, query), query.n, self.rule(query, seen))
         return UserList(items, SOURCE_FALLBACK)
+
+    def recommend_history(self, key: str, item_ids: Sequence[str], query: Query) -> UserList:
+        """The list for a history the model has no row for: an anonymous session's recent
+        items, or a known user's training items plus the items of the request's context.
+
+        ``key`` is a user id or a session id; ``item_ids`` are the history's items, oldest
+        first (unknown ones are ignored for scoring). The scored history is the user's training
+        items when ``key`` is known to the model, then ``item_ids``, through the model's
+        ``score_history`` (``SupportsHistory``); then the filters of any list: with
+        ``exclude_seen``, the user's training items and every item of ``item_ids`` count as
+        seen; availability, category, the exclude list, the predicate; top-n; backfill from the
+        popular lists (``source=session``). When nothing can be scored (no model, a model
+        without ``score_history`` such as Popularity, or no known item in ``item_ids``) the
+        answer is the one without a history under the same exclusions: the user's usual list
+        for a known user (``model``), the popular list for an unknown key (``cold_start``; or
+        ``fallback`` without a model).
+        """
+        history_ids = [str(i) for i in item_ids]
+        if query.exclude_seen and history_ids:
+            query = replace(query, exclude=query.exclude | frozenset(history_ids))
+        user_num = self.user_num(key)
+        model, index = self.model, self.index
+        known = [] if model is None else [model.items.number(i) for i in history_ids]
+        nums = np.array([k for k in known if k is not None], dtype=np.int64)
+        if (
+            model is None
+            or index is None
+            or not isinstance(model, SupportsHistory)
+            or not len(nums)
+        ):
+            if user_num is None:
+                return self.cold_start(key, query)
+            return self.finish(key, user_num, self.model_list(user_num, query), query)
+        trained = seen_nums(model, user_num) if user_num is not None else np.empty(0, np.int64)
+        history = np.concatenate([np.asarray(trained, dtype=np.int64), nums])
+        banned = index.item_nums(model, query.exclude)
+        if query.exclude_seen:
+            banned = np.concatenate([trained, banned])
+        items = score_history(
+            model,
+            index,
+            history,
+            query.n,
+            category=query.category,
+            banned=banned,
+            predicate=query.predicate,
+            missing=no_evidence(model),
+        )
+        if len(items) < query.n:
+            seen = self.seen_items(user_num) if query.exclude_seen else frozenset()
+            full = backfill(items, query.n, self.pool(key, query), self.rule(query, seen))
+        else:
+            full = items
+        return self._explained(key, user_num, full, SOURCE_SESSION, len(full) - len(items))
 
     def _explained(
         self, user_id: str, user_num: int | None, items: ItemList, source: str, backfilled: int

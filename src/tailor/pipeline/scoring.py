@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tailor.models.base import Recommender
+from tailor.models.base import Recommender, SupportsHistory
 from tailor.pipeline.ann import AnnIndex
 from tailor.pipeline.catalog import Catalog
 from tailor.pipeline.filters import ItemList, ItemPredicate
@@ -170,3 +170,26 @@ def score_block(
     scores = model.score_rows(user_nums)
     seen = model.seen[user_nums] if exclude_seen else None
     return masked_top_n(scores, n, allowed=allowed, banned=seen, missing=no_evidence(model))
+
+
+def score_history(
+    model: SupportsHistory,
+    index: ModelIndex,
+    item_nums: np.ndarray,
+    n: int,
+    *,
+    category: str | None = None,
+    banned: np.ndarray,
+    predicate: ItemPredicate | None = None,
+    missing: float | None = None,
+) -> ItemList:
+    """:func:`score_user` for an ad-hoc history (item numbers, oldest first): one
+    ``score_history`` row, then ``masked_top_n`` with the allowed mask and ``banned`` (item
+    numbers: the history's and the user's items when seen items are excluded, the exclude
+    list). Exact scoring: no ANN index knows a folded vector."""
+    from tailor.models._topn import masked_top_n
+
+    scores = model.score_history(item_nums)[None, :]
+    allowed = index.allowed(category, predicate)
+    idx, vals = masked_top_n(scores, n, allowed=allowed, banned=banned, missing=missing)
+    return index.to_list(idx[0], vals[0])
