@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.data.columns import Columns
+from tailor.data.ids import normalise_ids
 from tailor.errors import ConfigError, DataError
 from tailor.evaluation._kernels import (
     dedupe_truth,
@@ -109,25 +110,40 @@ class RankedLists:
         return ideal_gains(self.truth.ptr, rel, width or self.width)
 
 
-def id_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def id_codes(
+    values: pd.Series, name: str | None = None, column: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Factorise an id column: (integer codes, -1 for missing; the ids of the codes as str).
 
     Categorical columns reuse their codes (no pass over the rows); other columns are hashed
-    once. Integer-valued floats lose their ``.0`` so ``17850.0`` and ``"17850"`` are the same id,
-    as in :class:`~tailor.data.vocab.Vocabulary`.
+    once. The ids follow the one id rule, :func:`tailor.data.ids.normalise_ids`, applied to the
+    distinct values only: ``17850.0``, ``"17850.0"``, ``" 17850"`` and ``"17850"`` are the same
+    id ``"17850"``, as in :class:`~tailor.data.vocab.Vocabulary`; a blank id is missing (code
+    -1). Two codes may then name the same id; :func:`lookup` maps both to it.
+
+    Raises:
+        DataError: a float id with a fraction, naming ``name``, ``column`` and its row.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return np.asarray(values.array.codes), _as_text(np.asarray(values.cat.categories))
-    codes, uniques = pd.factorize(values)
-    return codes, _as_text(np.asarray(uniques))
+        codes, uniques = np.asarray(values.array.codes), np.asarray(values.cat.categories)
+    else:
+        codes, uniques = pd.factorize(values)
+    try:
+        ids = _as_text(uniques)
+    except DataError as exc:
+        rows = np.flatnonzero(codes == (exc.row or 0) - 1)
+        row = int(rows[0]) + 1 if len(rows) else None
+        raise DataError(exc.problem, file=name, column=column, row=row) from None
+    blank = pd.isna(ids)
+    if blank.any():
+        codes = np.where(blank[np.maximum(codes, 0)] & (codes >= 0), -1, codes)
+    return codes, ids
 
 
 def _as_text(values: np.ndarray) -> np.ndarray:
-    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
-        return values  # already text: skip a copy of every id
-    if values.dtype.kind == "f" and np.all(values == np.round(values)):
-        values = values.astype(np.int64)
-    return values.astype(str).astype(object)
+    """Distinct ids as an object array of ``str`` by ``normalise_ids``; NA where blank."""
+    ids = normalise_ids(pd.Series(values, dtype=object if values.dtype.kind in "OU" else None))
+    return ids.to_numpy(dtype=object, na_value=None)
 
 
 def lookup(uniques: np.ndarray, vocabulary: pd.Index) -> np.ndarray:
@@ -209,10 +225,10 @@ def build_lists(
     """
     require(recs, (Columns.USER_ID, Columns.ITEM_ID), RECS_NAME)
     require(truth, (Columns.USER_ID, Columns.ITEM_ID), TRUTH_NAME)
-    t_user, t_user_ids = id_codes(truth[Columns.USER_ID])
-    t_item, t_item_ids = id_codes(truth[Columns.ITEM_ID])
-    r_user, r_user_ids = id_codes(recs[Columns.USER_ID])
-    r_item, r_item_ids = id_codes(recs[Columns.ITEM_ID])
+    t_user, t_user_ids = id_codes(truth[Columns.USER_ID], TRUTH_NAME, Columns.USER_ID)
+    t_item, t_item_ids = id_codes(truth[Columns.ITEM_ID], TRUTH_NAME, Columns.ITEM_ID)
+    r_user, r_user_ids = id_codes(recs[Columns.USER_ID], RECS_NAME, Columns.USER_ID)
+    r_item, r_item_ids = id_codes(recs[Columns.ITEM_ID], RECS_NAME, Columns.ITEM_ID)
     for codes, name, col in (
         (t_user, TRUTH_NAME, Columns.USER_ID),
         (t_item, TRUTH_NAME, Columns.ITEM_ID),
@@ -222,7 +238,8 @@ def build_lists(
         _no_missing(codes, name, col)
     # only users that occur in the truth (a categorical may carry unused categories)
     users = pd.Index(t_user_ids[np.bincount(t_user, minlength=len(t_user_ids)) > 0]).unique()
-    items = pd.Index(np.concatenate([r_item_ids, t_item_ids, *map(_as_text, extra_items)]))
+    catalogue = [ids[~pd.isna(ids)] for ids in map(_as_text, extra_items)]
+    items = pd.Index(np.concatenate([r_item_ids, t_item_ids, *catalogue]))
     items = items.unique()
     r_lookup = lookup(r_user_ids, users)
     t_user = lookup(t_user_ids, users)[t_user]
