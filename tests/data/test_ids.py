@@ -83,3 +83,30 @@ def test_every_file_reader_agrees(tmp_path: Path) -> None:
         assert read_interactions(path)["user_id"].tolist() == ["17850", "12"]
         assert read_items(path)["item_id"].tolist() == ["3", "4"]
         assert read_user_ids(path).tolist() == ["17850", "12"]
+
+
+def test_missing_ids_are_missing_whatever_pandas_writes_for_them() -> None:
+    # pandas 2 turns NA into the text "<NA>" (nullable integers), "nan" and "None" (objects)
+    # under astype(str); those must stay missing, or they become a user called "<NA>"
+    floats = normalise_ids(pd.Series([17850.0, np.nan, None, 12583.0]))
+    assert floats.isna().tolist() == [False, True, True, False]
+    assert floats.dropna().tolist() == ["17850", "12583"]
+    objects = normalise_ids(pd.Series(["a", None, np.nan, pd.NA, " ", 42], dtype=object))
+    assert objects.isna().tolist() == [False, True, True, True, True, False]
+    assert objects.dropna().tolist() == ["a", "42"]
+
+
+def test_online_retail_rows_without_a_customer_are_dropped(tmp_path: Path) -> None:
+    from tailor.data.prepare import prepare
+
+    csv = tmp_path / "online_retail.csv"
+    csv.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n"
+        "536366,71053,LANTERN,6,2010-12-01 08:28:00,3.39,,United Kingdom\n"
+        "536367,84406B,CREAM,8,2010-12-01 08:34:00,2.75,13047.0,United Kingdom\n"
+        "536368,84029G,FLAG,6,2010-12-01 08:35:00,3.39,,United Kingdom\n"
+    )
+    prepared, report = prepare("online-retail", csv)
+    assert prepared.interactions["user_id"].tolist() == ["17850", "13047"]
+    assert report.dropped["missing_user_id"] == 2 and report.rows_out == 2

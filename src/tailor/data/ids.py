@@ -9,7 +9,9 @@ prepare``, ``split``, ``fit``, ``recommend --users``, ``evaluate``, serving's vo
 - text is trimmed, and text holding a whole number with a zero fraction loses it too
   (``"17850.0"`` -> ``"17850"``, ``" 42 "`` -> ``"42"``); other text is kept as written
   (``"0042"`` keeps its zeros, ``"85123A"`` its letter);
-- blanks and NaN are missing (NA).
+- blanks, NaN, None and NA are missing (NA), under pandas 2 and 3 alike (pandas 2's
+  ``astype(str)`` writes them as the text ``"<NA>"``, ``"nan"`` or ``"None"``; those are masked
+  back to missing here, so a reader's missing-id rule drops them).
 
 A float id with a fraction (``17850.5``) cannot be a real id: it is an error naming the row.
 
@@ -62,15 +64,17 @@ def normalise_ids(
                 column=column,
                 row=row + 1,
             )
-        return pd.Series(pd.array(values, dtype="Int64").astype("str"), index=values.index)
+        text = pd.Series(pd.array(values, dtype="Int64").astype("str"), index=values.index)
+        return text.mask(~present)  # pandas 2 writes NA as "<NA>"
     if pd.api.types.is_integer_dtype(values) or pd.api.types.is_bool_dtype(values):
         if values.isna().any():  # nullable integers: NA stays missing
             return values.astype("str").mask(values.isna())
         return values.astype("str")
-    text = values.astype("str").str.strip()
+    missing = values.isna().to_numpy()
+    text = values.astype("str").str.strip()  # pandas 2: None -> "None", NaN -> "nan"
     if text.str.contains(".", regex=False).any():
         text = text.str.replace(_INTEGRAL_TEXT, r"\1", regex=True)
-    return text.mask(text == "")
+    return text.mask(missing | (text == "").to_numpy())
 
 
 def id_array(values: pd.Series | np.ndarray | Iterable[Any]) -> np.ndarray:
