@@ -412,3 +412,50 @@ def test_users_table_with_float_ids_finds_the_segments(tmp_path: Path, as_text: 
         ["17850", "c", "cold_start"],
         ["17850", "d", "cold_start"],
     ]
+
+
+def test_fit_copies_the_users_table_so_recommend_needs_no_users_table(tmp_path: Path) -> None:
+    train = _numeric_shop(tmp_path / "split")
+    # beside TRAIN, as `tailor data split` leaves it; ids read as floats are stored as "17850"
+    table = pd.DataFrame(
+        {"user_id": [1.0, 2.0, 3.0, 4.0, 17850.0], "country": ["FR", "FR", "UK", "UK", "UK"]}
+    )
+    table.to_parquet(tmp_path / "split" / "users.parquet", index=False)
+    model_dir = tmp_path / "model"
+    assert run_cli("fit", "--train", train, "--model", "popularity", "--out", model_dir) == 0
+    stored = pd.read_parquet(model_dir / "users.parquet")
+    assert stored["user_id"].tolist() == ["1", "2", "3", "4", "17850"]
+    assert stored["country"].tolist() == ["FR", "FR", "UK", "UK", "UK"]
+    pd.DataFrame({"user_id": ["17850", "2"]}).to_csv(tmp_path / "ask.csv", index=False)
+    out = tmp_path / "recs.csv"
+    args = ["recommend", "--model-dir", model_dir, "--users", tmp_path / "ask.csv", "--k", "2"]
+    assert run_cli(*args, "--segment", "country", "--out", out) == 0  # no --users-table
+    recs = pd.read_csv(out, dtype={"user_id": str})
+    # 17850 (unknown, UK) gets UK's list (c 2 users, d 1), not the global a, c; the model
+    # ranks user 2's unseen items by global popularity: c (2 users), then b before d (tie)
+    assert recs[["user_id", "item_id", "source"]].values.tolist() == [
+        ["17850", "c", "cold_start"],
+        ["17850", "d", "cold_start"],
+        ["2", "c", "model"],
+        ["2", "b", "model"],
+    ]
+
+
+def test_fit_users_table_option_wins_and_is_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = _numeric_shop(tmp_path / "split")
+    pd.DataFrame({"user_id": ["1"], "country": ["FR"]}).to_parquet(
+        tmp_path / "split" / "users.parquet", index=False
+    )
+    other = tmp_path / "people.csv"
+    pd.DataFrame({"user_id": ["3", "4"], "tier": ["gold", "basic"]}).to_csv(other, index=False)
+    model_dir = tmp_path / "model"
+    args = ["fit", "--train", train, "--model", "popularity", "--out", model_dir]
+    assert run_cli(*args, "--users-table", other) == 0
+    stored = pd.read_parquet(model_dir / "users.parquet")
+    assert stored.to_dict("list") == {"user_id": ["3", "4"], "tier": ["gold", "basic"]}
+    capsys.readouterr()
+    pd.DataFrame({"uid": ["3"]}).to_csv(other, index=False)
+    assert run_cli(*args, "--users-table", other) == 2
+    assert "column 'user_id'" in _error_line(capsys)

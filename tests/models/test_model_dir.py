@@ -49,6 +49,19 @@ def test_fit_model_dir_writes_through_model_dir(tmp_path: Path) -> None:
     assert folder.popularity is not None and len(folder.popularity.items) == 9
 
 
+def test_users_table_is_written_into_the_folder(tmp_path: Path) -> None:
+    users = pd.DataFrame({"user_id": ["u0", "u1"], "country": ["FR", "UK"]})
+    fit_model_dir(planted_frame(), "popularity", {}, tmp_path / "m", users=users)
+    folder = ModelDir.load(tmp_path / "m")
+    assert (
+        folder.users_file == ModelDir.users_path(tmp_path / "m") == tmp_path / "m" / "users.parquet"
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(folder.users_file), users)
+    fit_model_dir(planted_frame(), "popularity", {}, tmp_path / "plain")
+    assert ModelDir.load(tmp_path / "plain").users_file is None
+    assert not (tmp_path / "plain" / "users.parquet").exists()
+
+
 def test_load_refuses_broken_folders(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="no such folder"):
         ModelDir.load(tmp_path / "nothing")

@@ -21,12 +21,13 @@ from tailor.cli.options import FORCE
 from tailor.data.columns import Columns
 from tailor.data.dataset import Dataset
 from tailor.data.ids import normalise_ids
-from tailor.data.io import read_interactions, read_items, write_frame
+from tailor.data.io import read_interactions, read_items, read_users, write_frame
 from tailor.data.validate import read_table
 from tailor.errors import ConfigError, DataError
 from tailor.models.base import FitOptions, Recommender, max_threads
 from tailor.models.model_dir import (
     ITEMS_FILE,
+    USERS_FILE,
     FitSummary,
     fit_model_dir,
     validation_dataset,
@@ -70,6 +71,12 @@ fits."""
     "--items", type=_PATH, help="Catalog (item_id, category...); default TRAIN's items.parquet."
 )
 @click.option(
+    "--users-table",
+    type=_PATH,
+    help="Users table (user_id + attributes such as country) copied into the model folder as "
+    "users.parquet, for per-segment popular lists; default TRAIN's users.parquet.",
+)
+@click.option(
     "--refit",
     is_flag=True,
     help="With --validation: after the fit on TRAIN (early stopping, learning curve), refit on "
@@ -96,6 +103,7 @@ def fit(
     params: tuple[str, ...],
     validation: Path | None,
     items: Path | None,
+    users_table: Path | None,
     refit: bool,
     threads: int,
     out: Path,
@@ -111,10 +119,12 @@ def fit(
         raise ConfigError(
             "--refit needs --validation: it refits on train + validation after a fit on train"
         )
-    catalog_file = items if items is not None else _default_items(train)
-    inputs = (train, validation, catalog_file)
+    catalog_file = items if items is not None else _beside(train, ITEMS_FILE)
+    users_file = users_table if users_table is not None else _beside(train, USERS_FILE)
+    inputs = (train, validation, catalog_file, users_file)
     check_output(out, inputs, force=force)
     catalog = read_items(catalog_file) if catalog_file is not None else None
+    users = read_users(users_file) if users_file is not None else None
     train_frame = read_interactions(train)
     _note_ignored_weights(create_model(name, hyper), train_frame)
     val_frame = read_interactions(validation) if validation is not None else None
@@ -168,6 +178,7 @@ def fit(
                 refit_hyper,
                 out,
                 items=catalog,
+                users=users,
                 threads=threads,
                 on_epoch=on_epoch,
                 extras=extras,
@@ -182,6 +193,7 @@ def fit(
                 hyper,
                 out,
                 items=catalog,
+                users=users,
                 validation=val_frame,
                 threads=threads,
                 on_epoch=on_epoch,
@@ -375,8 +387,9 @@ def read_segments(path: Path, column: str) -> dict[str, str] | None:
     return pipeline_segments(frame, column)
 
 
-def _default_items(train: Path) -> Path | None:
-    candidate = train.parent / ITEMS_FILE
+def _beside(train: Path, name: str) -> Path | None:
+    """The side table ``name`` in TRAIN's folder (a split or prepared folder), if there."""
+    candidate = train.parent / name
     return candidate if candidate.is_file() else None
 
 

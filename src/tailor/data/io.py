@@ -1,4 +1,5 @@
-"""Reading prepared interaction and catalog files, and writing result frames, by file extension.
+"""Reading prepared interaction, catalog and users files, and writing result frames, by file
+extension.
 
 Prepared files are the contract's columns (``user_id``, ``item_id``, ``timestamp`` and optionally
 ``value``/``weight``...) in Parquet or CSV, as written by ``tailor data prepare``/``split`` or by
@@ -76,12 +77,26 @@ def read_items(path: Path | str) -> pd.DataFrame:
     Raises:
         DataError: the file is missing or unreadable, or has no ``item_id`` column.
     """
-    file = Path(path)
-    frame = read_table(file, text_columns=(Columns.ITEM_ID,))
-    if Columns.ITEM_ID not in frame.columns:
-        raise DataError("required column is missing", file=str(file), column=Columns.ITEM_ID)
+    return _read_side_table(Path(path), Columns.ITEM_ID)
+
+
+def read_users(path: Path | str) -> pd.DataFrame:
+    """A users file (Parquet or CSV) with a ``user_id`` column and attributes (e.g. country),
+    ids as text.
+
+    Raises:
+        DataError: the file is missing or unreadable, or has no ``user_id`` column.
+    """
+    return _read_side_table(Path(path), Columns.USER_ID)
+
+
+def _read_side_table(file: Path, key: str) -> pd.DataFrame:
+    """A side table keyed by ``key``, its ids by the one id rule (none missing)."""
+    frame = read_table(file, text_columns=(key,))
+    if key not in frame.columns:
+        raise DataError("required column is missing", file=str(file), column=key)
     out = frame.copy()
-    out[Columns.ITEM_ID] = _ids(out[Columns.ITEM_ID], file=str(file), column=Columns.ITEM_ID)
+    out[key] = _ids(out[key], file=str(file), column=key)
     return out
 
 

@@ -4,10 +4,11 @@ writes them. Lists for users (filters, backfill, the popularity fallback) come f
 
 :class:`ModelDir` is the one owner of the layout of ``DIR``: the model artifact
 (``manifest.json``, ``params.npz``), ``DIR/popularity/`` (a
-:class:`~tailor.models.popular.Popularity` fitted on the same data) and ``DIR/items.parquet`` when
-a catalog was given. ``tailor fit`` writes it (``ModelDir.write``, through
-:func:`tailor.outputs.output_dir`), ``tailor recommend``, ``tailor serve`` and the serving
-registry read and check it (``ModelDir.load``).
+:class:`~tailor.models.popular.Popularity` fitted on the same data), ``DIR/items.parquet`` when
+a catalog was given and ``DIR/users.parquet`` when a users table was (user_id + attributes: the
+per-segment popular lists of :class:`tailor.pipeline.Pipeline` read it). ``tailor fit`` writes
+it (``ModelDir.write``, through :func:`tailor.outputs.output_dir`), ``tailor recommend``,
+``tailor serve`` and the serving registry read and check it (``ModelDir.load``).
 
 Stability: stable.
 """
@@ -32,6 +33,7 @@ from tailor.outputs import check_output, output_dir
 
 POPULARITY_DIR = "popularity"
 ITEMS_FILE = "items.parquet"
+USERS_FILE = "users.parquet"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class ModelDir:
 
     POPULARITY: ClassVar[str] = POPULARITY_DIR
     CATALOG: ClassVar[str] = ITEMS_FILE
+    USERS: ClassVar[str] = USERS_FILE
 
     @property
     def version(self) -> str:
@@ -74,6 +77,12 @@ class ModelDir:
         file = self.catalog_file
         return None if file is None else pd.read_parquet(file)
 
+    @property
+    def users_file(self) -> Path | None:
+        """``users.parquet`` when the folder has one."""
+        file = self.users_path(self.path)
+        return file if file.is_file() else None
+
     @staticmethod
     def popularity_path(path: Path) -> Path:
         """Where the popularity fallback of the folder ``path`` lives."""
@@ -83,6 +92,11 @@ class ModelDir:
     def catalog_path(path: Path) -> Path:
         """Where the catalog of the folder ``path`` lives (it may not exist)."""
         return Path(path) / ITEMS_FILE
+
+    @staticmethod
+    def users_path(path: Path) -> Path:
+        """Where the users table of the folder ``path`` lives (it may not exist)."""
+        return Path(path) / USERS_FILE
 
     @staticmethod
     def is_model_dir(path: Path) -> bool:
@@ -141,6 +155,7 @@ class ModelDir:
         *,
         popularity: Popularity | None = None,
         catalog: pd.DataFrame | None = None,
+        users: pd.DataFrame | None = None,
         extras: Callable[[Path], None] | None = None,
         inputs: Sequence[Path | None] = (),
         force: bool = False,
@@ -156,6 +171,7 @@ class ModelDir:
             model: the fitted model.
             popularity: the fallback, written to ``popularity/``.
             catalog: written to ``items.parquet``.
+            users: the users table (user_id + attributes), written to ``users.parquet``.
             extras: called with the staging folder to add files (e.g. a learning curve).
             inputs: files the output must not overwrite.
             force: replace a non-empty folder tailor did not write.
@@ -172,6 +188,8 @@ class ModelDir:
                 write_model(popularity, cls.popularity_path(staging))
             if catalog is not None:
                 catalog.to_parquet(cls.catalog_path(staging), index=False)
+            if users is not None:
+                users.to_parquet(cls.users_path(staging), index=False)
             if extras is not None:
                 extras(staging)
         return manifest
@@ -202,6 +220,7 @@ def fit_model_dir(
     out: Path,
     *,
     items: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
     validation: pd.DataFrame | None = None,
     threads: int = 0,
     on_epoch: Callable[[int, Mapping[str, float]], None] | None = None,
@@ -209,7 +228,8 @@ def fit_model_dir(
     inputs: Sequence[Path | None] = (),
     force: bool = False,
 ) -> FitSummary:
-    """Fit model ``name`` and a Popularity fallback on ``train`` and save both under ``out``.
+    """Fit model ``name`` and a Popularity fallback on ``train`` and save both under ``out``,
+    with the catalog ``items`` and the users table ``users`` when given (``ModelDir.write``).
 
     The folder appears whole or not at all: it is built in a staging sibling (``extras`` may
     add files there, e.g. a learning curve) and swapped into place; an earlier model folder stays
@@ -248,6 +268,7 @@ def fit_model_dir(
         model,
         popularity=Popularity().fit(data),
         catalog=items,
+        users=users,
         extras=extras,
         inputs=inputs,
         force=force,
