@@ -108,7 +108,8 @@ def test_refit_replaces_the_model_folder_whole(
     (model / "learning_curve.html").write_text("a stale curve of an older model")
     assert run_cli(*fit, "--model", "popularity") == 0
     names = sorted(p.name for p in model.iterdir())
-    assert names == [MARKER, "items.parquet", "manifest.json", "params.npz", "popularity"]
+    expected = ["items.parquet", "manifest.json", "params.npz", "popularity", "users.parquet"]
+    assert names == [MARKER, *expected]  # the split's users.parquet is copied in by fit
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "prepared", "shop", "split"]
 
 
