@@ -231,3 +231,20 @@ def test_tailor_tune_objective_backtest(tmp_path: Path, capsys: pytest.CaptureFi
     # the validation objective still needs validation data
     assert run_cli(*args) == 2
     assert "--validation" in capsys.readouterr().err
+
+
+def test_tailor_train_objective_and_periods_override_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _source(tmp_path / "shop")
+    config = tmp_path / "train.toml"
+    config.write_text(_config(source, 'horizon = "7d"'))  # objective: validation (default)
+    out = tmp_path / "run"
+    status = run_cli("train", "--config", config, "--out", out, "--objective", "backtest",
+                     "--periods", "2")  # fmt: skip
+    output = " ".join(capsys.readouterr().out.split())
+    assert status == 3, output  # the chosen model is popularity: the gate refuses it
+    assert "Tuning each candidate over backtest periods (train + validation)" in output
+    selection = json.loads((out / "tuning" / "selection.json").read_text())
+    assert selection["objective"] == {"name": "backtest", "periods": 2, "horizon": "7d"}
+    assert list(selection["periods"]) == ["2024-01-22", "2024-01-29"]

@@ -35,13 +35,18 @@ STAGE_TITLES = {
 class ConsoleProgress:
     """Stage starts and ends, one line per tuning trial, on a rich console."""
 
-    def __init__(self, console: Console, *, trials: bool = True) -> None:
+    def __init__(
+        self, console: Console, *, trials: bool = True, objective: str = "validation"
+    ) -> None:
         self.console = console
         self.trials = trials
         self.started: dict[str, float] = {}
+        self.objective = objective
 
     def stage(self, name: str, event: str, result: StageResult | None = None) -> None:
         title = STAGE_TITLES.get(name, name)
+        if name == "tune" and self.objective == "backtest":
+            title = "Tuning each candidate over backtest periods (train + validation)"
         if event == "start":
             self.started[name] = time.perf_counter()
             self.console.print(f"[bold]{title}[/bold] ...")
@@ -90,6 +95,15 @@ class ConsoleProgress:
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Override [tuning] workers.")
 @click.option(
+    "--objective",
+    type=click.Choice(["validation", "backtest"]),
+    help="Override [tuning] objective: backtest scores each trial by its mean over rolling "
+    "periods of train + validation.",
+)
+@click.option(
+    "--periods", type=click.IntRange(min=1), help="Override [tuning] periods (backtest objective)."
+)
+@click.option(
     "--rerun",
     multiple=True,
     metavar="STAGE",
@@ -114,6 +128,8 @@ def train(
     trials: int | None,
     storage: str | None,
     workers: int | None,
+    objective: str | None,
+    periods: int | None,
     rerun: tuple[str, ...],
     force: bool,
     every: str | None,
@@ -130,9 +146,17 @@ def train(
     from tailor.training.pipeline import train as run_pipeline
 
     config = load_config(config_path)
-    config = _override(config, models=models, trials=trials, storage=storage, workers=workers)
+    config = _override(
+        config,
+        models=models,
+        trials=trials,
+        storage=storage,
+        workers=workers,
+        objective=objective,
+        periods=periods,
+    )
     console = Console(highlight=False)
-    progress = ConsoleProgress(console)
+    progress = ConsoleProgress(console, objective=config.tuning.objective)
     if cycles is not None and every is None:
         raise click.UsageError("--cycles needs --every")
     if every is None:
@@ -170,7 +194,9 @@ def _override(config: Any, **given: Any) -> Any:
         except Exception as exc:
             raise click.BadParameter(str(exc), param_hint="--models") from None
     tuning = {
-        k: v for k, v in given.items() if k in ("trials", "storage", "workers") and v is not None
+        k: v
+        for k, v in given.items()
+        if k in ("trials", "storage", "workers", "objective", "periods") and v is not None
     }
     if tuning:
         config = config.model_copy(update={"tuning": config.tuning.model_copy(update=tuning)})
