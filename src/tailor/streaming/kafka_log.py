@@ -59,6 +59,9 @@ _log = get_logger(__name__)
 
 DEFAULT_GROUP = "tailor"
 DEFAULT_TIMEOUT_S = 10.0
+FETCH_WAIT_MS = 100
+"""How long the broker may hold a fetch for more data (librdkafka's default, 500 ms, would be
+half the freshness budget); ``fetch.wait.max.ms`` in the URL overrides it."""
 
 
 def dead_topic(topic: str) -> str:
@@ -256,6 +259,7 @@ class KafkaSource:
                 "auto.offset.reset": "earliest",
                 "enable.partition.eof": False,
                 "isolation.level": "read_committed",
+                "fetch.wait.max.ms": FETCH_WAIT_MS,
                 **self._config,
             }
         )
