@@ -37,6 +37,7 @@ from tailor.serving.routes import admin, docs, health, items, popular, recommend
 from tailor.serving.routes import metrics as metrics_route
 from tailor.serving.schemas import Problem
 from tailor.serving.service import RecService
+from tailor.serving.sessions import open_recent_items
 from tailor.serving.settings import ServeSettings, load_settings
 from tailor.serving.state import StateHolder
 
@@ -47,7 +48,8 @@ DRAIN_TIMEOUT_S = 1.0
 
 
 def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services:
-    """Cache, state holder, scoring service and rate limiter for ``settings``."""
+    """Cache, recent-items store, state holder, scoring service and rate limiter for
+    ``settings``."""
     keys = Keys(settings.key_prefix)
     cache = open_cache(
         settings.redis_url,
@@ -59,6 +61,17 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         ttl_s=settings.cache_ttl_s,
         memory_max_lists=settings.memory_cache_max_lists,
     )
+    sessions = open_recent_items(
+        settings.redis_url,
+        keys,
+        max_items=settings.session_max_items,
+        ttl_s=settings.session_ttl_s,
+        timeout_s=settings.redis_timeout_ms / 1000,
+        retries=settings.redis_retries,
+        cooldown_s=settings.breaker_cooldown_s,
+        threshold=settings.breaker_threshold,
+        memory_max_keys=settings.memory_cache_max_lists,
+    )
     holder = StateHolder()
     service = RecService(
         holder,
@@ -68,6 +81,7 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         threads=settings.scoring_threads,
         precompute_n=settings.precompute_n,
         write_back=settings.write_back,
+        sessions=sessions,
     )
     registry = (
         ModelRegistry(settings.model_dir, history_limit=settings.history_limit)
@@ -83,7 +97,9 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         threshold=settings.breaker_threshold,
     )
     throttle = FailureThrottle(settings.auth_fail_limit, settings.auth_fail_window_s)
-    return Services(settings, holder, cache, metrics, service, limiter, registry, throttle)
+    return Services(
+        settings, holder, cache, metrics, service, limiter, registry, throttle, sessions
+    )
 
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
@@ -122,6 +138,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             services.service.close()
             await services.limiter.close()
             await services.cache.close()
+            await services.sessions.close()
 
     app = FastAPI(
         title="tailor serving API",

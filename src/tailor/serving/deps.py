@@ -13,6 +13,7 @@ from tailor.serving.instruments import ServingMetrics
 from tailor.serving.problems import ProblemError
 from tailor.serving.registry import ModelRegistry
 from tailor.serving.service import RecService
+from tailor.serving.sessions import RecentItems
 from tailor.serving.settings import ServeSettings
 from tailor.serving.state import StateHolder
 
@@ -29,6 +30,9 @@ class Services:
     limiter: RateLimiter
     registry: ModelRegistry | None
     throttle: FailureThrottle
+    sessions: RecentItems
+    """Recent items per user or session id: the events route adds to it, the recommendation
+    service reads it for ids the model does not know."""
 
 
 async def get_services(request: Request) -> Services:

@@ -21,7 +21,9 @@ MAX_N = 100
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)
 ]
-Source = Literal["model", "cache", "fallback", "cold_start"]
+MAX_CONTEXT_ITEMS = 50
+"""Most items in each list of a request's ``context``."""
+Source = Literal["model", "cache", "fallback", "cold_start", "session"]
 
 
 def _integral(value: Any) -> Any:
@@ -57,14 +59,41 @@ class RecommendResponse(BaseModel):
     source: Source = Field(
         description="model: live scoring; cache: precomputed list; fallback: popular items "
         "because a dependency failed or ran out of time; cold_start: popular items for a "
-        "user the model does not know."
+        "user the model does not know; session: scored from a history the model has no row "
+        "for (a session's recent items, a request's context)."
     )
     model_version: str | None = Field(description="The model version that produced the answer.")
     recommendation_id: str = Field(description="Refer to this id in later events.")
 
 
+class RecommendContext(BaseModel):
+    """What the visitor is doing now: the list is scored from the user's history (when the
+    model knows the user; else the id's stored recent items) plus these items, through the
+    model's item-item or fold-in path (``source=session``). With ``exclude_seen`` they are
+    never recommended back."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    recent_items: list[Identifier] = Field(
+        default_factory=list,
+        max_length=MAX_CONTEXT_ITEMS,
+        description="Items viewed or clicked just now, oldest first.",
+    )
+    cart_items: list[Identifier] = Field(
+        default_factory=list,
+        max_length=MAX_CONTEXT_ITEMS,
+        description="Items in the cart (scored as the newest history).",
+    )
+
+    @property
+    def item_ids(self) -> list[str]:
+        """The history the context adds, oldest first: recent items, then the cart."""
+        return [*self.recent_items, *self.cart_items]
+
+
 class RecommendRequest(BaseModel):
-    """Recommendations for many users at once; the options apply to every user."""
+    """Recommendations for many users at once; the options (``context`` included) apply to
+    every user."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -74,6 +103,7 @@ class RecommendRequest(BaseModel):
     exclude: list[Identifier] = Field(default_factory=list, max_length=MAX_N)
     exclude_seen: bool = True
     segment: Identifier | None = None
+    context: RecommendContext | None = None
 
 
 class RecommendParams(BaseModel):

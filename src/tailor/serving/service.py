@@ -3,7 +3,9 @@
 Order for a known user (``exclude_seen`` on): the version's precomputed list in the cache, filtered;
 on a miss (or when filters leave too few items) live scoring, run in a worker thread and abandoned
 after ``scoring_budget_ms``; on any failure the in-process popular lists. An unknown user gets the
-popular lists with ``source=cold_start``. A dependency failure is never an error to the caller.
+popular lists with ``source=cold_start``, unless it has recent items (``serving/sessions.py``:
+a session fed by the events route), which are scored through the pipeline's
+``recommend_history`` (``source=session``). A dependency failure is never an error to the caller.
 A list scored live on a cache miss is written back to the cache in the background, so the
 user's next request is a hit. With neither a model nor a popular list loaded the answer is 503.
 
@@ -17,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -30,6 +32,7 @@ from tailor.pipeline import ItemFilter, ItemList, Query, apply_filters
 from tailor.serving.cache import CacheUnavailable, RecCache
 from tailor.serving.instruments import ServingMetrics
 from tailor.serving.problems import ProblemError
+from tailor.serving.sessions import RecentItems
 from tailor.serving.state import ServingState, StateHolder
 
 _log = get_logger(__name__)
@@ -74,6 +77,7 @@ class RecService:
         threads: int = 2,
         precompute_n: int = 50,
         write_back: bool = True,
+        sessions: RecentItems | None = None,
     ) -> None:
         self.holder = holder
         self.cache = cache
@@ -81,6 +85,7 @@ class RecService:
         self.budget_s = budget_s
         self.precompute_n = precompute_n
         self.write_back = write_back
+        self.sessions = sessions
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tailor-score")
         self._writes: set[asyncio.Task[None]] = set()
 
@@ -97,6 +102,11 @@ class RecService:
             return self._fallback(state, user_id, query, "model_unavailable")
         user_num = state.user_num(user_id)
         if user_num is None:
+            # an id the model does not know may be a session with recent items: one store
+            # read, on this path only (known users never pay it)
+            recent = await self.sessions.get(user_id) if self.sessions is not None else []
+            if recent:
+                return await self._from_history(state, user_id, recent, query)
             return self._answer(
                 state.pipeline.cold_start(user_id, query).items, "cold_start", state
             )
@@ -124,6 +134,41 @@ class RecService:
         if stored:
             self._write_back(state, user_id, stored[0])
         return self._answer(items, "model", state)
+
+    async def recommend_context(
+        self, user_id: str, item_ids: Sequence[str], query: RecQuery
+    ) -> Answer:
+        """The answer for ``user_id`` given a request's context (recent and cart items, oldest
+        first): scored from the user's history plus the context through
+        :meth:`Pipeline.recommend_history <tailor.pipeline.Pipeline.recommend_history>`
+        (``source=session``); an id the model does not know adds its stored recent items
+        before the context. Never cached. Without context items: :meth:`recommend`."""
+        if not item_ids:
+            return await self.recommend(user_id, query)
+        state = self.holder.state
+        if state.model is None:
+            _require_answerable(state)
+            return self._fallback(state, user_id, query, "model_unavailable")
+        history = list(item_ids)
+        if state.user_num(user_id) is None and self.sessions is not None:
+            history = [*await self.sessions.get(user_id), *history]
+        return await self._from_history(state, user_id, history, query)
+
+    async def _from_history(
+        self, state: ServingState, user_id: str, history: list[str], query: RecQuery
+    ) -> Answer:
+        """``recommend_history`` in a scoring thread, within the budget; the popular list
+        without the history's items (``fallback``) when it fails or runs out of time."""
+        try:
+            answer = await self._run(
+                lambda: state.pipeline.recommend_history(user_id, history, query)
+            )
+        except ScoringTimeout:
+            return self._fallback(state, user_id, _seen(query, history), "scoring_timeout")
+        except Exception as exc:  # a broken model must not become a 5xx
+            _log.error("scoring_failed", error_type=type(exc).__name__, version=state.version)
+            return self._fallback(state, user_id, _seen(query, history), "scoring_error")
+        return self._answer(answer.items, answer.source, state)
 
     async def _from_cache(
         self, state: ServingState, user_id: str, user_num: int, query: RecQuery
@@ -268,6 +313,13 @@ class RecService:
     def _answer(self, items: ItemList, source: str, state: ServingState) -> Answer:
         self.metrics.answered(source)
         return Answer(items, source, state.version, uuid.uuid4().hex)
+
+
+def _seen(query: RecQuery, history: Sequence[str]) -> RecQuery:
+    """``query`` with the history's items excluded too, when seen items are."""
+    if not query.exclude_seen:
+        return query
+    return replace(query, exclude=query.exclude | frozenset(history))
 
 
 def _require_answerable(state: ServingState) -> None:

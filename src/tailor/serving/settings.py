@@ -123,6 +123,12 @@ class ServeSettings(BaseSettings):
     """ANN candidates per requested item: ``k = factor * n + seen + excluded``. Default 10."""
     ann_ef_search: int = Field(default=400, ge=1)
     """HNSW search breadth (raised to ``k`` when smaller). Default 400."""
+    session_max_items: int = Field(default=20, ge=1, le=1000)
+    """Recent items kept per user or session id (``serving/sessions.py``: the most recent
+    distinct ones, fed by the events route); an id the model does not know is answered from
+    them (``source=session``) instead of the cold-start list. Default 20."""
+    session_ttl_s: int = Field(default=1800, ge=1)
+    """How long an id's recent items live after its last event. Default 1,800 s (30 min)."""
     fallback_size: int = Field(default=200, ge=1)
     """Length of the in-process popular lists (global, per category, per segment); also the
     most a backfill can add. Default 200."""

@@ -1,4 +1,4 @@
-"""``/v1/recommendations``: one user by path, many users by POST."""
+"""``/v1/recommendations``: one user by path, many users (and a ``context``) by POST."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
-from tailor.serving.deps import ReadAccess, ServicesDep, get_services, require_read
+from tailor.serving.deps import ReadAccess, Services, ServicesDep, get_services, require_read
 from tailor.serving.schemas import (
     ID_PATTERN,
     MAX_ID_LENGTH,
@@ -161,14 +161,29 @@ async def recommend_many(body: RecommendRequest, services: ServicesDep) -> Batch
 
         limit = services.settings.max_batch_users
         raise ProblemError(422, f"at most {limit} users per request", field="body.user_ids")
-    query = RecQuery(
+    query = body_query(body, services)
+    answers = await asyncio.gather(*(answer_body(services, u, body, query) for u in body.user_ids))
+    return BatchRecommendResponse(
+        results=[to_response(u, a) for u, a in zip(body.user_ids, answers, strict=True)]
+    )
+
+
+def body_query(body: RecommendRequest, services: Services) -> RecQuery:
+    """The query of a request body's options."""
+    return RecQuery(
         n=body.n or services.settings.default_n,
         category=body.category,
         exclude=frozenset(body.exclude),
         exclude_seen=body.exclude_seen,
         segment=body.segment,
     )
-    answers = await asyncio.gather(*(services.service.recommend(u, query) for u in body.user_ids))
-    return BatchRecommendResponse(
-        results=[to_response(u, a) for u, a in zip(body.user_ids, answers, strict=True)]
-    )
+
+
+async def answer_body(
+    services: Services, user_id: str, body: RecommendRequest, query: RecQuery
+) -> Answer:
+    """One user's answer: through the context when the body has context items."""
+    items = body.context.item_ids if body.context is not None else []
+    if items:
+        return await services.service.recommend_context(user_id, items, query)
+    return await services.service.recommend(user_id, query)
