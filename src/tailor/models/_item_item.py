@@ -40,8 +40,9 @@ class ProfileConfig(Protocol):
 
 class ItemItemModel(RecommenderBase[C]):
     """Base of ItemKNN and EASE: profiles as state, built by ``_fit_profiles``, folded in by
-    ``partial_fit``; subclasses fit and apply the item-item matrix. Their configs have
-    ``binary`` and ``recency_half_life_days``."""
+    ``partial_fit``, scored (users' rows or an ad-hoc history) by ``_score_profiles``, which
+    subclasses write with their item-item matrix. Their configs have ``binary`` and
+    ``recency_half_life_days``."""
 
     params_spec: ClassVar[ParamSpec] = PROFILE_PARAMS
     profiles: sp.csr_array
@@ -57,6 +58,28 @@ class ItemItemModel(RecommenderBase[C]):
     @override
     def uses_weights(self) -> bool:
         return not self._profile_config.binary
+
+    @override
+    def _score(self, user_nums: np.ndarray) -> np.ndarray:
+        return self._score_profiles(self.profiles[user_nums])
+
+    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Scores of an ad-hoc history (``SupportsHistory``): the profile row ``fit`` builds for
+        a user (``binary``: the largest weight of each distinct item, 1 without ``weights``;
+        else the summed weights), scored like a row of ``profiles``. A history has no times, so
+        ``recency_half_life_days`` cannot decay it: pass the decay factors as ``weights``."""
+        from tailor.models._history import history_row
+
+        self.require_fitted()
+        binary = self._profile_config.binary
+        row = history_row(item_nums, weights, len(self.items), binary=binary)
+        out: np.ndarray = self._score_profiles(row)[0]
+        return out
+
+    def _score_profiles(self, rows: sp.csr_array) -> np.ndarray:
+        """float32 scores of every item for each profile row: the item-item matrix applied,
+        NaN for items added after the fit (``_matrices.pad_unfitted``)."""
+        raise NotImplementedError
 
     def _fit_profiles(self, data: Dataset) -> None:
         """The profiles scored from now on: ``data``'s interactions, decayed per the config."""

@@ -23,7 +23,7 @@ from tailor.models._matrices import (
 from tailor.models._params import Dense, ParamSpec
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
-from tailor.models.base import FitOptions, ModelConfig
+from tailor.models.base import FitOptions, ModelConfig, Recommender
 
 DENSE_COPIES = 3
 """float32 n_items x n_items arrays alive at the peak of a fit (Gram/inverse, scratch, result)."""
@@ -88,33 +88,25 @@ class EASE(ItemItemModel[EASEConfig]):
         self._fit_profiles(data)
 
     @override
-    def _score(self, user_nums: np.ndarray) -> np.ndarray:
-        rows = fitted_columns(self.profiles[user_nums], len(self.weights))
-        scores = csr_times_dense(rows.indptr, rows.indices, rows.data, self.weights)
-        return pad_unfitted(scores, self.profiles.shape[1])
-
-    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        """Scores of an ad-hoc history (``SupportsHistory``): the profile row ``fit`` builds for
-        a user (``binary``: the largest weight of each distinct item, 1 without ``weights``;
-        else the summed weights), scored like a row of ``profiles``. A history has no times, so
-        ``recency_half_life_days`` cannot decay it: pass the decay factors as ``weights``."""
-        from tailor.models._history import history_row
-
-        self.require_fitted()
-        row = history_row(item_nums, weights, len(self.items), binary=self.config.binary)
-        rows = fitted_columns(row, len(self.weights))
-        scores = csr_times_dense(rows.indptr, rows.indices, rows.data, self.weights)
-        out: np.ndarray = pad_unfitted(scores, len(self.items))[0]
-        return out
+    def _score_profiles(self, rows: sp.csr_array) -> np.ndarray:
+        fitted = fitted_columns(rows, len(self.weights))
+        scores = csr_times_dense(fitted.indptr, fitted.indices, fitted.data, self.weights)
+        return pad_unfitted(scores, len(self.items))
 
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """Items with the largest weights :math:`B_{ij}` from each query item :math:`i`.
 
         The result's ``user_id`` column holds the query item ids.
         """
-        return similar_items_recs(
-            self, item_ids, n, lambda nums: weight_rows(self.weights, nums, len(self.items))
-        )
+        return similar_by_weights(self, self.weights, item_ids, n)
+
+
+def similar_by_weights(model: Recommender, weights: np.ndarray, item_ids: Any, n: int) -> Recs:
+    """``similar_items`` of the EASE models: the ``n`` largest weights of each query item's
+    row of ``weights`` (:func:`weight_rows`)."""
+    return similar_items_recs(
+        model, item_ids, n, lambda nums: weight_rows(weights, nums, len(model.items))
+    )
 
 
 def weight_rows(weights: np.ndarray, item_nums: np.ndarray, n_items: int) -> np.ndarray:

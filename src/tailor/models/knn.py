@@ -114,30 +114,19 @@ class ItemKNN(ItemItemModel[ItemKNNConfig]):
         self._fit_profiles(data)
 
     @override
-    def _score(self, user_nums: np.ndarray) -> np.ndarray:
+    def _score_profiles(self, rows: sp.csr_array) -> np.ndarray:
         sim = self.similarity
-        rows = fitted_columns(self.profiles[user_nums], sim.shape[0])
+        fitted = fitted_columns(rows, sim.shape[0])
         scores = csr_times_csr(
-            rows.indptr, rows.indices, rows.data, sim.indptr, sim.indices, sim.data, sim.shape[1]
+            fitted.indptr,
+            fitted.indices,
+            fitted.data,
+            sim.indptr,
+            sim.indices,
+            sim.data,
+            sim.shape[1],
         )
-        return pad_unfitted(scores, self.profiles.shape[1])
-
-    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        """Scores of an ad-hoc history (``SupportsHistory``): the profile row ``fit`` builds for
-        a user (``binary``: the largest weight of each distinct item, 1 without ``weights``;
-        else the summed weights), scored like a row of ``profiles``. A history has no times, so
-        ``recency_half_life_days`` cannot decay it: pass the decay factors as ``weights``."""
-        from tailor.models._history import history_row
-
-        self.require_fitted()
-        row = history_row(item_nums, weights, len(self.items), binary=self.config.binary)
-        sim = self.similarity
-        rows = fitted_columns(row, sim.shape[0])
-        scores = csr_times_csr(
-            rows.indptr, rows.indices, rows.data, sim.indptr, sim.indices, sim.data, sim.shape[1]
-        )
-        out: np.ndarray = pad_unfitted(scores, len(self.items))[0]
-        return out
+        return pad_unfitted(scores, len(self.items))
 
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """The (at most ``k``) most similar items of each query item, best first.

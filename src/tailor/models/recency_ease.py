@@ -14,10 +14,9 @@ from tailor.data.interactions import Interactions
 from tailor.data.recs import Recs
 from tailor.models._matrices import fitted_columns, grow_csr, pad_unfitted
 from tailor.models._params import Dense, ParamSpec, Sparse
-from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
 from tailor.models.base import FitOptions, FoldIn, ModelConfig, RecommenderBase
-from tailor.models.ease import check_memory, ease_weights, weight_rows
+from tailor.models.ease import check_memory, ease_weights, similar_by_weights
 from tailor.units import SECONDS_PER_DAY
 
 
@@ -163,9 +162,7 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
 
         The result's ``user_id`` column holds the query item ids.
         """
-        return similar_items_recs(
-            self, item_ids, n, lambda nums: weight_rows(self.weights, nums, len(self.items))
-        )
+        return similar_by_weights(self, self.weights, item_ids, n)
 
 
 def latest_pairs(inter: Interactions, n_items: int) -> tuple[np.ndarray, ...]:
