@@ -15,13 +15,14 @@ with implicit ALS's settings and tailor popularity as references. LensKit needs 
 environment; without it (or with ``--no-peers``) the peers are replaced by tailor's ALS with
 implicit ALS's tuned settings, and the output says so::
 
-    .venv/bin/tailor data prepare online-retail --out /tmp/online-retail   # pandas 3 (below)
+    .venv/bin/tailor data prepare online-retail --out /tmp/online-retail
     bench/.venv-peers/bin/python bench/backtest/run.py --prepared /tmp/online-retail
     .venv/bin/python bench/backtest/run.py --no-peers       # tailor only, prepares itself
 
-The peers' environment runs pandas 2.3 (LensKit's pin), under which ``prepare("online-retail")``
-keeps the 132,186 rows without a customer id (as the user ``"<NA>"``: a cleaning bug under
-pandas 2.x); ``--prepared`` reads the project environment's output instead (392,692 rows).
+The peers' environment runs pandas 2.3 (LensKit's pin). Until tailor.data.ids masked pandas 2's
+text for missing values, ``prepare("online-retail")`` there kept the 132,186 rows without a
+customer id as the user ``"<NA>"``; now both pandas versions keep the same 392,692 rows, and
+``--prepared`` only saves preparing the data twice.
 
 Writes ``bench/results/backtest.json`` and prints the per-period tables (Markdown) for
 ``docs/backtests.md``; ``docs/benchmarks.md`` renders them from the JSON.
