@@ -243,16 +243,8 @@ class ALS(_ImplicitMF[ALSConfig]):
 
     config_class: ClassVar = ALSConfig
     name: ClassVar[str] = "als"
-    implicit_estimator: ClassVar[tuple[str, str]] = (
-        "implicit.cpu.als",
-        "AlternatingLeastSquares",
-    )
-    estimator_fields: ClassVar[tuple[str, ...]] = (
-        "factors",
-        "regularization",
-        "alpha",
-        "iterations",
-    )
+    implicit_estimator = ("implicit.cpu.als", "AlternatingLeastSquares")
+    estimator_fields = ("factors", "regularization", "alpha", "iterations")
     params_spec: ClassVar[ParamSpec] = {
         "user_factors": Dense("f", ("users", "k")),
         "item_factors": Dense("f", ("items", "k")),
@@ -361,16 +353,8 @@ class BPR(_ImplicitMF[BPRConfig]):
 
     config_class: ClassVar = BPRConfig
     name: ClassVar[str] = "bpr"
-    implicit_estimator: ClassVar[tuple[str, str]] = (
-        "implicit.cpu.bpr",
-        "BayesianPersonalizedRanking",
-    )
-    estimator_fields: ClassVar[tuple[str, ...]] = (
-        "factors",
-        "learning_rate",
-        "regularization",
-        "iterations",
-    )
+    implicit_estimator = ("implicit.cpu.bpr", "BayesianPersonalizedRanking")
+    estimator_fields = ("factors", "learning_rate", "regularization", "iterations")
 
     @override
     def _new_rows(self, rng: np.random.Generator, n: int, *, users: bool) -> np.ndarray:
