@@ -14,6 +14,7 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import negative_data_rejection
 
 from tailor.serving.app import create_app
 from tailor.testing.serving import serve_settings, write_model_dir
@@ -22,7 +23,11 @@ from tailor.testing.serving import serve_settings, write_model_dir
 # its lifespan runs on schemathesis' own event loop until the test process exits.
 _WORKDIR = Path(tempfile.mkdtemp(prefix="tailor-schemathesis-"))
 atexit.register(shutil.rmtree, _WORKDIR, ignore_errors=True)
-_APP = create_app(serve_settings(write_model_dir(_WORKDIR / "model")))
+_APP = create_app(
+    serve_settings(
+        write_model_dir(_WORKDIR / "model"), event_log_url=f"sqlite:///{_WORKDIR}/events.db"
+    )
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
 
 
@@ -34,4 +39,9 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _APP)
     suppress_health_check=list(HealthCheck),
 )
 def test_api_conforms_to_its_spec(case: Any) -> None:
-    case.call_and_validate()
+    if case.operation.path == "/v1/events":
+        # a batch keeps its valid events even when others break the schema (issue 12: 202 and
+        # the rejected ones named), so a schema-violating batch is not refused as a whole
+        case.call_and_validate(excluded_checks=[negative_data_rejection])
+    else:
+        case.call_and_validate()

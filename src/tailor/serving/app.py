@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tailor import __version__
@@ -33,13 +33,14 @@ from tailor.serving.middleware import (
     StrictUtf8Middleware,
 )
 from tailor.serving.registry import ModelRegistry
-from tailor.serving.routes import admin, docs, health, items, popular, recommendations
+from tailor.serving.routes import admin, docs, events, health, items, popular, recommendations
 from tailor.serving.routes import metrics as metrics_route
 from tailor.serving.schemas import Problem
 from tailor.serving.service import RecService
 from tailor.serving.sessions import open_recent_items
 from tailor.serving.settings import ServeSettings, load_settings
 from tailor.serving.state import StateHolder
+from tailor.streaming.log import EventSink, LogUnavailable, open_sink
 
 _log = get_logger(__name__)
 
@@ -127,11 +128,22 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                 detail="anyone who reaches this port can switch model versions",
             )
         await reloader.sync(force=True)  # also publishes the active version to the cache
+        app.state.event_sink = _open_event_sink(settings)
+        embedded = None
+        if settings.stream:
+            from tailor.streaming.embedded import start_embedded
+
+            loop = asyncio.get_running_loop()
+            embedded = await asyncio.to_thread(start_embedded, settings, services.cache, loop)
         freeze_heap(collect=True)  # before the first request: no full GC pass over the model
         reloader.start()
         try:
             yield
         finally:
+            if embedded is not None:
+                await asyncio.to_thread(embedded.stop)
+            if app.state.event_sink is not None:
+                app.state.event_sink.close()
             await reloader.stop()
             with contextlib.suppress(TimeoutError):  # pending write-backs, briefly
                 await asyncio.wait_for(services.service.drain(), DRAIN_TIMEOUT_S)
@@ -154,12 +166,31 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     docs.install(app)
     for module in (recommendations, items, popular, health, metrics_route, admin):
         app.include_router(module.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    events_router = APIRouter(prefix="/v1/events", tags=["events"])
+    events.add_route(events_router, settings.event_types)
+    app.include_router(events_router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        per_path={"/v1/events": settings.max_event_body_bytes},
+    )
     app.add_middleware(StrictUtf8Middleware)
     app.add_middleware(HeadMiddleware)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _open_event_sink(settings: ServeSettings) -> EventSink | None:
+    """The event log ``POST /v1/events`` appends to; None when none is configured or it cannot
+    be opened now (the route then answers 503; the rest of the API is unaffected)."""
+    if settings.event_log_url is None:
+        return None
+    try:
+        return open_sink(settings.event_log_url)
+    except LogUnavailable as exc:
+        _log.error("event_log_unavailable", log=redact_url(settings.event_log_url), error=str(exc))
+        return None
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

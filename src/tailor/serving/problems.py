@@ -43,12 +43,15 @@ class ProblemError(Exception):
         detail: str,
         *,
         field: str | None = None,
+        errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.field = field
+        self.errors = errors
+        """Several fields at once (``field`` names one)."""
         self.headers = headers
 
 
@@ -93,7 +96,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else exc.errors
     return problem(exc.status, exc.detail, errors=errors, headers=exc.headers)
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tailor.data.columns import DEFAULT_EVENT_WEIGHTS
 from tailor.errors import ConfigError, format_validation_error
 from tailor.pipeline.ann import AnnSettings
 from tailor.units import SECONDS_PER_DAY
@@ -163,6 +164,21 @@ class ServeSettings(BaseSettings):
     """On SIGTERM/SIGINT: the most time spent answering requests already sent (new connections
     are still accepted for up to half of it, until none has been in flight for 0.3 s), then the
     process exits 0. Whole seconds (uvicorn's unit). Default 10 s."""
+    event_log_url: str | None = None
+    """Where ``POST /v1/events`` appends events (docs/streaming.md): ``sqlite:///PATH``
+    (embedded), ``redis://...?stream=S``, ``kafka://HOST:PORT/TOPIC`` or ``kinesis://STREAM``.
+    None (default): the route answers 503."""
+    event_types: tuple[str, ...] = tuple(DEFAULT_EVENT_WEIGHTS)
+    """Event types ``POST /v1/events`` accepts (after label normalisation: ``"Add to cart"`` is
+    ``add_to_cart``); other types are rejected with 422. Default: view, click, add_to_cart,
+    purchase, rating."""
+    max_event_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    """Largest ``POST /v1/events`` body (a batch of up to 1,000 events). Default 1 MiB."""
+    stream: bool = False
+    """Run the event consumer (``tailor stream``) inside this server, in a thread: the
+    one-process setup, and the only one that can refresh a ``memory://`` cache. Needs
+    ``event_log_url`` and a model store as ``model_dir``; the consumer's other settings come
+    from ``TAILOR_STREAM_*`` (docs/streaming.md). Default False."""
 
     @field_validator("redis_url")
     @classmethod

@@ -253,12 +253,14 @@ class StreamConsumer:
             self._dead([record], problem)
         report.dead += len(refused)
         fresh = [r for r in fresh if self.rules.problem(r.event) is None]
-        events = self.dedup.fresh([r.event for r in fresh])
-        report.repeats = len(fresh) - len(events)
-        frame = self.rules.to_frame(events)
+        kept_ids = {id(e) for e in self.dedup.fresh([r.event for r in fresh])}
+        kept = [r for r in fresh if id(r.event) in kept_ids]
+        report.repeats = len(fresh) - len(kept)
+        events = [r.event for r in kept]
         report.dropped = len(events) - _events_kept(self.rules, events)
-        touched = self._fold(frame, fresh, report)
-        report.applied = len(events) - report.dropped - report.dead
+        dead_before = report.dead
+        touched = self._fold(self.rules.to_frame(events), kept, report)
+        report.applied = len(events) - report.dropped - (report.dead - dead_before)
         if touched:
             self._refresh(touched, report)
         self.position.advance(records)

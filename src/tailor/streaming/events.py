@@ -10,6 +10,7 @@ ones are named by index and field. The cleaning rules are the batch ones
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,9 @@ MAX_ID_LENGTH = 256
 Identifier = Annotated[
     str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f]+$")
 ]
+MAX_EPOCH_S = 2e10
+"""Largest epoch-seconds time (year 2603; pydantic would read larger numbers as milliseconds)."""
+_NUMBER = re.compile(r"\s*[-+]?[\d.eE+-]+\s*")
 MAX_BATCH = 1000
 """Most events in one ``POST /v1/events``."""
 
@@ -47,7 +51,7 @@ class Event(BaseModel):
     like the batch data (``"Add to cart"`` -> ``add_to_cart``)."""
     timestamp: datetime
     """ISO 8601 (a time without zone is UTC) or epoch seconds."""
-    value: float | None = None
+    value: Annotated[float, Field(strict=True)] | None = None
     """Quantity, rating or order value, by type."""
     recommendation_id: Identifier | None = None
     """The ``recommendation_id`` of the list this event follows, if any."""
@@ -58,10 +62,22 @@ class Event(BaseModel):
             raise ValueError("give user_id or session_id")
         return self
 
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _spelling(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+            raise ValueError("give an ISO 8601 time or epoch seconds as a number")
+        if isinstance(value, int | float) and not 0 <= value <= MAX_EPOCH_S:
+            raise ValueError(f"epoch seconds must be between 0 and {MAX_EPOCH_S:.0e}")
+        return value
+
     @field_validator("timestamp")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time
+            raise ValueError("the time is out of range") from None
 
     @field_validator("value")
     @classmethod
@@ -124,3 +140,24 @@ def validate_events(
         else:
             accepted.append(event)
     return accepted, rejected
+
+
+def event_json_schema(event_types: Collection[str]) -> dict[str, Any]:
+    """The JSON schema of one event as the API documents it: ``user_id`` or ``session_id``
+    given (not null), ``type`` one of ``event_types``, the time as ISO 8601 or epoch
+    seconds. Every event the schema allows is accepted."""
+    schema = Event.model_json_schema()
+    props = schema["properties"]
+    props["type"] = {"type": "string", "enum": sorted(event_types)}
+    props["timestamp"] = {
+        "anyOf": [
+            {"type": "string", "format": "date-time"},
+            {"type": "number", "minimum": 0, "maximum": MAX_EPOCH_S},
+        ],
+        "description": "ISO 8601 (no zone: UTC) or epoch seconds",
+    }
+    schema["anyOf"] = [  # at least one of them, and not null
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("user_id", "session_id")
+    ]
+    return schema

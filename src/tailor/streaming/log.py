@@ -28,8 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tailor.errors import ConfigError, TailorError
 from tailor.streaming.events import Event
@@ -127,6 +128,20 @@ class EventSource(Protocol):
 
 
 SCHEMES = ("sqlite", "redis", "rediss", "kafka", "kinesis")
+
+
+def log_identity(url: str) -> str:
+    """The name a snapshot records for the log at ``url``: its URL without a password (and,
+    for SQLite, with the file's absolute path), so the same log is recognised however the
+    consumer was started."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = Path(unquote(parts.netloc + parts.path)).resolve()
+        return f"sqlite://{path}"
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _scheme(url: str) -> str:
