@@ -328,7 +328,7 @@ def test_progress_only_on_a_terminal(
 ) -> None:
     import functools
 
-    import tailor.cli.evaluate as module
+    import tailor.cli.options as module  # stderr_progress: the display of every command
 
     f = _shop(tmp_path)
     args = ["--recs", f["model"], "--truth", f["truth"], "--k", "2"]

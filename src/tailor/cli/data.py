@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tailor.cli.options import FORCE
+from tailor.cli.options import out_folder, stderr_progress
 from tailor.data.cleaning import CleaningReport, StepCallback
 from tailor.data.prepare import prepare
 from tailor.data.prepared import PROPERTIES_FILE, REPORT_FILE
@@ -66,13 +66,7 @@ def profile_command(
 @_SOURCE
 @_INPUT
 @_CONFIG
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder for interactions/items/users.parquet and report.json.",
-)
-@FORCE
+@out_folder("Folder for interactions/items/users.parquet and report.json.")
 def prepare_command(
     source: str, input_path: Path | None, config: Path | None, out: Path, force: bool
 ) -> None:
@@ -96,14 +90,8 @@ def prepare_command(
 def _progress() -> Iterator[StepCallback]:
     """A transient progress display on stderr with one line per stage (terminals only, so
     logs and error output stay clean)."""
-    console = Console(stderr=True)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
+    with stderr_progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
     ) as progress:
         current: list[Any] = []
 

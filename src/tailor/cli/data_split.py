@@ -10,7 +10,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from tailor.cli.options import FORCE
+from tailor.cli.options import out_folder
 from tailor.data.features import write_side_tables
 from tailor.data.io import read_interactions
 from tailor.data.prepared import INTERACTIONS_FILE, ITEMS_FILE, PROPERTIES_FILE
@@ -72,13 +72,7 @@ from tailor.outputs import check_output, output_dir
     show_default=True,
     help="add <col>_scaled for numeric item/user attributes, fitted on the training part only.",
 )
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="output directory (created; replaced whole when tailor wrote it before).",
-)
-@FORCE
+@out_folder("output directory (created; replaced whole when tailor wrote it before).")
 def split(
     directory: Path,
     strategy: str,

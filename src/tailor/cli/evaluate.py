@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import click
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tailor.cli.options import FORCE
+from tailor.cli.options import FORCE, parse_ks, stderr_progress
 from tailor.data.columns import Columns
 from tailor.errors import ConfigError, DataError
 from tailor.outputs import check_output, output_dir
@@ -31,18 +31,6 @@ written out so that the command's options load without the evaluation package.""
 COMPARED = ("ndcg", "recall")
 """Metrics of the paired comparisons, at every --k."""
 _PATH = click.Path(path_type=Path)
-
-
-def _parse_ks(text: str) -> list[int]:
-    try:
-        ks = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise ConfigError(f"--k must be comma-separated integers, got {text!r}") from None
-    if not ks or ks[0] < 1:
-        raise ConfigError(f"--k must be positive integers, got {text!r}")
-    if ks[-1] > MAX_K:
-        raise ConfigError(f"--k: {ks[-1]} is more than {MAX_K}, the longest list evaluated")
-    return ks
 
 
 def _parse_events(text: str | None) -> list[str]:
@@ -340,7 +328,7 @@ def evaluate(
     from tailor.evaluation.runner import evaluate as run_evaluation
     from tailor.evaluation.samples import sample_lists
 
-    ks = _parse_ks(k_text)
+    ks = parse_ks(k_text, MAX_K)
     events = _parse_events(events_text)
     if novel_only and split_dir is None:
         raise ConfigError(
@@ -422,16 +410,12 @@ def evaluate(
 @contextmanager
 def _steps(total: int) -> Iterator[Any]:
     """A progress bar on stderr (only on a terminal); yields ``step(description)``."""
-    console = Console(stderr=True)
-    with Progress(
+    with stderr_progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,  # else its last newline precedes an error line
     ) as progress:
         task = progress.add_task("evaluate", total=total)
         started = [False]

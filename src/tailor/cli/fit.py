@@ -14,10 +14,10 @@ import click
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tailor.cli.options import FORCE
+from tailor.cli.options import out_folder, stderr_progress
 from tailor.data.columns import Columns
 from tailor.data.dataset import Dataset
 from tailor.data.ids import normalise_ids
@@ -90,13 +90,7 @@ fits."""
     type=click.IntRange(0, max_threads()),
     help="Threads for fitting; 0 = auto (at most 4 per CPU core).",
 )
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Model directory to write (model, popularity/ fallback, items.parquet).",
-)
-@FORCE
+@out_folder("Model directory to write (model, popularity/ fallback, items.parquet, users.parquet).")
 def fit(
     train: Path,
     name: str,
@@ -397,14 +391,8 @@ def _beside(train: Path, name: str) -> Path | None:
 def _progress(
     label: str, epochs: list[Mapping[str, float]]
 ) -> Iterator[Callable[[int, Mapping[str, float]], None]]:
-    console = Console(stderr=True)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,  # else its last newline precedes an error line
+    with stderr_progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()
     ) as progress:
         task = progress.add_task(label, total=None)
 
