@@ -58,7 +58,7 @@ from tailor.streaming.log import LogUnavailable, Position, Record
 _log = get_logger(__name__)
 
 DEFAULT_GROUP = "tailor"
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_S = 5.0
 FETCH_WAIT_MS = 100
 """How long the broker may hold a fetch for more data (librdkafka's default, 500 ms, would be
 half the freshness budget); ``fetch.wait.max.ms`` in the URL overrides it."""

@@ -52,7 +52,7 @@ _log = get_logger(__name__)
 T = TypeVar("T")
 CHUNK = 500
 """Most records in one PutRecords call."""
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ATTEMPTS = 5
 POLL_SLEEP_S = 0.2
 """Pause after a round over every shard found nothing (Kinesis allows 5 reads/s per shard)."""
