@@ -20,6 +20,7 @@ from tailor.models import (
     SupportsHistory,
     create_model,
 )
+from tailor.models import _history as _history_mod
 from tailor.models._history import fold_in_vector, history_row, positional_row
 from tailor.models.recency_ease import RecencyEASE
 from tailor.models.registry import MODELS
@@ -141,8 +142,14 @@ def test_als_history_is_the_exact_user_step() -> None:
     )
     items = ["i0", "i1", "i5"]
     scores = model.score_history(model.items.numbers(items))
+    assert _history_mod._GRAMS[id(model.item_factors)][0]() is model.item_factors  # cached
     model.partial_fit(pd.DataFrame({"user_id": ["new"] * 3, "item_id": items}))
     np.testing.assert_allclose(scores, _row(model, "new"), rtol=1e-5, atol=1e-6)
+    # fold-in replaced the factors: a new user's history is solved against the new ones
+    model.partial_fit(pd.DataFrame({"user_id": ["u0", "other"], "item_id": ["i9", "i9"]}))
+    after = model.score_history(model.items.numbers(["i9", "i0"]))
+    model.partial_fit(pd.DataFrame({"user_id": ["late"] * 2, "item_id": ["i9", "i0"]}))
+    np.testing.assert_allclose(after, _row(model, "late"), rtol=1e-5, atol=1e-6)
 
 
 def test_als_folded_vector_of_a_training_user_is_close_to_the_learned_one() -> None:

@@ -10,6 +10,8 @@ their own; the factor models fold a user vector in from the item factors
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Literal, Protocol
 
 import numpy as np
@@ -107,11 +109,10 @@ def fold_in_vector(
     Returns:
         float32 (k,) vector.
     """
-    y = np.asarray(item_factors, dtype=np.float64)
-    k = y.shape[1]
-    yh = y[np.asarray(item_nums, dtype=np.int64)]
+    k = item_factors.shape[1]
+    yh = np.asarray(item_factors[np.asarray(item_nums, dtype=np.int64)], dtype=np.float64)
     c = np.asarray(confidence, dtype=np.float64)
-    lhs = y.T @ y + regularization * np.eye(k) + (yh * (c - 1.0)[:, None]).T @ yh
+    lhs = gram(item_factors) + regularization * np.eye(k) + (yh * (c - 1.0)[:, None]).T @ yh
     rhs = c @ yh
     try:
         x = np.linalg.solve(lhs, rhs)
@@ -119,6 +120,35 @@ def fold_in_vector(
         x = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
     out: np.ndarray = x.astype(np.float32)
     return out
+
+
+_GRAMS: dict[int, tuple[weakref.ref[np.ndarray], np.ndarray]] = {}
+"""id(item factors) -> (a weak reference to them, their float64 Gram matrix)."""
+_GRAMS_LOCK = threading.Lock()
+
+
+def gram(factors: np.ndarray) -> np.ndarray:
+    r""":math:`Y^\top Y` in float64, computed once per factor array (read-only; O(n k^2), the
+    costly part of a fold-in over a large catalogue). Models replace their factor arrays when
+    they change (``fit``, ``partial_fit``, ``load_state``), never write into them afterwards,
+    so the array's identity keys the cache; an entry goes with its array."""
+    key = id(factors)
+    hit = _GRAMS.get(key)
+    if hit is not None and hit[0]() is factors:
+        return hit[1]
+    y = np.asarray(factors, dtype=np.float64)
+    value = y.T @ y
+    value.flags.writeable = False
+
+    def forget(_: object, key: int = key) -> None:
+        with _GRAMS_LOCK:
+            entry = _GRAMS.get(key)
+            if entry is not None and entry[0]() is None:
+                del _GRAMS[key]
+
+    with _GRAMS_LOCK:
+        _GRAMS[key] = (weakref.ref(factors, forget), value)
+    return value
 
 
 def distinct_weights(
@@ -152,7 +182,8 @@ def ranking_vector(
     :math:`x \propto \sum_{i \in H} r_i (q_i - \bar q)`, the direction of the pairwise loss's
     gradient at :math:`x = 0` with negatives drawn uniformly from the catalogue
     (:math:`\bar q`: the mean item vector), scaled to the median norm of the learned user
-    vectors, the scale the item biases were fitted against. Zero for an empty history.
+    vectors (:func:`typical_norm`), the scale the item biases were fitted against. Zero for an
+    empty history.
 
     A least-squares fold (:func:`fold_in_vector`) suits ALS, whose objective it is; on factors
     learned by a ranking loss its 0/1 targets put the vector on another scale than the biases
@@ -164,9 +195,22 @@ def ranking_vector(
     x = r @ y[nums] - r.sum() * y.mean(axis=0) if len(nums) else np.zeros(y.shape[1])
     norm = float(np.linalg.norm(x))
     if norm > 0 and len(user_factors):
-        x *= float(np.median(np.linalg.norm(user_factors, axis=1))) / norm
+        x *= typical_norm(user_factors) / norm
     out: np.ndarray = x.astype(np.float32)
     return out
+
+
+NORM_SAMPLE = 10_000
+"""Users whose vector norms give :func:`typical_norm` (evenly spaced rows above this many)."""
+
+
+def typical_norm(user_factors: np.ndarray) -> float:
+    """The median norm of the learned user vectors; over :data:`NORM_SAMPLE` evenly spaced
+    users when there are more (deterministic, and a request's cost does not grow with them)."""
+    rows = user_factors
+    if len(rows) > NORM_SAMPLE:
+        rows = rows[np.linspace(0, len(rows) - 1, NORM_SAMPLE).astype(np.int64)]
+    return float(np.median(np.linalg.norm(np.asarray(rows, dtype=np.float64), axis=1)))
 
 
 def fold_in_scores(
@@ -198,11 +242,12 @@ def fold_in_scores(
     n_items, width = factors.shape
     nums, r = distinct_weights(item_nums, weights, n_items, binary=binary)
     k = width - constant_columns
+    part = factors[:, :k] if constant_columns else factors  # the array itself keys gram()
     if method == "least_squares":
-        x = fold_in_vector(factors[:, :k], nums, alpha * r, regularization)
+        x = fold_in_vector(part, nums, alpha * r, regularization)
     else:
-        x = ranking_vector(factors[:, :k], model.user_factors[:, :k], nums, r)
-    scores: np.ndarray = factors[:, :k] @ x
+        x = ranking_vector(part, model.user_factors[:, :k], nums, r)
+    scores: np.ndarray = part @ x
     if constant_columns:
         scores += factors[:, k:].sum(axis=1)
     scores += model.factor_offsets()[1]
