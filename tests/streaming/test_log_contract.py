@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import redis
 
+from tailor.errors import ConfigError
 from tailor.streaming.events import Event
 from tailor.streaming.log import (
     EventSink,
@@ -374,6 +375,16 @@ def test_a_foreign_write_is_set_aside_and_the_stream_goes_on(backend: Backend) -
     assert (partition, offset) not in {(r.partition, r.offset) for r in records}
 
 
+def test_lag_counts_what_was_not_yet_delivered(backend: Backend) -> None:
+    backend.sink().append(make_events(12))
+    source = backend.source()
+    source.seek(Position())
+    expected = None if backend.name == "kinesis" else 12  # Kinesis only knows milliseconds
+    assert source.lag() == expected
+    drain(source, 12)
+    assert source.lag() == (None if expected is None else 0)
+
+
 # ---- a backend that is down ----------------------------------------------------------------
 
 
@@ -535,3 +546,15 @@ def test_every_url_scheme_opens_its_backend(tmp_path: Path) -> None:
     )  # fmt: skip
     assert (log.claim_idle_ms, log.client.connection_pool.connection_kwargs["db"]) == (9, 2)
     log.close()
+
+    for bad in (
+        "kafka://h:9092/ev?partitions=many",
+        "kafka://h:9092/ev?colour=blue",
+        "kafka://h:9092/",
+        "kinesis://?region=eu-west-1",
+        "kinesis://ev?shards=2",
+        "redis://127.0.0.1:1/0?maxlen=lots",
+        "redis://127.0.0.1:1/0?max_failures=0",
+    ):
+        with pytest.raises(ConfigError):
+            open_source(bad)
