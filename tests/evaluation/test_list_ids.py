@@ -73,3 +73,20 @@ def test_blank_and_fractional_ids_name_file_column_and_row() -> None:
     lists = build_lists(recs.iloc[:2], pd.DataFrame({"user_id": ["a"], "item_id": ["x"]}), 2,
                         extra_items=[catalogue])  # fmt: skip
     assert lists.item_ids.tolist() == ["x", "y", "7"]
+
+
+def test_ranks_scores_and_relevance_must_be_finite_numbers() -> None:
+    truth = pd.DataFrame({"user_id": ["a", "a"], "item_id": ["x", "y"], "grade": [1, "high"]})
+    recs = pd.DataFrame({"user_id": ["a", "a"], "item_id": ["x", "y"], "score": [0.5, np.inf]})
+    with pytest.raises(
+        DataError, match=r"^file recommendations, column 'score', row 2: value inf is not a"
+    ):
+        build_lists(recs, truth, 2)
+    recs = recs.assign(score=[0.5, "0.25"])  # numeric text is a number
+    with pytest.raises(
+        DataError, match=r"^file truth, column 'grade', row 2: relevance 'high' is not a finite"
+    ):
+        build_lists(recs, truth, 2, relevance="grade")
+    lists = build_lists(recs, truth.assign(grade=[1, "3"]), 2, relevance="grade")
+    assert lists.truth.relevance.tolist() == [1.0, 3.0]
+    assert lists.relevance_matrix().tolist() == [[1.0, 3.0]]

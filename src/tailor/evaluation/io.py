@@ -179,11 +179,22 @@ def read_truth(path: str | Path, relevance: str | None = None) -> pd.DataFrame:
 
 
 def _require_numbers(frame: pd.DataFrame, column: str, file: str) -> None:
-    raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = np.flatnonzero(~np.isfinite(values))
+    finite_numbers(frame[column], file=file, column=column)
+
+
+def finite_numbers(values: pd.Series, *, file: str, column: str, what: str = "value") -> np.ndarray:
+    """``values`` as float64 numbers (numeric text is parsed).
+
+    Raises:
+        DataError: naming ``file``, ``column`` and the first row (from 1) whose ``what`` is
+            missing, not a number or not finite.
+    """
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.flatnonzero(~np.isfinite(numbers))
     if len(bad):
         row = int(bad[0])
-        raise DataError(
-            f"value {raw.iloc[row]!r} is not a finite number", file=file, column=column, row=row + 1
-        )
+        value = values.iloc[row]
+        shown = repr(value) if isinstance(value, str) else str(value)  # inf, not np.float64(inf)
+        problem = f"{what} {shown} is not a finite number"
+        raise DataError(problem, file=file, column=column, row=row + 1)
+    return numbers

@@ -33,6 +33,7 @@ from tailor.evaluation._kernels import (
     ideal_gains,
     match_lists,
 )
+from tailor.evaluation.io import finite_numbers
 
 RECS_NAME = "recommendations"
 TRUTH_NAME = "truth"
@@ -182,15 +183,7 @@ def order_values(recs: pd.DataFrame, name: str = RECS_NAME) -> tuple[np.ndarray,
         and not isinstance(series.dtype, pd.api.extensions.ExtensionDtype)
     ):
         return series.to_numpy(), True
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad):
-        raise DataError(
-            f"value {series.iloc[bad[0]]!r} is not a finite number",
-            file=name,
-            column=column,
-            row=int(bad[0]) + 1,
-        )
+    values = finite_numbers(series, file=name, column=column)
     return (values, True) if column == Columns.RANK else (-values, False)
 
 
@@ -318,16 +311,7 @@ def _relevance(truth: pd.DataFrame, column: str | None) -> np.ndarray:
         if column not in (None, Columns.RELEVANCE):
             raise DataError("relevance column is missing", file=TRUTH_NAME, column=column)
         return np.ones(len(truth))
-    values = pd.to_numeric(truth[column], errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad):
-        raise DataError(
-            f"relevance {truth[column].iloc[bad[0]]!r} is not a finite number",
-            file=TRUTH_NAME,
-            column=column,
-            row=int(bad[0]) + 1,
-        )
-    return values
+    return finite_numbers(truth[column], file=TRUTH_NAME, column=column, what="relevance")
 
 
 def _fill_lists(
