@@ -71,12 +71,7 @@ class Imputer:
     values: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for col, strategy in self.strategies.items():
-            if strategy not in IMPUTE_STRATEGIES:
-                raise ConfigError(
-                    f"unknown imputation strategy {strategy!r} for column {col!r}; "
-                    f"use one of {', '.join(IMPUTE_STRATEGIES)}"
-                )
+        _check_choices(self.strategies, IMPUTE_STRATEGIES, "imputation strategy")
 
     @property
     def fitted(self) -> bool:
@@ -173,12 +168,7 @@ class Scaler:
     params: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for col, method in self.methods.items():
-            if method not in SCALE_METHODS:
-                raise ConfigError(
-                    f"unknown scaling method {method!r} for column {col!r}; "
-                    f"use one of {', '.join(SCALE_METHODS)}"
-                )
+        _check_choices(self.methods, SCALE_METHODS, "scaling method")
 
     @property
     def fitted(self) -> bool:
@@ -291,6 +281,15 @@ def _plain(value: Any) -> Any:
     if not isinstance(value, str | int | float | bool):
         raise DataError(f"cannot store the fill value {value!r} ({type(value).__name__}) as JSON")
     return value
+
+
+def _check_choices(choices: Mapping[str, str], allowed: tuple[str, ...], what: str) -> None:
+    """Raise ConfigError naming the first column whose choice is not one of ``allowed``."""
+    for col, choice in choices.items():
+        if choice not in allowed:
+            raise ConfigError(
+                f"unknown {what} {choice!r} for column {col!r}; use one of {', '.join(allowed)}"
+            )
 
 
 def _require_columns(frame: pd.DataFrame, columns: Mapping[str, Any]) -> None:
