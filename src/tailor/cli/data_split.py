@@ -23,6 +23,7 @@ from tailor.data.split import (  # the defaults are the library's; they are show
     STRATEGIES,
     STRATEGY_OPTIONS,
     Split,
+    misplaced_option,
     split_frame,
 )
 from tailor.errors import DataError
@@ -97,17 +98,17 @@ def split(
     of the cut, not the latest values. Validation and test rows carry user_segment and
     item_segment ("warm"/"cold": the user or item is present/absent in the training data).
     """
-    options = {
+    options: dict[str, Any] = {
         "cut": cut,
         "quantile": quantile,
         "last_n": last_n,
         "last_fraction": last_fraction,
         "test_fraction": test_fraction,
     }
-    for name, value in options.items():
-        if value is not None and STRATEGY_OPTIONS[name] != strategy:
-            flag = "--" + name.replace("_", "-")
-            raise click.UsageError(f"{flag} applies to --strategy {STRATEGY_OPTIONS[name]} only")
+    name = misplaced_option(strategy, **options)
+    if name is not None:
+        flag = "--" + name.replace("_", "-")
+        raise click.UsageError(f"{flag} applies to --strategy {STRATEGY_OPTIONS[name]} only")
     if validation_fraction < 0 or validation_fraction >= 1:
         raise click.UsageError("--validation-fraction must be in [0, 1)")
     check_output(out, (directory,), force=force)
@@ -117,11 +118,7 @@ def split(
         result = split_frame(
             frame,
             strategy,
-            cut=cut,
-            quantile=quantile,
-            last_n=last_n,
-            last_fraction=last_fraction,
-            test_fraction=test_fraction,
+            **options,
             seed=seed,
             validation_fraction=validation_fraction,
         )

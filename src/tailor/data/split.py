@@ -44,6 +44,7 @@ __all__ = [
     "COLD",
     "WARM",
     "Split",
+    "misplaced_option",
     "random_split",
     "split_frame",
     "tag_segments",
@@ -222,6 +223,15 @@ def random_split(
     return _finish(coded, "random", {"test_fraction": f, "seed": seed}, parts)
 
 
+def misplaced_option(strategy: str, **options: object) -> str | None:
+    """The first of ``options`` given (not None) that belongs to another strategy than
+    ``strategy`` (``STRATEGY_OPTIONS``), or None."""
+    for name, value in options.items():
+        if value is not None and STRATEGY_OPTIONS[name] != strategy:
+            return name
+    return None
+
+
 def split_frame(
     frame: pd.DataFrame,
     strategy: str,
@@ -249,16 +259,16 @@ def split_frame(
         raise ConfigError(
             f"unknown split strategy {strategy!r}; use one of {', '.join(STRATEGIES)}"
         )
-    given = {
-        "cut": cut,
-        "quantile": quantile,
-        "last_n": last_n,
-        "last_fraction": last_fraction,
-        "test_fraction": test_fraction,
-    }
-    for name, value in given.items():
-        if value is not None and STRATEGY_OPTIONS[name] != strategy:
-            raise ConfigError(f"{name} applies to strategy {STRATEGY_OPTIONS[name]} only")
+    name = misplaced_option(
+        strategy,
+        cut=cut,
+        quantile=quantile,
+        last_n=last_n,
+        last_fraction=last_fraction,
+        test_fraction=test_fraction,
+    )
+    if name is not None:
+        raise ConfigError(f"{name} applies to strategy {STRATEGY_OPTIONS[name]} only")
     if strategy == "temporal":
         if cut is None and quantile is None:
             quantile = DEFAULT_QUANTILE
