@@ -324,8 +324,9 @@ def _yes(ok: bool) -> str:
 
 def extra_sections(results_dir: Any = None) -> list[str]:
     """Sections of the other accuracy scripts, when their results exist: the fair comparisons
-    (``fair.py`` -> ``fair.json``) and the Online Retail backtest (``bench/backtest/run.py`` ->
-    ``backtest.json``)."""
+    (``fair.py`` -> ``fair.json``), ``tailor train`` with its default config against tuned
+    peers (``train_vs_peers.py`` -> ``train_vs_peers.json``) and the Online Retail backtest
+    (``bench/backtest/run.py`` -> ``backtest.json``)."""
     import json
     from pathlib import Path
 
@@ -336,6 +337,11 @@ def extra_sections(results_dir: Any = None) -> list[str]:
         import fair
 
         out.append(fair.render_section(json.loads(fair_file.read_text())))
+    vs_file = folder / "train_vs_peers.json"
+    if vs_file.exists():
+        import train_vs_peers
+
+        out.append(train_vs_peers.render_section(json.loads(vs_file.read_text())))
     backtest_file = folder / "backtest.json"
     if backtest_file.exists():
         found = json.loads(backtest_file.read_text())
