@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from tailor.data.split import (
     DEFAULT_VALIDATION_FRACTION,
     Split,
+    misplaced_option,
     random_split,
     split_frame,
     tag_segments,
@@ -512,3 +513,10 @@ def test_split_frame_rejects_misplaced_options(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         split_frame(GLOBAL, strategy, **options)  # type: ignore[arg-type]
+
+
+def test_misplaced_option_names_the_first_option_of_another_strategy() -> None:
+    assert misplaced_option("temporal", cut="2024-01-05", quantile=None, last_n=None) is None
+    assert misplaced_option("temporal", cut=None, last_n=2, test_fraction=0.2) == "last_n"
+    assert misplaced_option("random", test_fraction=0.2, cut=None) is None
+    assert misplaced_option("user-temporal", last_fraction=0.2, quantile=0.5) == "quantile"

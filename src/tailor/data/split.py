@@ -224,8 +224,8 @@ def random_split(
 
 
 def misplaced_option(strategy: str, **options: object) -> str | None:
-    """The first of ``options`` given (not None) that belongs to another strategy than
-    ``strategy`` (``STRATEGY_OPTIONS``), or None."""
+    """The first of ``options`` (names of ``STRATEGY_OPTIONS``) given, i.e. not None, that
+    belongs to another strategy than ``strategy``, or None."""
     for name, value in options.items():
         if value is not None and STRATEGY_OPTIONS[name] != strategy:
             return name
