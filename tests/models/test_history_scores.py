@@ -247,3 +247,60 @@ def test_items_added_by_fold_in_score_nan_and_add_nothing(cls: Any) -> None:
         assert not np.array_equal(scores[:8], before)
     else:
         np.testing.assert_array_equal(scores[:8], before)
+
+
+@pytest.mark.parametrize(
+    ("cls", "params"),
+    [
+        (EASE, {}),
+        (EASE, {"binary": False}),
+        (EASE, {"recency_half_life_days": 50.0}),
+        (ItemKNN, {"binary": False, "recency_half_life_days": 80.0}),
+        (RecencyEASE, {}),
+        (RecencyEASE, {"profile_half_life": 1.5, "profile_floor": 0.2}),
+    ],
+)
+def test_a_users_own_history_scores_as_their_row(cls: Any, params: dict[str, Any]) -> None:
+    """user_history gives back what score_history needs to rebuild the user's profile row
+    (weights, decay, positions), also after a fold-in."""
+    frame = random_frame(seed=8)
+    model = cls(**params).fit(Dataset.from_frame(frame))
+    model.partial_fit(frame.sample(30, random_state=1).assign(user_id="u3"))
+    for user in ["u0", "u3", "u21"]:
+        num = model.users.number(user)
+        nums, weights = model.user_history(num)
+        assert set(nums.tolist()) == set(model.seen[[num]].indices.tolist())
+        np.testing.assert_allclose(
+            model.score_history(nums, weights), _row(model, user), rtol=1e-5, atol=1e-6
+        )
+    with pytest.raises(IndexError):
+        model.user_history(len(model.users))
+
+
+def test_recency_ease_user_history_is_oldest_first() -> None:
+    model = RecencyEASE(profile_half_life=1.0).fit(Dataset.from_frame(planted_frame()))
+    nums, weights = model.user_history(model.users.number("u0"))
+    # u0's rows in time order: i0, i2, i3 (planted_frame numbers rows in time)
+    assert model.items.id_of(nums).tolist() == ["i0", "i2", "i3"] and weights is None
+
+
+@pytest.mark.parametrize(
+    ("cls", "params"),
+    [
+        (ALS, {"factors": 3, "iterations": 30, "regularization": 0.1}),
+        (ALS, {"factors": 3, "iterations": 30, "binary": False, "alpha": 0.5}),
+        (BPR, {"factors": 4, "iterations": 20}),
+        (SGDMF, {"embedding_size": 4, "epochs": 5}),
+    ],
+)
+def test_factor_models_give_their_users_items(cls: Any, params: dict[str, Any]) -> None:
+    frame = planted_frame().assign(value=[1.0 + (k % 3) for k in range(len(planted_frame()))])
+    model = cls(seed=0, **params).fit(Dataset.from_frame(frame))
+    num = model.users.number("u7")
+    nums, weights = model.user_history(num)
+    assert sorted(model.items.id_of(nums).tolist()) == ["i4", "i5", "i7"]  # u7 missed i6
+    if cls is ALS:
+        np.testing.assert_array_equal(weights, model.user_items[[num]].data)
+        np.testing.assert_allclose(model.score_history(nums, weights), _row(model, "u7"), atol=0.03)
+    else:
+        assert weights is None

@@ -130,3 +130,25 @@ def test_session_lists_never_repeat_or_list_seen_items(n: int) -> None:
         items = _ids(pipeline.recommend_history("s", history, Query(n=n)).items)
         assert len(items) == len(set(items)) == min(n, 8 - len(set(history)))
         assert not set(items) & set(history)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [RecencyEASE(profile_half_life=1.0), EASE(recency_half_life_days=2.0, binary=False)],
+    ids=["recency-ease", "ease-decayed"],
+)
+def test_a_known_users_history_keeps_the_models_weights_and_order(model: Any) -> None:
+    """The user's own history enters as the model keeps it (``user_history``: RecencyEASE's
+    order, EASE's decayed weights), the context after it at weight 1."""
+    pipeline = _pipeline(model)
+    for user, context in (("u0", ["i5"]), ("u7", ["i1", "i6"]), ("u3", ["i3"])):
+        own, weights = model.user_history(model.users.number(user))
+        nums = np.concatenate([own, model.items.numbers(context)])
+        w = None if weights is None else np.concatenate([weights, np.ones(len(context))])
+        scores = model.score_history(nums, w)
+        seen = set(model.items.id_of(own).tolist()) | set(context)
+        ids = list(model.items.ids)
+        order = sorted(range(len(ids)), key=lambda k: (-scores[k], k))
+        expected = [ids[k] for k in order if ids[k] not in seen][:3]
+        answer = pipeline.recommend_history(user, context, Query(n=3))
+        assert answer.source == "session" and _ids(answer.items) == expected

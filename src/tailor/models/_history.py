@@ -40,6 +40,18 @@ def check_history(
     return nums, w
 
 
+def csr_row(matrix: sp.csr_array, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column numbers (int64) and values (float64) of one row of a CSR matrix.
+
+    Raises:
+        IndexError: ``row`` outside ``0 .. n_rows - 1``.
+    """
+    if not 0 <= row < matrix.shape[0]:
+        raise IndexError(f"user numbers must be in 0..{matrix.shape[0] - 1}")
+    lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
+    return matrix.indices[lo:hi].astype(np.int64), matrix.data[lo:hi].astype(np.float64)
+
+
 def history_row(
     item_nums: np.ndarray, weights: np.ndarray | None, n_items: int, *, binary: bool
 ) -> sp.csr_array:

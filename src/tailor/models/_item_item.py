@@ -76,6 +76,14 @@ class ItemItemModel(RecommenderBase[C]):
         out: np.ndarray = self._score_profiles(row)[0]
         return out
 
+    def user_history(self, user_num: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The user's profile row as a history (``SupportsHistory``): its items and their
+        (decayed, summed) values, which ``score_history`` takes back unchanged."""
+        from tailor.models._history import csr_row
+
+        self.require_fitted()
+        return csr_row(self.profiles, user_num)
+
     def _score_profiles(self, rows: sp.csr_array) -> np.ndarray:
         """float32 scores of every item for each profile row: the item-item matrix applied,
         NaN for items added after the fit (``_matrices.pad_unfitted``)."""

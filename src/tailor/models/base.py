@@ -283,6 +283,19 @@ class SupportsHistory(Protocol):
         """
         ...
 
+    def user_history(self, user_num: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """A known user's items as a history: (item numbers oldest first, where the model keeps
+        an order; their weights, None for 1 each), such that ``score_history`` of it scores
+        like ``score_rows([user_num])`` (exactly for the item-item models; the factor models
+        fold a vector in instead of the learned one). A history that continues the user's own
+        appends its items after these (``Pipeline.recommend_history``).
+
+        Raises:
+            NotFittedError: before ``fit``.
+            IndexError: a user number outside ``0 .. n_users - 1``.
+        """
+        ...
+
 
 EMPTY_FACTORS: np.ndarray = np.zeros((0, 0), np.float32)
 """The factors of an unfitted factor model (read-only, shared)."""

@@ -212,6 +212,13 @@ class _ImplicitMF(RecommenderBase[C]):
         dots: np.ndarray = np.einsum("ij,ij->i", u, i)
         return dots.astype(np.float32)
 
+    def user_history(self, user_num: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The user's seen items as a history (``SupportsHistory``; no order is kept)."""
+        from tailor.models._history import csr_row
+
+        self.require_fitted()
+        return csr_row(self.seen, user_num)[0], None
+
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """Items whose factor vectors have the largest cosine with each query item's.
 
@@ -287,6 +294,14 @@ class ALS(_ImplicitMF[ALSConfig]):
         if len(new_items):
             item_users = sp.csr_array(self.user_items[:, fold.n_items :].T)
             items[new_items] = self._solve(np.arange(len(new_items)), item_users, users)
+
+    def user_history(self, user_num: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The user's :math:`r_{ui}` row of ``user_items`` as a history (``SupportsHistory``):
+        ``score_history`` of it solves the user's own least-squares step."""
+        from tailor.models._history import csr_row
+
+        self.require_fitted()
+        return csr_row(self.user_items, user_num)
 
     def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
         r"""Scores of an ad-hoc history (``SupportsHistory``): the ALS user step of ``_solve``

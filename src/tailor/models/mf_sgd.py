@@ -389,6 +389,13 @@ class SGDMF(RecommenderBase[SGDMFConfig]):
         scores += self.global_mean[0]
         return scores
 
+    def user_history(self, user_num: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The user's seen items as a history (``SupportsHistory``; no order is kept)."""
+        from tailor.models._history import csr_row
+
+        self.require_fitted()
+        return csr_row(self.seen, user_num)[0], None
+
     # ---- capabilities ---------------------------------------------------------------------
     def factor_offsets(self) -> tuple[np.ndarray, np.ndarray]:
         """``(b_u + mu, b_i)``: the terms added to :math:`p_u^\\top q_i` (``SupportsFactors``)."""

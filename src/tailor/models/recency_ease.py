@@ -157,6 +157,17 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
         out: np.ndarray = pad_unfitted(scores, len(self.items))[0]
         return out
 
+    def user_history(self, user_num: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The user's distinct items oldest first (``SupportsHistory``): by profile weight
+        (a smaller weight is older), then by time, then item number; ``score_history`` of
+        them rebuilds the positional profile."""
+        from tailor.models._history import csr_row
+
+        self.require_fitted()
+        items, weights = csr_row(self.profiles, user_num)
+        _, times = csr_row(self.profile_times, user_num)
+        return items[np.lexsort((items, times, weights))], None
+
     def similar_items(self, item_ids: Any, n: int = 10) -> Recs:
         """Items with the largest weights :math:`B_{ij}` from each query item :math:`i`.
 

@@ -369,9 +369,10 @@ class Pipeline:
         items, or a known user's training items plus the items of the request's context.
 
         ``key`` is a user id or a session id; ``item_ids`` are the history's items, oldest
-        first (unknown ones are ignored for scoring). The scored history is the user's training
-        items when ``key`` is known to the model, then ``item_ids``, through the model's
-        ``score_history`` (``SupportsHistory``); then the filters of any list: with
+        first (unknown ones are ignored for scoring). The scored history is the user's own
+        (``user_history``: their profile, with its weights and order) when ``key`` is known to
+        the model, then ``item_ids`` (weight 1 each), through the model's ``score_history``
+        (``SupportsHistory``); then the filters of any list: with
         ``exclude_seen``, the user's training items and every item of ``item_ids`` count as
         seen; availability, category, the exclude list, the predicate; top-n; backfill from the
         popular lists (``source=session``). When nothing can be scored (no model, a model
@@ -397,7 +398,12 @@ class Pipeline:
                 return self.cold_start(key, query)
             return self.finish(key, user_num, self.model_list(user_num, query), query)
         trained = seen_nums(model, user_num) if user_num is not None else np.empty(0, np.int64)
-        history = np.concatenate([np.asarray(trained, dtype=np.int64), nums])
+        history, weights = nums, None
+        if user_num is not None:  # the user's own history first, as the model keeps it
+            own, own_weights = model.user_history(user_num)
+            history = np.concatenate([own, nums])
+            if own_weights is not None:  # each context entry at weight 1
+                weights = np.concatenate([own_weights, np.ones(len(nums))])
         banned = index.item_nums(model, query.exclude)
         if query.exclude_seen:
             banned = np.concatenate([trained, banned])
@@ -406,6 +412,7 @@ class Pipeline:
             index,
             history,
             query.n,
+            weights=weights,
             category=query.category,
             banned=banned,
             predicate=query.predicate,

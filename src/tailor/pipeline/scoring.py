@@ -178,18 +178,19 @@ def score_history(
     item_nums: np.ndarray,
     n: int,
     *,
+    weights: np.ndarray | None = None,
     category: str | None = None,
     banned: np.ndarray,
     predicate: ItemPredicate | None = None,
     missing: float | None = None,
 ) -> ItemList:
-    """:func:`score_user` for an ad-hoc history (item numbers, oldest first): one
-    ``score_history`` row, then ``masked_top_n`` with the allowed mask and ``banned`` (item
-    numbers: the history's and the user's items when seen items are excluded, the exclude
-    list). Exact scoring: no ANN index knows a folded vector."""
+    """:func:`score_user` for an ad-hoc history (item numbers, oldest first, with optional
+    ``weights``): one ``score_history`` row, then ``masked_top_n`` with the allowed mask and
+    ``banned`` (item numbers: the history's and the user's items when seen items are excluded,
+    the exclude list). Exact scoring: no ANN index knows a folded vector."""
     from tailor.models._topn import masked_top_n
 
-    scores = model.score_history(item_nums)[None, :]
+    scores = model.score_history(item_nums, weights)[None, :]
     allowed = index.allowed(category, predicate)
     idx, vals = masked_top_n(scores, n, allowed=allowed, banned=banned, missing=missing)
     return index.to_list(idx[0], vals[0])
