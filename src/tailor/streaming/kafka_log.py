@@ -20,7 +20,9 @@ offsets ``commit`` stores. ``seek(position)`` assigns each partition at the posi
 + 1 (the start of a partition the position does not name); without ``seek`` each partition
 starts at the group's committed offset (the start when there is none). ``commit`` stores, per
 partition, the highest applied offset + 1 (Kafka's convention: the next offset to read), never
-moving a committed offset back. The snapshot position, not the committed offset, is the recovery
+moving a committed offset back; asynchronously (a failed commit is logged), because a
+synchronous one waits for a coordinator that is down, and what recovery rests on is the
+snapshot's position anyway. The snapshot position, not the committed offset, is the recovery
 point; the committed offsets are progress (``kafka-consumer-groups`` lag, a consumer without a
 snapshot). Kafka keeps no delivery count: ``Record.deliveries`` is always 1.
 
@@ -260,6 +262,10 @@ class KafkaSource:
                 "enable.partition.eof": False,
                 "isolation.level": "read_committed",
                 "fetch.wait.max.ms": FETCH_WAIT_MS,
+                "on_commit": self._committed_cb,
+                # no group membership (assign), so this only bounds how long a commit waits
+                # for the group coordinator: close() waits that long when Kafka is down
+                "session.timeout.ms": max(1000, int(timeout_s * 1000)),
                 **self._config,
             }
         )
@@ -318,14 +324,19 @@ class KafkaSource:
         ]
         if not moves:
             return
-        try:
-            self._consumer.commit(offsets=moves, asynchronous=False)
+        try:  # asynchronous: a synchronous commit waits ~45 s for a coordinator that is down
+            self._consumer.commit(offsets=moves, asynchronous=True)
         except KafkaException as exc:
             raise LogUnavailable(
                 f"cannot commit on the Kafka topic {self.topic!r}: {exc}"
             ) from None
         for tp in moves:
             self._committed[tp.partition] = tp.offset
+
+    def _committed_cb(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """The outcome of an asynchronous commit (served by ``poll`` and ``close``)."""
+        if err is not None:
+            _log.warning("kafka_commit_failed", topic=self.topic, error=err.str())
 
     def dead_letter(self, records: Sequence[Record], reason: str) -> None:
         if not records:
