@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from tailor.data.dataset import Dataset
 from tailor.models import EASE, Popularity
+from tailor.pipeline import Pipeline, Query
 from tailor.serving.app import create_app
 from tailor.serving.keys import Keys
 from tailor.serving.sessions import (
@@ -341,3 +342,34 @@ def test_a_bad_context_is_422_naming_the_field(
     assert r.headers["content-type"].startswith("application/problem+json")
     assert [e["field"] for e in r.json()["errors"]] == [field]
     assert "bad\x01id" not in r.text
+
+
+# ---- end to end: POST /v1/events feeds the store -------------------------------------------
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+def test_events_of_a_session_change_its_next_answer(
+    ease_dir: Path, tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
+    from tailor.testing.streaming import event
+
+    options: dict[str, Any] = {"event_log_url": f"sqlite:///{tmp_path / 'events.db'}"}
+    if store == "redis":
+        options |= {"redis_url": SHARED_URL, "key_prefix": request.getfixturevalue("prefix")}
+    views = [
+        {**event(0, "x", "i1", "view"), "user_id": None, "session_id": "visit-1"},
+        {**event(1, "x", "i5", "view"), "user_id": None, "session_id": "visit-1"},
+        {**event(2, "x", "i6", "view"), "user_id": None, "session_id": "visit-1"},
+    ]
+    with _client(ease_dir, **options) as c:
+        before = c.get("/v1/recommendations/visit-1", params={"n": 3})
+        posted = c.post("/v1/events", json={"events": views})
+        after = c.get("/v1/recommendations/visit-1", params={"n": 3})
+        stored = c.portal.call(c.app.state.services.sessions.get, "visit-1")  # type: ignore[attr-defined,union-attr]
+    assert posted.status_code == 202 and posted.json()["accepted"] == 3
+    assert before.json()["source"] == "cold_start"
+    assert stored == ["i1", "i5", "i6"]
+    assert after.json()["source"] == "session"
+    folder = Pipeline.from_model_dir(ease_dir)
+    expected = folder.recommend_history("visit-1", ["i1", "i5", "i6"], Query(n=3))
+    assert items_of(after) == [i for i, _ in expected.items] == ["i4", "i0", "i7"]
