@@ -373,3 +373,20 @@ def test_events_of_a_session_change_its_next_answer(
     folder = Pipeline.from_model_dir(ease_dir)
     expected = folder.recommend_history("visit-1", ["i1", "i5", "i6"], Query(n=3))
     assert items_of(after) == [i for i, _ in expected.items] == ["i4", "i0", "i7"]
+
+
+def test_a_store_that_raises_is_a_cold_start(ease_dir: Path) -> None:
+    with _client(ease_dir) as c:
+
+        async def broken(key: str) -> list[str]:
+            raise RuntimeError("store broke")
+
+        c.app.state.services.sessions.get = broken  # type: ignore[attr-defined]
+        r = c.get("/v1/recommendations/s1", params={"n": 2})
+        ctx = c.post(
+            "/v1/recommendations",
+            json={"user_ids": ["s1"], "n": 2, "context": {"recent_items": ["i5"]}},
+        )
+    assert (r.status_code, r.json()["source"], items_of(r)) == (200, "cold_start", ["i0", "i4"])
+    result = ctx.json()["results"][0]
+    assert (result["source"], [x["item_id"] for x in result["items"]]) == ("session", ["i4", "i6"])

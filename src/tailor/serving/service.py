@@ -104,7 +104,7 @@ class RecService:
         if user_num is None:
             # an id the model does not know may be a session with recent items: one store
             # read, on this path only (known users never pay it)
-            recent = await self.sessions.get(user_id) if self.sessions is not None else []
+            recent = await self._recent(user_id)
             if recent:
                 return await self._from_history(state, user_id, recent, query)
             return self._answer(
@@ -150,9 +150,20 @@ class RecService:
             _require_answerable(state)
             return self._fallback(state, user_id, query, "model_unavailable")
         history = list(item_ids)
-        if state.user_num(user_id) is None and self.sessions is not None:
-            history = [*await self.sessions.get(user_id), *history]
+        if state.user_num(user_id) is None:
+            history = [*await self._recent(user_id), *history]
         return await self._from_history(state, user_id, history, query)
+
+    async def _recent(self, user_id: str) -> list[str]:
+        """The id's stored recent items; none without a store or when it fails (the stores
+        never raise; a foreign one must not make a 5xx either)."""
+        if self.sessions is None:
+            return []
+        try:
+            return await self.sessions.get(user_id)
+        except Exception as exc:
+            _log.error("recent_items_failed", error_type=type(exc).__name__)
+            return []
 
     async def _from_history(
         self, state: ServingState, user_id: str, history: list[str], query: RecQuery
