@@ -446,12 +446,20 @@ def test_append_to_a_backend_that_went_down_raises_log_unavailable(
         stop = moto.stop
     sink = open_sink(url)
     sink.append(make_events(3))  # up: accepted
+    source = open_source(url)
+    assert sorted(ids(take(source, 3))) == ["e0", "e1", "e2"]
     stop()
     started = time.monotonic()
     with pytest.raises(LogUnavailable):
         sink.append(make_events(3, start=3))
     assert time.monotonic() - started < 6.0
+    if kind == "kafka":  # librdkafka reconnects in the background: nothing to read meanwhile
+        assert source.poll(10, 0.3) == []
+    else:
+        with pytest.raises(LogUnavailable):
+            source.poll(10, 0.3)
     sink.close()
+    source.close()
 
 
 # ---- what only some backends have ----------------------------------------------------------
