@@ -279,6 +279,14 @@ def test_append_then_poll_gives_every_event_once_in_order(backend: Backend) -> N
         assert len(per_partition(records)) > 1
 
 
+def test_a_batch_larger_than_one_backend_call_arrives_whole(backend: Backend) -> None:
+    events = make_events(1201, users=40)  # Kinesis takes 500 records per call
+    backend.sink().append(events)
+    records = drain(backend.source(), 1201, timeout_s=20)
+    assert Counter(ids(records)) == Counter(e.event_id for e in events)
+    assert key_order([r.event for r in records]) == key_order(events)
+
+
 def test_seek_delivers_exactly_the_records_after_the_position(backend: Backend) -> None:
     events = make_events(30)
     backend.sink().append(events)
