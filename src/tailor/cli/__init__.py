@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("tailor.cli.fit:fit", "Fit a model and its popularity fallback into a folder."),
     "recommend": ("tailor.cli.fit:recommend", "Write the top-K items for many users."),
     "serve": ("tailor.cli.serve:serve", "Serve recommendations over HTTP; manage model versions."),
+    "stream": ("tailor.cli.stream:stream", "Fold live events into the served model (consumer)."),
     "train": ("tailor.cli.train:train", "Tune, choose, gate and publish a model (one TOML file)."),
     "tune": ("tailor.cli.tune:tune", "Search a model's hyperparameters on a validation split."),
 }

@@ -18,7 +18,8 @@ skipped by :meth:`Position.covers`).
 
 Backends are chosen by URL (:func:`open_sink`, :func:`open_source`)::
 
-    sqlite:///var/lib/tailor/events.db          embedded default (WAL; no server)
+    sqlite:////var/lib/tailor/events.db         embedded default (WAL; no server); three
+                                                slashes for a relative path
     redis://127.0.0.1:6379/0?stream=tailor:events&group=tailor
     kafka://127.0.0.1:9092/tailor-events?group=tailor
     kinesis://tailor-events?region=eu-west-1&endpoint_url=http://127.0.0.1:5000
@@ -136,8 +137,9 @@ def log_identity(url: str) -> str:
     consumer was started."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        path = Path(unquote(parts.netloc + parts.path)).resolve()
-        return f"sqlite://{path}"
+        from tailor.streaming.sqlite_log import sqlite_path
+
+        return f"sqlite:///{sqlite_path(url).resolve()}"
     netloc = parts.hostname or ""
     if parts.port:
         netloc += f":{parts.port}"

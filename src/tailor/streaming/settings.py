@@ -1,8 +1,8 @@
 """Settings of ``tailor stream``: the ``[stream]`` table of the file ``tailor serve`` reads too.
 
 One file configures the three roles: ``[serve]`` for the server, ``[stream]`` for the consumer
-(``model_dir``, ``redis_url``, ``key_prefix``, ``cache_ttl_s`` and ``precompute_n`` default to
-the ``[serve]`` values, so the consumer writes the lists the servers read), ``[cleaning]`` for
+(``event_log_url``, ``model_dir``, ``redis_url``, ``key_prefix``, ``cache_ttl_s`` and
+``precompute_n`` default to the ``[serve]`` values, so the consumer writes the lists the servers read), ``[cleaning]`` for
 the event rules (the batch source's table). Precedence, highest first: keyword arguments (the
 CLI's options), ``TAILOR_STREAM_*`` variables, the file, the defaults below.
 """
@@ -21,7 +21,7 @@ from tailor.errors import ConfigError, format_validation_error
 from tailor.serving.settings import check_cache_url
 from tailor.units import SECONDS_PER_DAY
 
-INHERITED = ("model_dir", "redis_url", "key_prefix", "cache_ttl_s", "precompute_n")
+INHERITED = ("event_log_url", "model_dir", "redis_url", "key_prefix", "cache_ttl_s", "precompute_n")
 """Fields a missing ``[stream]`` value takes from ``[serve]``."""
 
 
@@ -30,10 +30,10 @@ class StreamSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="TAILOR_STREAM_", extra="ignore", frozen=True)
 
-    event_log_url: str = "sqlite:///tailor-events.db"
-    """The event log (see docs/streaming.md): ``sqlite:///PATH`` (embedded, default
-    ``tailor-events.db`` in the working folder), ``redis://...?stream=S&group=G``,
-    ``kafka://HOST:PORT/TOPIC?group=G`` or ``kinesis://STREAM?region=R``."""
+    event_log_url: str | None = None
+    """The event log (see docs/streaming.md): ``sqlite:///RELATIVE`` or
+    ``sqlite:////ABSOLUTE`` (embedded: no server), ``redis://...?stream=S&group=G``,
+    ``kafka://HOST:PORT/TOPIC?group=G`` or ``kinesis://STREAM?region=R``. Required."""
     model_dir: Path | None = None
     """The model store (a registry root: ``versions/`` + ``ACTIVE``) whose active version is
     folded into and where snapshots are published. Required."""

@@ -64,12 +64,9 @@ class SqliteEventLog:
 
     @classmethod
     def from_url(cls, url: str, *, consumer: str = "tailor-stream") -> SqliteEventLog:
-        """``sqlite:///absolute/path.db`` or ``sqlite://relative/path.db``."""
-        parts = urlsplit(url)
-        path = unquote(parts.netloc + parts.path)
-        if not path:
-            raise ConfigError("the sqlite event log URL has no path (sqlite:///path/events.db)")
-        return cls(path, consumer=consumer)
+        """``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's
+        spelling)."""
+        return cls(sqlite_path(url), consumer=consumer)
 
     # ---- sink ----------------------------------------------------------------------------
     def append(self, events: Sequence[Event]) -> None:
@@ -170,3 +167,22 @@ class SqliteEventLog:
                 self._db.execute(sql, args)
         except sqlite3.Error as exc:
             raise LogUnavailable(f"cannot write the event log {self.path}: {exc}") from None
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a ``sqlite:`` URL: three slashes then a relative path, or four then an
+    absolute one (``sqlite:////var/lib/tailor/events.db``).
+
+    Raises:
+        ConfigError: a host in the URL, or no path.
+    """
+    parts = urlsplit(url)
+    if parts.netloc:
+        raise ConfigError(
+            f"the sqlite event log URL names a host ({parts.netloc!r}); use "
+            "sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    path = unquote(parts.path)[1:]
+    if not path:
+        raise ConfigError("the sqlite event log URL has no path (sqlite:///events.db)")
+    return Path(path)
