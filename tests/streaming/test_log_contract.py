@@ -262,9 +262,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, require: Require) ->
 def test_append_then_poll_gives_every_event_once_in_order(backend: Backend) -> None:
     events = make_events(40)
     sink = backend.sink()
+    source = backend.source()
+    assert isinstance(sink, EventSink) and isinstance(source, EventSource)
     sink.append(events[:25])
     sink.append(events[25:])
-    records = drain(backend.source(), 40)
+    records = drain(source, 40)
 
     assert sorted(ids(records)) == sorted(e.event_id for e in events)  # each exactly once
     assert {r.event.event_id: r.event for r in records} == {e.event_id: e for e in events}
