@@ -126,25 +126,28 @@ def id_codes(
         DataError: a float id with a fraction, naming ``name``, ``column`` and its row.
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes, uniques = np.asarray(values.array.codes), np.asarray(values.cat.categories)
+        codes, uniques = np.asarray(values.array.codes), values.cat.categories
     else:
         codes, uniques = pd.factorize(values)
     try:
-        ids = _as_text(uniques)
+        ids, blank = _as_text(uniques)
     except DataError as exc:
         rows = np.flatnonzero(codes == (exc.row or 0) - 1)
         row = int(rows[0]) + 1 if len(rows) else None
         raise DataError(exc.problem, file=name, column=column, row=row) from None
-    blank = pd.isna(ids)
     if blank.any():
         codes = np.where(blank[np.maximum(codes, 0)] & (codes >= 0), -1, codes)
     return codes, ids
 
 
-def _as_text(values: np.ndarray) -> np.ndarray:
-    """Distinct ids as an object array of ``str`` by ``normalise_ids``; NA where blank."""
-    ids = normalise_ids(pd.Series(values, dtype=object if values.dtype.kind in "OU" else None))
-    return ids.to_numpy(dtype=object, na_value=None)
+def _as_text(values: pd.Index | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct ids by ``normalise_ids`` as an object array of ``str`` (None where blank) and
+    the mask of the blank ones. An Index of strings (categories, factorised uniques) is
+    normalised in its own (arrow) dtype: one conversion to objects, at the end."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "OU":
+        values = values.astype(object)
+    ids = normalise_ids(pd.Series(values, copy=False))
+    return ids.to_numpy(dtype=object, na_value=None), ids.isna().to_numpy()
 
 
 def lookup(uniques: np.ndarray, vocabulary: pd.Index) -> np.ndarray:
@@ -231,7 +234,7 @@ def build_lists(
         _no_missing(codes, name, col)
     # only users that occur in the truth (a categorical may carry unused categories)
     users = pd.Index(t_user_ids[np.bincount(t_user, minlength=len(t_user_ids)) > 0]).unique()
-    catalogue = [ids[~pd.isna(ids)] for ids in map(_as_text, extra_items)]
+    catalogue = [ids[~blank] for ids, blank in map(_as_text, extra_items)]
     items = pd.Index(np.concatenate([r_item_ids, t_item_ids, *catalogue]))
     items = items.unique()
     r_lookup = lookup(r_user_ids, users)
