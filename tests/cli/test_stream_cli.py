@@ -44,7 +44,7 @@ def test_stream_settings_come_from_the_shared_file(tmp_path: Path) -> None:
     config = tmp_path / "tailor.toml"
     config.write_text(
         f'[serve]\nmodel_dir = "{store.root}"\nevent_log_url = "sqlite:///{db}"\n'
-        '[stream]\nsnapshot_every_events = 1\n'
+        "[stream]\nsnapshot_every_events = 1\n"
     )
     assert run_cli("stream", "--config", config, "--max-events", 1, "--quiet") == 0
     assert len(store.versions()) == 2

@@ -26,8 +26,18 @@ FORBIDDEN = {
     "serving": ("tailor.evaluation", "tailor.cli", "tailor.training", *TRAINING_DATA),
     # training publishes through the model store, never through the HTTP app
     "training": ("tailor.cli", "tailor.serving.app", "tailor.serving.routes", "fastapi"),
+    # the consumer writes the servers' cache and store, never through the HTTP app
+    "streaming": (
+        "tailor.cli",
+        "tailor.evaluation",
+        "tailor.training",
+        "tailor.serving.app",
+        "tailor.serving.routes",
+        "fastapi",
+    ),
 }
-"""data <- models <- pipeline <- {evaluation, serving} <- training <- cli (docs/architecture.md)."""
+"""data <- models <- pipeline <- {evaluation, serving} <- {training, streaming} <- cli
+(docs/architecture.md)."""
 SERVING_MUST_NOT_LOAD = (
     "numba",
     "implicit",

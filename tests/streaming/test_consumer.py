@@ -4,6 +4,7 @@ restarts that apply every event exactly once, the quality guard, new full fits."
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from tailor.serving.precompute import cacheable_lists
 from tailor.serving.registry import ModelRegistry
 from tailor.streaming.consumer import STREAM_FILE, StreamConsumer
 from tailor.streaming.events import Event
-from tailor.streaming.log import log_identity
+from tailor.streaming.log import LogUnavailable, log_identity
 from tailor.streaming.rules import EventRules
 from tailor.streaming.settings import StreamSettings
 from tailor.streaming.sqlite_log import SqliteEventLog
@@ -192,3 +193,47 @@ def test_a_new_full_fit_is_picked_up_at_the_same_position(
     report = c.step()
     assert c.version == active and report.applied == 1
     assert c.position.to_dict() == {"0": "2"}
+
+
+class FlakySource:
+    """A source whose first ``failures`` polls find the log down."""
+
+    def __init__(self, inner: SqliteEventLog, failures: int) -> None:
+        self.inner, self.failures = inner, failures
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def poll(self, max_records: int, timeout_s: float) -> list[object]:
+        if self.failures:
+            self.failures -= 1
+            raise LogUnavailable("the log is down")
+        return self.inner.poll(max_records, timeout_s)  # type: ignore[return-value]
+
+
+def test_a_log_that_is_down_is_waited_for(store: ModelRegistry, tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    SqliteEventLog(db).append(events(event(0, "u0", "i5")))
+    c = consumer(store, db)
+    c.source = FlakySource(SqliteEventLog(db), failures=2)  # type: ignore[assignment]
+    stop = threading.Event()
+    c.run(stop, lambda report: stop.set() if report.applied else None)
+    assert c.stats.applied == 1 and c.stats.snapshots == 1  # the last snapshot on stopping
+
+
+def test_a_failed_snapshot_keeps_the_state_and_is_retried(
+    store: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "events.db"
+    SqliteEventLog(db).append(events(event(0, "u0", "i5")))
+    c = consumer(store, db, snapshot_every_events=1)
+    with monkeypatch.context() as patched:
+        patched.setattr(ModelRegistry, "publish", _refuse)
+        assert c.step().snapshot is None
+    assert c._since_snapshot == 1 and len(store.versions()) == 1
+    SqliteEventLog(db).append(events(event(1, "u1", "i6")))
+    assert c.step().snapshot == f"{c.base_version}.s1"
+
+
+def _refuse(*args: object, **kwargs: object) -> str:
+    raise OSError(28, "No space left on device")

@@ -38,7 +38,6 @@ from tailor.errors import ConfigError, TailorError
 from tailor.logging import get_logger
 from tailor.models.model_dir import ModelDir
 from tailor.pipeline import Pipeline
-from tailor.pipeline.core import USERS_FILE
 from tailor.pipeline.scoring import ModelIndex
 from tailor.serving.precompute import cacheable_lists
 from tailor.serving.registry import ModelRegistry
@@ -46,7 +45,7 @@ from tailor.streaming.dedup import Deduplicator
 from tailor.streaming.events import Event
 from tailor.streaming.guard import QualityGuard
 from tailor.streaming.lists import ListWriter
-from tailor.streaming.log import EventSource, Position, Record
+from tailor.streaming.log import EventSource, LogUnavailable, Position, Record
 from tailor.streaming.rules import EventRules
 from tailor.streaming.settings import StreamSettings
 
@@ -56,6 +55,8 @@ STREAM_FILE = "stream.json"
 """In a snapshot version: the log, the position, the base version."""
 DEDUP_FILE = "stream-dedup.npz"
 """In a snapshot version: the deduplicator's remembered ids."""
+MIN_BACKOFF_S, MAX_BACKOFF_S = 0.1, 5.0
+"""Pauses between attempts while the event log is down."""
 
 
 @dataclass
@@ -214,13 +215,25 @@ class StreamConsumer:
     def run(
         self, stop: threading.Event, on_step: Callable[[StepReport], Any] | None = None
     ) -> None:
-        """Step until ``stop`` is set, then publish a last snapshot of unsaved events."""
+        """Step until ``stop`` is set, then publish a last snapshot of unsaved events.
+
+        A log that is down is waited for (pauses growing to ``MAX_BACKOFF_S``); nothing is
+        lost, since reading resumes where it stopped.
+        """
+        backoff = MIN_BACKOFF_S
         while not stop.is_set():
-            report = self.step()
+            try:
+                report = self.step()
+            except LogUnavailable as exc:
+                _log.warning("stream_log_unavailable", error=str(exc), retry_s=backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                continue
+            backoff = MIN_BACKOFF_S
             if on_step is not None:
                 on_step(report)
         if self._since_snapshot:
-            self.snapshot()
+            self._try_snapshot()
 
     def step(self) -> StepReport:
         """One micro-batch (see the module docstring)."""
@@ -235,7 +248,7 @@ class StreamConsumer:
         if records:
             self._apply_records(records, report)
         if self._snapshot_due():
-            report.snapshot = self.snapshot()
+            report.snapshot = self._try_snapshot()
         report.seconds = time.perf_counter() - start
         self._count(report)
         return report
@@ -339,8 +352,6 @@ class StreamConsumer:
         if report.polled:
             stats.batches += 1
             stats.last_batch_s = report.seconds
-        if report.snapshot:
-            stats.snapshots += 1
 
     # ---- versions -----------------------------------------------------------------------
     def _check_reload(self) -> None:
@@ -364,20 +375,30 @@ class StreamConsumer:
             or time.monotonic() - self._last_snapshot >= s.snapshot_every_s
         )
 
+    def _try_snapshot(self) -> str | None:
+        """:meth:`snapshot`, logging a failure (the state is kept; retried when next due)."""
+        try:
+            name = self.snapshot()
+            self.stats.snapshots += 1
+            return name
+        except (TailorError, OSError) as exc:
+            self._last_snapshot = time.monotonic()
+            _log.error("stream_snapshot_failed", version=self.version, error=str(exc))
+            return None
+
     def snapshot(self) -> str:
         """Publish the folded-in model as ``<base>.s<k>`` (and activate it, by default)."""
         assert self._folder is not None and self.pipeline.model is not None
-        self.snapshot_index += 1
-        name = snapshot_name(self.base_version, self.snapshot_index)
+        index = self.snapshot_index + 1
+        name = snapshot_name(self.base_version, index)
         meta = {
             "log": self.log_id,
             "consumer": self.settings.consumer,
             "position": self.position.to_dict(),
             "base_version": self.base_version,
-            "snapshot": self.snapshot_index,
+            "snapshot": index,
             "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         }
-        source_dir = self._folder.path
         staging = Path(tempfile.mkdtemp(prefix=".stream-", dir=self.store.root))
         try:
             ids, times = self.dedup.state()
@@ -385,15 +406,13 @@ class StreamConsumer:
             def extras(folder: Path) -> None:
                 (folder / STREAM_FILE).write_text(json.dumps(meta, indent=2))
                 np.savez(folder / DEDUP_FILE, ids=ids, times=times)
-                users = source_dir / USERS_FILE
-                if users.is_file():
-                    shutil.copyfile(users, folder / USERS_FILE)
 
             ModelDir.write(
                 staging / name,
                 self.pipeline.model,
                 popularity=self._folder.popularity,
                 catalog=self._folder.read_catalog(),
+                users=_read_users(self._folder),
                 extras=extras,
                 command="stream",
                 metrics=dict(self._folder.manifest.get("metrics", {})),
@@ -402,6 +421,7 @@ class StreamConsumer:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self._ours.add(name)
+        self.snapshot_index = index
         if self.settings.snapshot_activate:
             self.store.activate(name, check=False)
             self.version = name
@@ -414,6 +434,11 @@ class StreamConsumer:
         self.source.close()
         if self.writer is not None:
             self.writer.close()
+
+
+def _read_users(folder: ModelDir) -> pd.DataFrame | None:
+    file = folder.users_file
+    return None if file is None else pd.read_parquet(file)
 
 
 def _events_kept(rules: EventRules, events: Sequence[Event]) -> int:

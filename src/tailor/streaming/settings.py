@@ -2,8 +2,9 @@
 
 One file configures the three roles: ``[serve]`` for the server, ``[stream]`` for the consumer
 (``event_log_url``, ``model_dir``, ``redis_url``, ``key_prefix``, ``cache_ttl_s`` and
-``precompute_n`` default to the ``[serve]`` values, so the consumer writes the lists the servers read), ``[cleaning]`` for
-the event rules (the batch source's table). Precedence, highest first: keyword arguments (the
+``precompute_n`` default to the ``[serve]`` values, so the consumer writes the lists the
+servers read), ``[cleaning]`` for the event rules (the batch source's table). Precedence,
+highest first: keyword arguments (the
 CLI's options), ``TAILOR_STREAM_*`` variables, the file, the defaults below.
 """
 
