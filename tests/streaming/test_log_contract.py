@@ -75,7 +75,7 @@ def take(source: EventSource, n: int, timeout_s: float = 10.0) -> list[Record]:
 def drain(source: EventSource, n: int, timeout_s: float = 10.0) -> list[Record]:
     """``n`` records, then a look that finds nothing more."""
     got = take(source, n, timeout_s)
-    extra = source.poll(100, 0.25)
+    extra = source.poll(100, 0.2)
     assert extra == [], f"records beyond the {n} expected: {ids(extra)}"
     return got
 
