@@ -109,3 +109,10 @@ def test_the_dedup_memory_is_bounded() -> None:
     dedup = Deduplicator(window_s=1e9, max_ids=3)
     dedup.fresh([Event.model_validate(event(k, "u0", "i1")) for k in range(5)])
     assert dedup.state()[0].tolist() == ["e2", "e3", "e4"]
+
+
+def test_exposures_are_accepted_but_never_learned() -> None:
+    rules = EventRules(CleaningConfig())
+    shown = Event.model_validate(event(0, "u0", "i1", "exposure", recommendation_id="r1"))
+    assert rules.problem(shown) is None and rules.weight(shown) is None
+    assert rules.to_frame([shown]).empty

@@ -41,6 +41,12 @@ DEFAULT_EVENT_WEIGHTS = {
 }
 """Default weight of one event of each type when interactions are aggregated."""
 
+EXPOSURE = "exposure"
+"""The event type of a shown list (``recommendation_id``, experiment, variant): what A/B tests
+and KPIs count as an impression. Tracking only: it is never an interaction a model learns."""
+TRACKING_EVENT_TYPES = (EXPOSURE,)
+"""Event types that record what was shown rather than what a visitor did."""
+
 
 _LABEL_SEPARATORS = re.compile(r"[\s\-]+")
 

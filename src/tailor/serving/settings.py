@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tailor.data.columns import DEFAULT_EVENT_WEIGHTS
+from tailor.data.columns import DEFAULT_EVENT_WEIGHTS, TRACKING_EVENT_TYPES
 from tailor.errors import ConfigError, format_validation_error
 from tailor.pipeline.ann import AnnSettings
 from tailor.units import SECONDS_PER_DAY
@@ -168,10 +168,11 @@ class ServeSettings(BaseSettings):
     """Where ``POST /v1/events`` appends events (docs/streaming.md): ``sqlite:///PATH``
     (embedded), ``redis://...?stream=S``, ``kafka://HOST:PORT/TOPIC`` or ``kinesis://STREAM``.
     None (default): the route answers 503."""
-    event_types: tuple[str, ...] = tuple(DEFAULT_EVENT_WEIGHTS)
+    event_types: tuple[str, ...] = (*DEFAULT_EVENT_WEIGHTS, *TRACKING_EVENT_TYPES)
     """Event types ``POST /v1/events`` accepts (after label normalisation: ``"Add to cart"`` is
     ``add_to_cart``); other types are rejected with 422. Default: view, click, add_to_cart,
-    purchase, rating."""
+    purchase, rating and exposure (a shown list: counted by experiments and KPIs, never
+    learned from)."""
     max_event_body_bytes: int = Field(default=1024 * 1024, ge=1)
     """Largest ``POST /v1/events`` body (a batch of up to 1,000 events). Default 1 MiB."""
     stream: bool = False

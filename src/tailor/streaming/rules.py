@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.data.cleaning import CleaningConfig
-from tailor.data.columns import Columns, event_label
+from tailor.data.columns import TRACKING_EVENT_TYPES, Columns, event_label
 from tailor.streaming.events import Event
 
 
@@ -34,16 +34,21 @@ class EventRules:
         """Why the rules refuse ``event`` (None: accepted). Only unknown types are refused, and
         only with ``unknown_event_types = "error"``."""
         label = self.label(event)
-        if label in self._known or self.config.unknown_event_types != "error":
+        if label in self._known or label in TRACKING_EVENT_TYPES:
+            return None
+        if self.config.unknown_event_types != "error":
             return None
         known = ", ".join(sorted(self._known))
         return f"unknown event type {label!r} (known: {known})"
 
     def weight(self, event: Event) -> float | None:
-        """The event's interaction weight; None when the rules drop it (an unknown type with
-        ``unknown_event_types = "drop"``, a non-positive quantity)."""
+        """The event's interaction weight; None when it is not folded in: a tracking event
+        (an exposure), an unknown type with ``unknown_event_types = "drop"``, a non-positive
+        quantity."""
         config = self.config
         label = self.label(event)
+        if label in TRACKING_EVENT_TYPES:  # what was shown, not what the visitor did
+            return None
         if label in config.value_weighted_events:
             return event.value if event.value is not None else None
         if (
