@@ -13,7 +13,8 @@ that followed it in the batch (Kinesis orders a shard by arrival), so a user's o
 a record had to be retried; a part of a failed append may be in the stream, and a client's retry
 is dropped downstream by ``event_id``.
 
-Source (:class:`KinesisSource`): reads every shard with ``GetRecords``; a record's
+Source (:class:`KinesisSource`): reads every shard with ``GetRecords``, each at most every
+``READ_INTERVAL_S`` (Kinesis allows 5 reads per second per shard); a record's
 ``partition`` is its shard id and its ``offset`` its sequence number. ``seek(position)`` starts
 each shard ``AFTER_SEQUENCE_NUMBER`` of the position's offset, at ``TRIM_HORIZON`` (the oldest
 record kept, 24 h by default) for a shard the position does not name; a child shard of a
@@ -54,8 +55,9 @@ CHUNK = 500
 """Most records in one PutRecords call."""
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ATTEMPTS = 5
-POLL_SLEEP_S = 0.2
-"""Pause after a round over every shard found nothing (Kinesis allows 5 reads/s per shard)."""
+READ_INTERVAL_S = 0.2
+"""Shortest interval between two GetRecords on one shard (Kinesis allows 5 per second), however
+often the consumer polls."""
 
 
 def dead_stream(stream: str) -> str:
@@ -185,6 +187,7 @@ class KinesisSource:
         self._iterators: dict[str, str] = {}  # open shards: the next iterator
         self._last: dict[str, str] = {}  # per shard, the last sequence number delivered
         self._finished: set[str] = set()
+        self._next_read: dict[str, float] = {}  # per open shard, when it may be read again
         self._turn = 0
 
     @classmethod
@@ -196,6 +199,7 @@ class KinesisSource:
     def seek(self, position: Position) -> None:
         self._position = position.copy()
         self._iterators = {}
+        self._next_read = {}
         self._last = dict(position.offsets)
         self._finished = set()
         self._open_shards()
@@ -206,10 +210,11 @@ class KinesisSource:
         deadline = time.monotonic() + timeout_s
         while True:
             records = self._round(max_records)
-            remaining = deadline - time.monotonic()
-            if records or remaining <= 0:
+            now = time.monotonic()
+            if records or now >= deadline:
                 return records
-            time.sleep(min(POLL_SLEEP_S, remaining))
+            wake = min(self._next_read.values(), default=now + READ_INTERVAL_S)
+            time.sleep(max(0.001, min(wake, deadline) - now))
 
     def commit(self, records: Sequence[Record]) -> None:
         self._committed.advance(records)
@@ -314,6 +319,9 @@ class KinesisSource:
         for shard in shards[self._turn :] + shards[: self._turn]:
             if len(records) >= max_records:
                 break
+            if self._next_read.get(shard, 0.0) > time.monotonic():
+                continue
+            self._next_read[shard] = time.monotonic() + READ_INTERVAL_S
             try:
                 reply = self.client.get_records(
                     ShardIterator=self._iterators[shard], Limit=max_records - len(records)
@@ -344,6 +352,7 @@ class KinesisSource:
                 self._iterators[shard] = following
             else:  # closed by a split or merge, and read to its end
                 del self._iterators[shard]
+                self._next_read.pop(shard, None)
                 self._finished.add(shard)
                 closed = True
         if closed:
