@@ -33,6 +33,7 @@ from tailor.streaming.log import (
     LogUnavailable,
     Position,
     Record,
+    log_identity,
     offset_key,
     open_sink,
     open_source,
@@ -565,6 +566,14 @@ def test_every_url_scheme_opens_its_backend(tmp_path: Path) -> None:
     )  # fmt: skip
     assert (log.claim_idle_ms, log.client.connection_pool.connection_kwargs["db"]) == (9, 2)
     log.close()
+
+    # what a snapshot records as its log: no credentials, every Kafka bootstrap host
+    assert log_identity("kafka://u:pw@h1:9092,h2:9092/ev?group=g") == (
+        "kafka://h1:9092,h2:9092/ev?group=g"
+    )
+    assert log_identity("redis://:pw@127.0.0.1:6379/0?stream=s") == (
+        "redis://127.0.0.1:6379/0?stream=s"
+    )
 
     for bad in (
         "kafka://h:9092/ev?partitions=many",

@@ -139,9 +139,7 @@ def log_identity(url: str) -> str:
         from tailor.streaming.sqlite_log import sqlite_path
 
         return f"sqlite:///{sqlite_path(url).resolve()}"
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
+    netloc = parts.netloc.rpartition("@")[2]  # no user or password; a Kafka host list stays
     return urlunsplit(parts._replace(netloc=netloc))
 
 
