@@ -222,6 +222,20 @@ def load_settings(file: Path | None = None, **overrides: Any) -> ServeSettings:
 
 
 def _read_file(file: Path) -> dict[str, Any]:
+    data = read_settings_file(file)
+    section = data.get("serve", data)  # a file without tables is all [serve]
+    if not isinstance(section, dict):
+        raise ConfigError(f"settings file {file}: [serve] must be a table")
+    return section
+
+
+def read_settings_file(file: Path) -> dict[str, Any]:
+    """The whole settings file (TOML, or JSON for any other suffix): the tables of every role
+    (``[serve]``, ``[stream]``, ``[cleaning]``...).
+
+    Raises:
+        ConfigError: the file is unreadable or malformed.
+    """
     try:
         text = file.read_text()
     except OSError as exc:
@@ -230,7 +244,6 @@ def _read_file(file: Path) -> dict[str, Any]:
         data = tomllib.loads(text) if file.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"settings file {file} is malformed: {exc}") from None
-    section = data.get("serve", data)
-    if not isinstance(section, dict):
-        raise ConfigError(f"settings file {file}: [serve] must be a table")
-    return section
+    if not isinstance(data, dict):
+        raise ConfigError(f"settings file {file} must hold tables (a JSON object)")
+    return data

@@ -10,8 +10,6 @@ CLI's options), ``TAILOR_STREAM_*`` variables, the file, the defaults below.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tailor.errors import ConfigError, format_validation_error
-from tailor.serving.settings import check_cache_url
+from tailor.serving.settings import check_cache_url, read_settings_file
 from tailor.units import SECONDS_PER_DAY
 
 INHERITED = ("event_log_url", "model_dir", "redis_url", "key_prefix", "cache_ttl_s", "precompute_n")
@@ -109,16 +107,17 @@ def load_stream_settings(file: Path | None = None, **overrides: Any) -> StreamSe
 
 
 def read_tables(file: Path) -> dict[str, dict[str, Any]]:
-    """The top-level tables of a TOML or JSON settings file."""
-    try:
-        text = file.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read settings file {file}: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(text) if file.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"settings file {file} is malformed: {exc}") from None
+    """The ``[serve]``, ``[stream]`` and ``[cleaning]`` tables of a settings file (missing ones
+    empty).
+
+    Raises:
+        ConfigError: the file is unreadable or malformed, or one of them is not a table.
+    """
+    data = read_settings_file(file)
+    tables: dict[str, dict[str, Any]] = {}
     for name in ("serve", "stream", "cleaning"):
-        if not isinstance(data.get(name, {}), dict):
+        table = data.get(name, {})
+        if not isinstance(table, dict):
             raise ConfigError(f"settings file {file}: [{name}] must be a table")
-    return data
+        tables[name] = table
+    return tables
