@@ -305,14 +305,21 @@ class RedisStreamLog:
         """Records of entries the group delivered: skips what the seek covers or replayed."""
         keep: list[Entry] = []
         covered: list[str] = []
-        for entry in entries:
-            entry_id = _id(entry[0])
-            if _at_or_before(entry_id, self._covered) or not entry[1]:  # applied, or deleted
-                covered.append(entry_id)
-            elif not _at_or_before(entry_id, self._skip_until):
-                keep.append(entry)
+        bounds = [b for b in (self._covered, self._skip_until) if b is not None]
+        first = _id(entries[0][0]) if entries else None
+        if first is not None and not any(_at_or_before(first, b) for b in bounds):
+            keep = entries  # ids ascend: past both bounds from the first on (the usual case)
+        else:
+            for entry in entries:
+                entry_id = _id(entry[0])
+                if _at_or_before(entry_id, self._covered):  # applied before the snapshot
+                    covered.append(entry_id)
+                elif not _at_or_before(entry_id, self._skip_until):
+                    keep.append(entry)
+        covered += [_id(entry_id) for entry_id, fields in keep if not fields]  # deleted since
+        keep = [entry for entry in keep if entry[1]]
         if covered:
-            self._call("acknowledge on", lambda: self._r.xack(self.stream, self.group, *covered))
+            self._ack(covered)
         counts = self._pending_counts([_id(e[0]) for e in keep], self.consumer) if pending else {}
         return self._decode(keep, counts)
 
