@@ -586,3 +586,15 @@ def test_every_url_scheme_opens_its_backend(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigError):
             open_source(bad)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)
+def test_redis_maxlen_trims_the_oldest_entries(backend: Backend) -> None:
+    backend.url += "&maxlen=100"
+    backend.sink().append(make_events(1000))
+    stream = backend.url.split("stream=")[1].split("&")[0]
+    length = redis.Redis.from_url(SHARED_REDIS).xlen(stream)
+    assert 100 <= length < 1000  # approximate (~): whole macro nodes go
+    records = drain(backend.source(), length)
+    assert ids(records) == [f"e{i}" for i in range(1000 - length, 1000)]
