@@ -153,13 +153,61 @@ class MemoryRecCache:
         self._lists.clear()
 
 
-class RedisRecCache:
-    """Redis-backed cache with per-call budgets and a circuit breaker.
+class GuardedRedis:
+    """An asyncio Redis client whose every call is bounded: connect and read timeouts of
+    ``timeout_s`` (default 50 ms), at most ``retries`` retries, and a circuit breaker, so a dead
+    or slow Redis costs a caller at most about ``(1 + retries) * timeout_s`` once, and nothing
+    while the breaker is open. Shared by the list cache and the recent-items store."""
 
-    Connect and read timeouts are ``timeout_s`` (default 50 ms) with at most ``retries`` retries,
-    so a dead or slow Redis costs a request at most about ``(1 + retries) * timeout_s`` once, and
-    nothing while the breaker is open.
-    """
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 0.05,
+        retries: int = 1,
+        cooldown_s: float = 0.25,
+        threshold: int = 3,
+        client: Any = None,
+    ) -> None:
+        from redis.asyncio import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.breaker = CircuitBreaker(cooldown_s, threshold)
+        self.client = client or Redis.from_url(
+            url,
+            socket_connect_timeout=timeout_s,
+            socket_timeout=timeout_s,
+            retry=Retry(NoBackoff(), retries),
+            health_check_interval=0,
+            decode_responses=True,
+            max_connections=64,
+        )
+
+    async def call(self, op: str, fn: Any, *args: Any) -> Any:
+        """``await fn(*args)`` under the breaker.
+
+        Raises:
+            CacheUnavailable: the breaker is open, or Redis failed or timed out.
+        """
+        from redis.exceptions import RedisError
+
+        if not self.breaker.allow():
+            raise CacheUnavailable(f"redis circuit open ({op})")
+        try:
+            result = await fn(*args)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.breaker.failure()
+            raise CacheUnavailable(f"redis {op} failed: {type(exc).__name__}") from None
+        self.breaker.success()
+        return result
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class RedisRecCache:
+    """Redis-backed cache with per-call budgets and a circuit breaker (:class:`GuardedRedis`)."""
 
     def __init__(
         self,
@@ -173,35 +221,19 @@ class RedisRecCache:
         ttl_s: int = 7 * SECONDS_PER_DAY,
         client: Any = None,
     ) -> None:
-        from redis.asyncio import Redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         self.keys = keys
         self.ttl_s = ttl_s
-        self.breaker = CircuitBreaker(cooldown_s, threshold)
-        self._client = client or Redis.from_url(
+        self._redis = GuardedRedis(
             url,
-            socket_connect_timeout=timeout_s,
-            socket_timeout=timeout_s,
-            retry=Retry(NoBackoff(), retries),
-            health_check_interval=0,
-            decode_responses=True,
-            max_connections=64,
+            timeout_s=timeout_s,
+            retries=retries,
+            cooldown_s=cooldown_s,
+            threshold=threshold,
+            client=client,
         )
-
-    async def _call(self, op: str, fn: Any, *args: Any) -> Any:
-        from redis.exceptions import RedisError
-
-        if not self.breaker.allow():
-            raise CacheUnavailable(f"redis circuit open ({op})")
-        try:
-            result = await fn(*args)
-        except (RedisError, OSError, TimeoutError) as exc:
-            self.breaker.failure()
-            raise CacheUnavailable(f"redis {op} failed: {type(exc).__name__}") from None
-        self.breaker.success()
-        return result
+        self.breaker = self._redis.breaker
+        self._client = self._redis.client
+        self._call = self._redis.call
 
     async def get_recs(self, version: str, user_id: str) -> ItemList | None:
         raw = await self._call("get", self._client.get, self.keys.recs(version, user_id))
@@ -232,7 +264,7 @@ class RedisRecCache:
             return False
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._redis.close()
 
 
 def open_cache(

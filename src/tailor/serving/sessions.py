@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from tailor.errors import ConfigError
 from tailor.logging import get_logger
-from tailor.serving.breaker import CircuitBreaker
+from tailor.serving.cache import CacheUnavailable, GuardedRedis
 from tailor.serving.keys import Keys
 
 _log = get_logger(__name__)
@@ -146,42 +146,30 @@ class RedisRecentItems:
         threshold: int = 3,
         client: Any = None,
     ) -> None:
-        from redis.asyncio import Redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         self.keys = keys
         self.max_items = max_items
         self.ttl_s = ttl_s
-        self.breaker = CircuitBreaker(cooldown_s, threshold)
         self.failures = 0
         """Calls that failed (Redis down, slow or breaker open); for tests and logs."""
-        self._client = client or Redis.from_url(
+        self._redis = GuardedRedis(
             url,
-            socket_connect_timeout=timeout_s,
-            socket_timeout=timeout_s,
-            retry=Retry(NoBackoff(), retries),
-            health_check_interval=0,
-            decode_responses=True,
-            max_connections=64,
+            timeout_s=timeout_s,
+            retries=retries,
+            cooldown_s=cooldown_s,
+            threshold=threshold,
+            client=client,
         )
+        self.breaker = self._redis.breaker
+        self._client = self._redis.client
 
     async def _call(self, op: str, fn: Any) -> Any:
         """``await fn()`` under the breaker; None (and a failure counted) when Redis fails."""
-        from redis.exceptions import RedisError
-
-        if not self.breaker.allow():
-            self.failures += 1
-            return None
         try:
-            result = await fn()
-        except (RedisError, OSError, TimeoutError) as exc:
-            self.breaker.failure()
+            return await self._redis.call(op, fn)
+        except CacheUnavailable as exc:
             self.failures += 1
-            _log.debug("recent_items_failed", op=op, error_type=type(exc).__name__)
+            _log.debug("recent_items_failed", op=op, error=str(exc))
             return None
-        self.breaker.success()
-        return result
 
     async def add(self, key: str, item_ids: Sequence[str]) -> None:
         items = newest_distinct(item_ids, self.max_items)
@@ -206,7 +194,7 @@ class RedisRecentItems:
         return [str(i) for i in found] if found else []
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._redis.close()
 
 
 def open_recent_items(
