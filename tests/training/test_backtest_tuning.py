@@ -5,6 +5,7 @@ different settings: the backtest picks the one that holds across time."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -150,6 +151,8 @@ def test_tailor_train_tunes_over_periods_from_its_config(tmp_path: Path) -> None
 
     source = _source(tmp_path / "shop")
     table = tomllib.loads(_config(source, 'objective = "backtest"\nperiods = 3\nhorizon = "7d"'))
+    if importlib.util.find_spec("mlflow") is not None:
+        table["tracking"] = {"enabled": True, "experiment": "drift"}
     config = parse_config(table, tmp_path)
     assert (config.tuning.objective, config.tuning.periods, config.tuning.horizon) == (
         "backtest", 3, "7d",
@@ -183,6 +186,16 @@ def test_tailor_train_tunes_over_periods_from_its_config(tmp_path: Path) -> None
         "backtest_mean_ndcg@10": selection["validation"]["popularity"],
     }
     assert backtest_metrics({"periods": {}, "validation": {"x": 0.5}, "best": "x"}) == {}
+    # ... and the run logged to MLflow holds them (the chosen setting's periods and mean)
+    pytest.importorskip("mlflow")
+    from tailor.training.tracking import client, metric_key
+
+    run = client(store=tmp_path / "run" / "mlruns").get_run(summary.tracking["run_id"])
+    assert run.data.tags["tailor.objective"] == "backtest"
+    assert {k: v for k, v in run.data.metrics.items() if k.startswith("backtest_")} == {
+        metric_key(k): v for k, v in backtest_metrics(selection).items()
+    }
+    assert run.data.metrics["backtest_ndcg_at_10_2024-01-15"] == selection["periods"]["2024-01-15"]
     # a changed objective re-runs the tuning stage
     table["tuning"]["objective"] = "validation"
     rerun = train(parse_config(table, tmp_path), tmp_path / "run")
