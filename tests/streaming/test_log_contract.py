@@ -574,6 +574,8 @@ def test_every_url_scheme_opens_its_backend(tmp_path: Path) -> None:
     assert log_identity("redis://:pw@127.0.0.1:6379/0?stream=s") == (
         "redis://127.0.0.1:6379/0?stream=s"
     )
+    secret = "kafka://h1:9092/ev?group=g&sasl.password=hunter2&timeout_s=5"
+    assert log_identity(secret) == "kafka://h1:9092/ev?group=g"
 
     for bad in (
         "kafka://h:9092/ev?partitions=many",

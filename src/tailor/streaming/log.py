@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tailor.errors import ConfigError, TailorError
 from tailor.streaming.events import Event
@@ -70,11 +70,26 @@ class Position:
         done = self.offsets.get(record.partition)
         return done is not None and offset_key(record.offset) <= offset_key(done)
 
+    def uncovered(self, records: Iterable[Record]) -> list[Record]:
+        """The records after the position (not yet applied), in their order; the same test as
+        :meth:`covers`, with each partition's offset parsed once."""
+        done = {p: offset_key(o) for p, o in self.offsets.items()}
+        return [
+            r for r in records if (d := done.get(r.partition)) is None or offset_key(r.offset) > d
+        ]
+
     def advance(self, records: Iterable[Record]) -> None:
-        """Move past ``records``."""
+        """Move past ``records`` (to the largest offset per partition)."""
+        last: dict[str, tuple[tuple[int, ...], str]] = {}
         for record in records:
-            if not self.covers(record):
-                self.offsets[record.partition] = record.offset
+            key = offset_key(record.offset)
+            best = last.get(record.partition)
+            if best is None or key > best[0]:
+                last[record.partition] = (key, record.offset)
+        for partition, (key, offset) in last.items():
+            done = self.offsets.get(partition)
+            if done is None or key > offset_key(done):
+                self.offsets[partition] = offset
 
     def copy(self) -> Position:
         return Position(dict(self.offsets))
@@ -130,17 +145,24 @@ class EventSource(Protocol):
 SCHEMES = ("sqlite", "redis", "rediss", "kafka", "kinesis")
 
 
+IDENTITY_KEYS = ("stream", "group")
+"""Query keys that say which log it is; every other key (timeouts, credentials such as a
+Kafka ``sasl.password``) is left out of the identity, which snapshots write to disk."""
+
+
 def log_identity(url: str) -> str:
-    """The name a snapshot records for the log at ``url``: its URL without a password (and,
-    for SQLite, with the file's absolute path), so the same log is recognised however the
-    consumer was started."""
+    """The name a snapshot records for the log at ``url``: scheme, hosts, path and the
+    ``stream`` and ``group`` keys, without user, password or any other query key (and, for
+    SQLite, the file's absolute path), so the same log is recognised however the consumer was
+    started and no secret reaches ``stream.json``."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         from tailor.streaming.sqlite_log import sqlite_path
 
         return f"sqlite:///{sqlite_path(url).resolve()}"
     netloc = parts.netloc.rpartition("@")[2]  # no user or password; a Kafka host list stays
-    return urlunsplit(parts._replace(netloc=netloc))
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k in IDENTITY_KEYS])
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _scheme(url: str) -> str:
