@@ -254,18 +254,20 @@ class StreamConsumer:
         return report
 
     def _apply_records(self, records: list[Record], report: StepReport) -> None:
-        fresh = [r for r in records if not self.position.covers(r)]
+        fresh = self.position.uncovered(records)
         report.replayed = len(records) - len(fresh)
         poison = [r for r in fresh if r.deliveries > self.settings.max_failures]
         if poison:
             self._dead(poison, "delivered more often than max_failures without being applied")
             report.dead += len(poison)
             fresh = [r for r in fresh if r.deliveries <= self.settings.max_failures]
-        refused = [(r, p) for r in fresh if (p := self.rules.problem(r.event)) is not None]
+        problems = [self.rules.problem(r.event) for r in fresh]
+        refused = [(r, p) for r, p in zip(fresh, problems, strict=True) if p is not None]
         for record, problem in refused:  # written to the log by something other than the API
             self._dead([record], problem)
         report.dead += len(refused)
-        fresh = [r for r in fresh if self.rules.problem(r.event) is None]
+        if refused:
+            fresh = [r for r, p in zip(fresh, problems, strict=True) if p is None]
         kept_ids = {id(e) for e in self.dedup.fresh([r.event for r in fresh])}
         kept = [r for r in fresh if id(r.event) in kept_ids]
         report.repeats = len(fresh) - len(kept)

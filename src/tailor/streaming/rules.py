@@ -18,6 +18,9 @@ from tailor.data.cleaning import CleaningConfig
 from tailor.data.columns import TRACKING_EVENT_TYPES, Columns, event_label
 from tailor.streaming.events import Event
 
+MAX_LABELS = 1024
+"""Most event-type spellings whose label is remembered (a log may hold any)."""
+
 
 class EventRules:
     """The batch cleaning rules applied to live events: event-type labels and weights."""
@@ -25,10 +28,19 @@ class EventRules:
     def __init__(self, config: CleaningConfig | None = None) -> None:
         self.config = config or CleaningConfig()
         self._known = self.config.known_event_types()
+        self._labels: dict[str, str] = {}
 
     def label(self, event: Event) -> str:
-        """The normalised event type."""
-        return event_label(event.type) if self.config.normalise_labels else event.type
+        """The normalised event type (remembered per spelling: it is asked several times per
+        event)."""
+        if not self.config.normalise_labels:
+            return event.type
+        label = self._labels.get(event.type)
+        if label is None:
+            label = event_label(event.type)
+            if len(self._labels) < MAX_LABELS:
+                self._labels[event.type] = label
+        return label
 
     def problem(self, event: Event) -> str | None:
         """Why the rules refuse ``event`` (None: accepted). Only unknown types are refused, and
