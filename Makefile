@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck chromium bench bench-data bench-eval bench-models bench-serving bench-accuracy bench-fair bench-backtest clean
+.PHONY: demo test lint typecheck chromium bench bench-data bench-eval bench-models bench-serving bench-accuracy bench-fair bench-backtest bench-streaming clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Benchmarks write their results under bench/results/ and into docs/; none runs in `make test`.
+# bench-streaming (live events: freshness, throughput, fold-in vs refit; docs/streaming.md,
+# "Measured") needs the machine's Redis on 127.0.0.1:6379 and ../shared/data/ml-100k.
 bench: bench-data bench-eval bench-models bench-serving bench-accuracy
 
 bench-data: $(STAMP)
@@ -56,6 +58,12 @@ bench-serving: $(STAMP)
 bench-accuracy: $(STAMP)
 	bash bench/accuracy/setup_peers.sh
 	bench/.venv-peers/bin/python bench/accuracy/run.py
+
+# About 8 minutes on 2 cores; results in bench/results/streaming_*.json
+bench-streaming: $(STAMP)
+	$(BIN)/python bench/streaming/freshness.py
+	$(BIN)/python bench/streaming/throughput.py --batch-max 5000,1000,20000
+	$(BIN)/python bench/streaming/incremental.py
 
 # More tuning for the peers (docs/benchmarks.md, "Fair comparisons"): capped at 30 minutes
 bench-fair: $(STAMP)
