@@ -186,17 +186,18 @@ def visitor_table(
     if until is not None:
         events = events[events["timestamp"] <= until]
     lists = exposures_of(events, experiment)
+    return tabulate(lists, attributed(events, lists, window_s))
+
+
+def tabulate(lists: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The per-visitor table of :func:`visitor_table` from its lists and attributed
+    outcomes."""
+    numeric = ["lists", "clicks", "add_to_carts", "orders", "revenue"]
     if lists.empty:
-        empty = pd.DataFrame(
-            {
-                c: pd.Series(dtype=float)
-                for c in ("lists", "clicks", "add_to_carts", "orders", "revenue")
-            }
-        )
+        empty = pd.DataFrame({c: pd.Series(dtype=float) for c in numeric})
         empty.insert(0, "variant", pd.Series(dtype="string"))
         empty.index.name = "visitor"
         return empty, 0
-    outcomes = attributed(events, lists, window_s)
     variants = lists.groupby("visitor")["variant"].agg(["nunique", "first"])
     crossed = variants.index[variants["nunique"] > 1]
     table = pd.DataFrame({"variant": variants["first"], "lists": lists.groupby("visitor").size()})
@@ -206,7 +207,6 @@ def visitor_table(
     table["add_to_carts"] = by_type.get("add_to_cart", pd.Series(dtype=float))
     table["orders"] = by_type.get("purchase", pd.Series(dtype=float))
     table["revenue"] = revenue
-    numeric = ["lists", "clicks", "add_to_carts", "orders", "revenue"]
     table[numeric] = table[numeric].fillna(0).astype(float)
     table = table.drop(index=crossed)
     table.index.name = "visitor"
@@ -380,8 +380,10 @@ def _timeline(
     rows: list[dict[str, Any]] = []
     best: dict[tuple[str, Metric], float] = {}
     control = experiment.variants[0].name
+    outcomes = attributed(events, lists, window)
     for cut in look_times(events, lists, looks):
-        table, _ = visitor_table(events, experiment.name, window, until=cut)
+        # what was known at the cut (the session -> user map is the whole log's)
+        table, _ = tabulate(lists[lists["time"] <= cut], outcomes[outcomes["timestamp"] <= cut])
         per = {v.name: estimates(table[table["variant"] == v.name]) for v in experiment.variants}
         counts = table["variant"].value_counts()
         for variant in experiment.variants:
