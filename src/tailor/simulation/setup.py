@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,19 @@ def fit_version(world: ShopWorld, spec: WorldSpec, model: str, folder: Path) -> 
 
 
 def setup_shop(
-    out: Path, spec: WorldSpec, models: tuple[str, ...] = ("recency-ease",), **serve: Any
+    out: Path,
+    spec: WorldSpec,
+    models: tuple[str, ...] = ("recency-ease",),
+    *,
+    final: Path | None = None,
+    **serve: Any,
 ) -> ModelRegistry:
     """``out/world.json``, ``out/store`` (one version per model, the first active) and
     ``out/tailor.toml`` (``[serve]`` with the store, an SQLite event log beside it and
-    ``serve``'s extra keys)."""
+    ``serve``'s extra keys). The file names the folder's ``final`` place (default ``out``):
+    a caller that builds in a staging folder passes where it will end up."""
     out.mkdir(parents=True, exist_ok=True)
+    home = (final or out).resolve()
     (out / WORLD_FILE).write_text(json.dumps(asdict(spec), indent=2))
     world = spec.build()
     store_root = out / "store"
@@ -67,9 +75,10 @@ def setup_shop(
     for model in models:
         names.append(store.publish(fit_version(world, spec, model, out / ".fits" / model)))
     store.activate(names[0])
+    shutil.rmtree(out / ".fits")
     settings = {
-        "model_dir": str(store_root.resolve()),
-        "event_log_url": f"sqlite:///{(out / 'events.db').resolve()}",
+        "model_dir": str(home / "store"),
+        "event_log_url": f"sqlite:///{home / 'events.db'}",
         **serve,
     }
     lines = ["[serve]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items()]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,14 +23,6 @@ from tailor.simulation.world import START_S, ShopWorld
 
 EVENT_BATCH = 500
 """Events sent per ``POST /v1/events`` (the API takes at most 1,000)."""
-
-
-class HttpClient(Protocol):
-    """What the visitors need of an HTTP client (httpx.Client, or FastAPI's TestClient)."""
-
-    def get(self, url: str, **kwargs: Any) -> Any: ...
-
-    def post(self, url: str, **kwargs: Any) -> Any: ...
 
 
 @dataclass
@@ -58,7 +50,8 @@ class Visitors:
 
     Attributes:
         world: the truth.
-        client: an HTTP client on the server (``base_url`` set, or paths relative to it).
+        client: an HTTP client on the server with ``get``/``post`` and its base URL set
+            (``httpx.Client(base_url=...)``, or FastAPI's TestClient).
         seed: the visits' randomness.
         n: list length asked for.
         anonymous_share: share of visits by new sessions.
@@ -68,7 +61,7 @@ class Visitors:
     """
 
     world: ShopWorld
-    client: HttpClient
+    client: Any
     seed: int = 0
     n: int = 10
     anonymous_share: float = 0.0
