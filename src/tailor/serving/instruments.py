@@ -126,6 +126,14 @@ class ServingMetrics:
         self.rate_limited = Counter(
             "tailor_serving_rate_limited_total", "Requests refused with 429.", registry=r
         )
+        self.events = Counter(
+            "tailor_serving_events_total",
+            "Events of POST /v1/events by result: accepted (appended to the event log) or "
+            "rejected (invalid: schema, validation or an unknown type; left out). The monitor's "
+            "validation-failure check reads these (docs/monitoring.md).",
+            ["result"],
+            registry=r,
+        )
 
     def cache_result(self, result: str) -> None:
         """Count one cache lookup (``hit``, ``miss`` or ``error``)."""

@@ -123,6 +123,9 @@ async def post_events(request: Request) -> EventsAccepted:
     sink = event_sink(request)
     settings = request.app.state.services.settings
     accepted, rejected = validate_events(body.events, frozenset(settings.event_types))
+    metrics = request.app.state.services.metrics
+    if rejected:
+        metrics.events.labels("rejected").inc(len(rejected))
     if not accepted:
         raise ProblemError(
             422,
@@ -137,6 +140,7 @@ async def post_events(request: Request) -> EventsAccepted:
     except LogUnavailable as exc:
         _log.warning("events_not_appended", events=len(accepted), error=str(exc))
         raise ProblemError(503, "the event log is unavailable; no event was accepted") from None
+    metrics.events.labels("accepted").inc(len(accepted))
     await _remember_items(request, accepted)
     return EventsAccepted(
         accepted=len(accepted),
