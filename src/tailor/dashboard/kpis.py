@@ -1,0 +1,203 @@
+"""KPIs over time per placement and variant, from exposure, click and purchase events.
+
+The join is the A/B analysis's (``tailor.experiments.analysis``, docs/experiments.md):
+
+* A **list** is one ``recommendation_id`` with at least one ``exposure`` event; its time is its
+  earliest exposure, its visitor the exposure's user id, else its session id. The experiment
+  and the variant are the id's suffix ``HEX:EXPERIMENT:VARIANT`` (``-`` outside experiments).
+* Its **placement** (the page slot: ``home-banner``, ``product-similar``...) is carried by the
+  exposure's ``event_id``, ``PLACEMENT|unique``: the event schema has no placement field, and
+  the id is the one free-form field every log keeps (:func:`placement_event_id`,
+  :func:`placement_of`). An exposure without the prefix has placement ``-``.
+* A ``click``, ``add_to_cart`` or ``purchase`` carrying the list's ``recommendation_id`` within
+  ``[0, attribution_s]`` seconds after the list is **attributed** to it (one purchase = one
+  order, ``value`` = its revenue).
+
+Per group (a time bucket of the lists' times, a placement, a variant): CTR = attributed clicks
+/ lists; conversion = share of the group's visitors with an attributed purchase; AOV =
+attributed revenue / attributed orders (None without orders); revenue = attributed revenue.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+EXPOSURE = "exposure"
+OUTCOMES = ("click", "add_to_cart", "purchase")
+NONE_LABEL = "-"
+"""Placement or variant of a list that has none."""
+PLACEMENT_SEP = "|"
+PLACEMENT_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+_PLACEMENT = re.compile(rf"^({PLACEMENT_PATTERN})\{PLACEMENT_SEP}")
+_REC_ID = r"^[^:]+:(?P<experiment>[^:]+):(?P<variant>[^:]+)$"
+COLUMNS = (
+    "event_id",
+    "user_id",
+    "session_id",
+    "item_id",
+    "type",
+    "timestamp",
+    "value",
+    "recommendation_id",
+)
+LIST_COLUMNS = (
+    "time",
+    "placement",
+    "experiment",
+    "variant",
+    "visitor",
+    "clicks",
+    "add_to_carts",
+    "orders",
+    "revenue",
+)
+
+
+def placement_event_id(placement: str, unique: str) -> str:
+    """The ``event_id`` of an event sent from ``placement``: ``PLACEMENT|unique``.
+
+    Raises:
+        ValueError: ``placement`` is not 1-64 letters, digits, ``_`` or ``-``.
+    """
+    if not re.fullmatch(PLACEMENT_PATTERN, placement):
+        raise ValueError(f"invalid placement {placement!r} (1-64 letters, digits, '_', '-')")
+    return f"{placement}{PLACEMENT_SEP}{unique}"
+
+
+def placement_of(event_id: str | None) -> str:
+    """The placement an ``event_id`` carries (:func:`placement_event_id`), else ``-``."""
+    if not event_id:
+        return NONE_LABEL
+    found = _PLACEMENT.match(event_id)
+    return found.group(1) if found else NONE_LABEL
+
+
+def events_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Event dicts (the API's fields) as a frame: ids as strings, ``type`` lower-case,
+    ``timestamp`` UTC, ``value`` float; repeats of an ``event_id`` dropped (first kept)."""
+    frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
+    for column in ("event_id", "user_id", "session_id", "item_id", "type", "recommendation_id"):
+        frame[column] = frame[column].astype("string")
+    frame["type"] = frame["type"].str.strip().str.lower()
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
+    repeated = frame["event_id"].notna() & frame["event_id"].duplicated()
+    return frame[~repeated].reset_index(drop=True)
+
+
+def list_table(events: pd.DataFrame, attribution_s: float) -> pd.DataFrame:
+    """One row per shown list (index ``recommendation_id``): ``LIST_COLUMNS``."""
+    shown = events[(events["type"] == EXPOSURE) & events["recommendation_id"].notna()]
+    if shown.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in LIST_COLUMNS}).rename_axis(
+            "recommendation_id"
+        )
+    shown = shown.sort_values("timestamp", kind="stable")
+    placement = shown["event_id"].map(placement_of)
+    # a list's placement: the first exposure that names one
+    named = placement.where(placement != NONE_LABEL)
+    visitor = shown["user_id"].fillna(shown["session_id"])
+    grouped = shown.assign(placement=named, visitor=visitor).groupby("recommendation_id")
+    lists = grouped.agg(
+        time=("timestamp", "min"), placement=("placement", "first"), visitor=("visitor", "first")
+    )
+    lists["placement"] = lists["placement"].fillna(NONE_LABEL).astype(str)
+    parts = lists.index.to_series().str.extract(_REC_ID)
+    lists["experiment"] = parts["experiment"].fillna(NONE_LABEL).astype(str)
+    lists["variant"] = parts["variant"].fillna(NONE_LABEL).astype(str)
+    outcomes = events[events["type"].isin(OUTCOMES) & events["recommendation_id"].notna()]
+    joined = outcomes.join(lists[["time"]], on="recommendation_id", how="inner")
+    lag = (joined["timestamp"] - joined["time"]).dt.total_seconds()
+    joined = joined[(lag >= 0) & (lag <= attribution_s)]
+    counts = joined.groupby(["recommendation_id", "type"]).size().unstack(fill_value=0)
+    for kind, column in (
+        ("click", "clicks"),
+        ("add_to_cart", "add_to_carts"),
+        ("purchase", "orders"),
+    ):
+        lists[column] = counts[kind] if kind in counts.columns else 0
+    bought = joined[joined["type"] == "purchase"]
+    lists["revenue"] = bought.groupby("recommendation_id")["value"].sum()
+    numeric = ["clicks", "add_to_carts", "orders", "revenue"]
+    lists[numeric] = lists[numeric].fillna(0)
+    lists[["clicks", "add_to_carts", "orders"]] = lists[
+        ["clicks", "add_to_carts", "orders"]
+    ].astype(int)
+    lists["revenue"] = lists["revenue"].astype(float)
+    return lists.loc[:, list(LIST_COLUMNS)]
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return None if den == 0 else num / den
+
+
+def summarise(group: pd.DataFrame) -> dict[str, Any]:
+    """Counts and KPIs of a group of lists (rows of :func:`list_table`)."""
+    lists = len(group)
+    visitors = group["visitor"].nunique()
+    buyers = group.loc[group["orders"] > 0, "visitor"].nunique()
+    clicks, orders = int(group["clicks"].sum()), int(group["orders"].sum())
+    revenue = float(group["revenue"].sum())
+    return {
+        "lists": lists,
+        "visitors": int(visitors),
+        "clicks": clicks,
+        "add_to_carts": int(group["add_to_carts"].sum()),
+        "orders": orders,
+        "revenue": _round(revenue),
+        "ctr": _round(_ratio(clicks, lists)),
+        "conversion": _round(_ratio(buyers, visitors)),
+        "aov": _round(_ratio(revenue, orders)),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, 6)
+
+
+def _label(lists: pd.DataFrame) -> pd.Series:
+    """``experiment:variant``, or ``-`` for lists outside experiments."""
+    inside = lists["experiment"] != NONE_LABEL
+    return (lists["experiment"] + ":" + lists["variant"]).where(inside, NONE_LABEL)
+
+
+def kpis(lists: pd.DataFrame, bucket_s: int, since: pd.Timestamp | None = None) -> dict[str, Any]:
+    """The dashboard's KPI document from :func:`list_table` rows with a time at or after
+    ``since``: ``series`` (one row per bucket, placement and variant, buckets of ``bucket_s``
+    seconds from the epoch, labelled by their start, ISO UTC), ``placements`` and ``variants``
+    (totals per placement and per variant over the window) and ``overall``."""
+    if since is not None:
+        lists = lists[lists["time"] >= since]
+    lists = lists.assign(label=_label(lists))
+    series: list[dict[str, Any]] = []
+    if len(lists):
+        epoch = lists["time"].astype("int64") // 10**9
+        start = pd.to_datetime(epoch - epoch % bucket_s, unit="s", utc=True)
+        keyed = lists.assign(bucket=start)
+        for (bucket, placement, label), group in keyed.groupby(
+            ["bucket", "placement", "label"], sort=True
+        ):
+            stamp = pd.Timestamp(bucket).strftime("%Y-%m-%dT%H:%M:%SZ")
+            series.append(
+                {"bucket": stamp, "placement": placement, "variant": label, **summarise(group)}
+            )
+    placements = [
+        {"placement": name, **summarise(group)}
+        for name, group in lists.groupby("placement", sort=True)
+    ]
+    variants = [
+        {"variant": name, **summarise(group)} for name, group in lists.groupby("label", sort=True)
+    ]
+    return {
+        "series": series,
+        "placements": placements,
+        "variants": variants,
+        "overall": summarise(lists),
+    }
