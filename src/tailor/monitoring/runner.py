@@ -185,7 +185,7 @@ class Monitor:
 
     def _take_reference(self, version: str, model: Any, catalog: pd.DataFrame | None) -> Reference:
         f, s = self.settings.features, self.settings.scores
-        items = np.asarray(model.items.ids()).astype(str)
+        items = np.asarray(model.items.ids).astype(str)
         counts = np.asarray(model.seen.astype(bool).sum(axis=0)).ravel().astype(float)
         numeric: dict[str, list[float]] = {}
         categorical: dict[str, dict[str, float]] = {}
@@ -207,7 +207,7 @@ class Monitor:
                 if column in table:
                     by = pd.Series(counts, index=table[column].astype("string").fillna("(none)"))
                     categorical[column] = by.groupby(level=0).sum().astype(float).to_dict()
-        users_all = np.asarray(model.users.ids()).astype(str)
+        users_all = np.asarray(model.users.ids).astype(str)
         rng = np.random.default_rng(s.seed)
         n = min(s.sample_users, len(users_all))
         users = sorted(rng.choice(users_all, n, replace=False).tolist()) if n else []
@@ -307,8 +307,8 @@ class Monitor:
             out += C.unknown_share(
                 events,
                 window,
-                loaded.model.users.ids(),
-                loaded.model.items.ids(),
+                loaded.model.users.ids,
+                loaded.model.items.ids,
                 max_user_share=u.max_user_share,
                 max_item_share=u.max_item_share,
                 min_ids=u.min_ids,
