@@ -35,6 +35,15 @@ FORBIDDEN = {
         "tailor.serving.routes",
         "fastapi",
     ),
+    # the monitor reads the log, the store and the server's /metrics text, never the HTTP app
+    "monitoring": (
+        "tailor.cli",
+        "tailor.evaluation",
+        "tailor.training",
+        "tailor.serving.app",
+        "tailor.serving.routes",
+        "fastapi",
+    ),
 }
 """data <- models <- pipeline <- {evaluation, serving} <- {training, streaming} <- cli
 (docs/architecture.md)."""
