@@ -35,6 +35,18 @@ FORBIDDEN = {
         "tailor.serving.routes",
         "fastapi",
     ),
+    # A/B tests: configuration, assignment, exposures and the analysis of an event log; the
+    # server imports the first three, never the analysis
+    "experiments": (
+        "tailor.models",
+        "tailor.pipeline",
+        "tailor.evaluation",
+        "tailor.serving",
+        "tailor.training",
+        "tailor.cli",
+        "fastapi",
+        *TRAINING_DATA,
+    ),
     # the monitor reads the log, the store and the server's /metrics text, never the HTTP app
     "monitoring": (
         "tailor.cli",
@@ -55,6 +67,9 @@ SERVING_MUST_NOT_LOAD = (
     "sklearn",
     "tailor.evaluation",
     "tailor.cli",
+    "tailor.experiments.analysis",
+    "tailor.experiments.stats",
+    "tailor.experiments.report",
     *TRAINING_DATA,
     "tailor.models._mf_kernels",
     "tailor.models._sparse_kernels",

@@ -34,8 +34,8 @@ from tailor.data.columns import EXPOSURE
 from tailor.errors import DataError
 from tailor.experiments.config import Experiment, Metric, Variant
 from tailor.experiments.stats import (
-    Comparison,
     MIN_UNITS,
+    Comparison,
     Estimate,
     SampleRatio,
     compare,
@@ -157,7 +157,10 @@ def exposures_of(events: pd.DataFrame, experiment: str) -> pd.DataFrame:
     parts = shown["recommendation_id"].str.extract(_REC_ID)
     shown = shown[parts["experiment"] == experiment].assign(variant=parts["variant"])
     sessions = visitor_map(events)
-    visitor = shown["user_id"].fillna(shown["session_id"].map(sessions)).fillna(shown["session_id"])
+    # the id the list was served to (the server logs the requested id as user_id, which may
+    # be a session id); a session that signed in is its user
+    key = shown["user_id"].fillna(shown["session_id"])
+    visitor = key.map(sessions).astype("string").fillna(key) if sessions else key
     shown = shown.assign(visitor=visitor)
     lists = shown.groupby("recommendation_id", sort=True).agg(
         variant=("variant", "first"),

@@ -18,6 +18,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tailor import __version__
+from tailor.experiments.assignment import Assigner
+from tailor.experiments.exposures import ExposureLog
 from tailor.logging import get_logger
 from tailor.serving import problems
 from tailor.serving.auth import FailureThrottle, RateLimiter
@@ -41,7 +43,7 @@ from tailor.serving.schemas import Problem
 from tailor.serving.service import RecService
 from tailor.serving.sessions import open_recent_items
 from tailor.serving.settings import ServeSettings, load_settings
-from tailor.serving.state import StateHolder
+from tailor.serving.state import ServingState, StateHolder, load_state
 from tailor.streaming.log import EventSink, LogUnavailable, open_sink
 
 _log = get_logger(__name__)
@@ -76,6 +78,7 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         memory_max_keys=settings.memory_cache_max_lists,
     )
     holder = StateHolder()
+    experiments = settings.all_experiments()
     service = RecService(
         holder,
         cache,
@@ -85,6 +88,7 @@ def build_services(settings: ServeSettings, metrics: ServingMetrics) -> Services
         precompute_n=settings.precompute_n,
         write_back=settings.write_back,
         sessions=sessions,
+        assigner=Assigner(experiments) if experiments else None,
     )
     registry = (
         ModelRegistry(settings.model_dir, history_limit=settings.history_limit)
@@ -130,7 +134,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
                 detail="anyone who reaches this port can switch model versions",
             )
         await reloader.sync(force=True)  # also publishes the active version to the cache
+        services.service.variant_states = await _load_variant_versions(services, settings)
         app.state.event_sink = _open_event_sink(settings)
+        exposures = _exposure_log(services, settings, app.state.event_sink)
         embedded = None
         if settings.stream:
             from tailor.streaming.embedded import start_embedded
@@ -146,6 +152,9 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             await dashboard_routes.stop(app)
             if embedded is not None:
                 await asyncio.to_thread(embedded.stop)
+            if exposures is not None:  # the last served lists, before the log closes
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(exposures.stop(), DRAIN_TIMEOUT_S)
             if app.state.event_sink is not None:
                 app.state.event_sink.close()
             await reloader.stop()
@@ -186,6 +195,56 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+async def _load_variant_versions(
+    services: Services, settings: ServeSettings
+) -> dict[str, ServingState]:
+    """The model versions experiment variants name, loaded beside the active one (once, at
+    start-up). A version that does not load is left out and logged: its variant's users are
+    answered outside the experiment (the report's sample-ratio check shows it)."""
+    registry = services.registry
+    assigner = services.service.assigner
+    if registry is None or assigner is None:
+        return {}
+    wanted = {
+        v.version
+        for splitter in assigner.splitters
+        if splitter.experiment.status == "running"
+        for v in splitter.experiment.variants
+        if v.version is not None
+    }
+    states: dict[str, ServingState] = {}
+    for version in sorted(wanted):
+        state = await asyncio.to_thread(
+            load_state,
+            registry,
+            version,
+            settings.fallback_size,
+            settings.ann,
+            settings.segment_column,
+        )
+        if state.model is None:  # a variant served from fallback lists would be a broken arm
+            _log.error("variant_version_not_loaded", version=version, reason=state.problem)
+            continue
+        states[version] = state
+    return states
+
+
+def _exposure_log(
+    services: Services, settings: ServeSettings, sink: EventSink | None
+) -> ExposureLog | None:
+    """Start logging served lists as exposures (setting ``exposure_log``), when there is a
+    log to write to and something to log."""
+    service = services.service
+    mode = settings.exposure_log
+    if sink is None or mode == "off" or (mode == "experiments" and service.assigner is None):
+        return None
+    exposures = ExposureLog(sink)
+    service.exposures = exposures
+    service.expose_all = mode == "all"
+    exposures.start()
+    return exposures
 
 
 def _open_event_sink(settings: ServeSettings) -> EventSink | None:

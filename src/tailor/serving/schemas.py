@@ -23,7 +23,7 @@ Identifier = Annotated[
 ]
 MAX_CONTEXT_ITEMS = 50
 """Most items in each list of a request's ``context``."""
-Source = Literal["model", "cache", "fallback", "cold_start", "session"]
+Source = Literal["model", "cache", "fallback", "cold_start", "session", "popular"]
 
 
 def _integral(value: Any) -> Any:
@@ -60,10 +60,22 @@ class RecommendResponse(BaseModel):
         description="model: live scoring; cache: precomputed list; fallback: popular items "
         "because a dependency failed or ran out of time; cold_start: popular items for a "
         "user the model does not know; session: scored from a history the model has no row "
-        "for (a session's recent items, a request's context)."
+        "for (a session's recent items, a request's context); popular: the popular list, "
+        "served because the user's experiment variant asks for it."
     )
     model_version: str | None = Field(description="The model version that produced the answer.")
-    recommendation_id: str = Field(description="Refer to this id in later events.")
+    recommendation_id: str = Field(
+        description="Refer to this id in later events. In an experiment it ends with "
+        "':EXPERIMENT:VARIANT'."
+    )
+    experiment: str | None = Field(
+        default=None,
+        description="The running experiment this list was served in (docs/experiments.md); "
+        "null outside any experiment.",
+    )
+    variant: str | None = Field(
+        default=None, description="The experiment's variant that decided the list; null outside."
+    )
 
 
 class RecommendContext(BaseModel):

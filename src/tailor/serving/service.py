@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -34,6 +34,10 @@ from tailor.serving.instruments import ServingMetrics
 from tailor.serving.problems import ProblemError
 from tailor.serving.sessions import RecentItems
 from tailor.serving.state import ServingState, StateHolder
+
+if TYPE_CHECKING:
+    from tailor.experiments.assignment import Assigner, Assignment
+    from tailor.experiments.exposures import ExposureLog
 
 _log = get_logger(__name__)
 
@@ -62,6 +66,10 @@ class Answer:
     source: str
     version: str | None
     recommendation_id: str
+    experiment: str | None = None
+    """The running experiment the list was served in (docs/experiments.md), else None."""
+    variant: str | None = None
+    """The experiment's variant that decided the list, else None."""
 
 
 class RecService:
@@ -78,6 +86,7 @@ class RecService:
         precompute_n: int = 50,
         write_back: bool = True,
         sessions: RecentItems | None = None,
+        assigner: Assigner | None = None,
     ) -> None:
         self.holder = holder
         self.cache = cache
@@ -88,6 +97,14 @@ class RecService:
         self.sessions = sessions
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tailor-score")
         self._writes: set[asyncio.Task[None]] = set()
+        self.assigner = assigner if assigner else None
+        """Running experiments (None: no experiment declared; the path stays as it was)."""
+        self.variant_states: Mapping[str, ServingState] = {}
+        """Model versions of experiment variants, loaded beside the active one, by name."""
+        self.exposures: ExposureLog | None = None
+        """Where served lists are logged as exposures (None: not logged)."""
+        self.expose_all = False
+        """Log every served list, not only experiments' (setting ``exposure_log = "all"``)."""
 
     def close(self) -> None:
         """Stop the scoring threads (queued work is dropped)."""
@@ -95,8 +112,17 @@ class RecService:
 
     # ---- recommendations ------------------------------------------------------------------
     async def recommend(self, user_id: str, query: RecQuery) -> Answer:
-        """The best available answer for ``user_id``; never raises for a dependency failure."""
-        state = self.holder.state  # one snapshot for the whole request
+        """The best available answer for ``user_id``; never raises for a dependency failure.
+
+        In a running experiment the unit's variant decides what is served (docs/experiments.md)
+        and the answer names the experiment and variant."""
+        if self.assigner is None and self.exposures is None:
+            return await self._recommend(self.holder.state, user_id, query)
+        return await self._assigned(user_id, (), query)
+
+    async def _recommend(self, state: ServingState, user_id: str, query: RecQuery) -> Answer:
+        """:meth:`recommend` on one state (the request's snapshot: the active version's, or an
+        experiment variant's)."""
         if state.model is None:
             _require_answerable(state)
             return self._fallback(state, user_id, query, "model_unavailable")
@@ -143,9 +169,16 @@ class RecService:
         :meth:`Pipeline.recommend_history <tailor.pipeline.Pipeline.recommend_history>`
         (``source=session``); an id the model does not know adds its stored recent items
         before the context. Never cached. Without context items: :meth:`recommend`."""
+        if self.assigner is None and self.exposures is None:
+            return await self._answer_for(self.holder.state, user_id, item_ids, query)
+        return await self._assigned(user_id, item_ids, query)
+
+    async def _answer_for(
+        self, state: ServingState, user_id: str, item_ids: Sequence[str], query: RecQuery
+    ) -> Answer:
+        """The answer on ``state``: through the context when there are context items."""
         if not item_ids:
-            return await self.recommend(user_id, query)
-        state = self.holder.state
+            return await self._recommend(state, user_id, query)
         if state.model is None:
             _require_answerable(state)
             return self._fallback(state, user_id, query, "model_unavailable")
@@ -153,6 +186,55 @@ class RecService:
         if state.user_num(user_id) is None:
             history = [*await self._recent(user_id), *history]
         return await self._from_history(state, user_id, history, query)
+
+    # ---- experiments ----------------------------------------------------------------------
+    async def _assigned(self, user_id: str, item_ids: Sequence[str], query: RecQuery) -> Answer:
+        """The answer in the unit's experiment variant (if any), logged as an exposure."""
+        arm = self.assigner.assign(user_id) if self.assigner is not None else None
+        state = self.holder.state if arm is None else self._arm_state(arm)
+        if arm is None or state is None:  # not enrolled, or the variant's version is missing
+            answer = await self._answer_for(self.holder.state, user_id, item_ids, query)
+        else:
+            answer = await self._in_arm(arm, state, user_id, item_ids, query)
+        if self.exposures is not None and (answer.experiment is not None or self.expose_all):
+            self.exposures.add(
+                user_id, answer.recommendation_id, [i for i, _ in answer.items], time.time()
+            )
+        return answer
+
+    def _arm_state(self, arm: Assignment) -> ServingState | None:
+        """The state a variant is served from: its version's (None when that version did not
+        load: the request is answered outside the experiment, which the sample-ratio check
+        then shows), else the active one."""
+        version = arm.variant.version
+        active = self.holder.state
+        if version is None or version == active.version:
+            return active
+        return self.variant_states.get(version)
+
+    async def _in_arm(
+        self,
+        arm: Assignment,
+        state: ServingState,
+        user_id: str,
+        item_ids: Sequence[str],
+        query: RecQuery,
+    ) -> Answer:
+        variant = arm.variant
+        if variant.n is not None:
+            query = replace(query, n=variant.n)
+        if variant.strategy == "popular":
+            _require_answerable(state)
+            items = state.pipeline.fallback(user_id, _seen(query, item_ids)).items
+            answer = self._answer(items, "popular", state)
+        else:
+            answer = await self._answer_for(state, user_id, item_ids, query)
+        return replace(
+            answer,
+            recommendation_id=f"{answer.recommendation_id}:{arm.label}",
+            experiment=arm.experiment.name,
+            variant=variant.name,
+        )
 
     async def _recent(self, user_id: str) -> list[str]:
         """The id's stored recent items; none without a store or when it fails (the stores

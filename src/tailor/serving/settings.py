@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tailor.data.columns import DEFAULT_EVENT_WEIGHTS, TRACKING_EVENT_TYPES
 from tailor.errors import ConfigError, format_validation_error
+from tailor.experiments.config import Experiment, parse_experiments, read_experiments
 from tailor.pipeline.ann import AnnSettings
 from tailor.units import SECONDS_PER_DAY
 
@@ -181,6 +182,18 @@ class ServeSettings(BaseSettings):
     ``event_log_url`` and a model store as ``model_dir``; the consumer's other settings come
     from ``TAILOR_STREAM_*`` (docs/streaming.md). Default False."""
 
+    experiments: tuple[Experiment, ...] = ()
+    """A/B tests (docs/experiments.md): ``[[experiments]]`` tables of the settings file (at the
+    top level or inside ``[serve]``). While one runs, its variants decide what the enrolled
+    users are served, and the answers name the experiment and variant. Default: none."""
+    experiments_file: Path | None = None
+    """A TOML file of more ``[[experiments]]`` (read at start-up; names must be unique across
+    both). Default: none."""
+    exposure_log: Literal["experiments", "all", "off"] = "experiments"
+    """Which served lists are written to ``event_log_url`` as exposure events (one per item,
+    in the background; docs/experiments.md): ``experiments`` (default: lists served in a
+    running experiment), ``all`` or ``off``."""
+
     @field_validator("redis_url")
     @classmethod
     def _cache_url(cls, url: str) -> str:
@@ -195,6 +208,18 @@ class ServeSettings(BaseSettings):
             candidate_factor=self.ann_candidate_factor,
             ef_search=self.ann_ef_search,
         )
+
+    def all_experiments(self) -> list[Experiment]:
+        """``experiments`` plus those of ``experiments_file``.
+
+        Raises:
+            ConfigError: the file is unreadable or invalid, or two experiments share a name.
+        """
+        found = list(self.experiments)
+        if self.experiments_file is not None:
+            found += read_experiments(self.experiments_file)
+        parse_experiments([e.model_dump() for e in found])  # unique names across both
+        return found
 
     @property
     def auth_enabled(self) -> bool:
@@ -226,6 +251,9 @@ def _read_file(file: Path) -> dict[str, Any]:
     section = data.get("serve", data)  # a file without tables is all [serve]
     if not isinstance(section, dict):
         raise ConfigError(f"settings file {file}: [serve] must be a table")
+    if section is not data and "experiments" in data:  # [[experiments]] beside [serve]
+        inner = section.get("experiments", [])
+        section = {**section, "experiments": [*inner, *data["experiments"]]}
     return section
 
 

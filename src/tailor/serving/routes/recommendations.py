@@ -46,6 +46,8 @@ def to_response(user_id: str, answer: Answer) -> RecommendResponse:
         source=answer.source,
         model_version=answer.version,
         recommendation_id=answer.recommendation_id,
+        experiment=answer.experiment,
+        variant=answer.variant,
     )
 
 
@@ -62,6 +64,8 @@ def encode_answer(user_id: str, answer: Answer) -> bytes:
             "source": answer.source,
             "model_version": answer.version,
             "recommendation_id": answer.recommendation_id,
+            "experiment": answer.experiment,
+            "variant": answer.variant,
         }
     )
 
