@@ -105,6 +105,6 @@ def render(report: Any) -> Table:
             f"[{STYLE[r.status]}]{r.status}[/]",
             f"{r.value:.4g}",
             f"{r.threshold:.4g}",
-            r.message.split(": ", 1)[-1],
+            r.message.split(": ", 1)[-1].removesuffix(f" in {report.window.label()}"),
         )
     return table

@@ -149,7 +149,7 @@ class Monitor:
         return added
 
     # ---- the model -----------------------------------------------------------------------
-    def _model(self) -> _Loaded | None:
+    def _model(self, at: pd.Timestamp) -> _Loaded | None:
         if self.settings.model_dir is None:
             return None
         from tailor.serving.registry import ModelRegistry
@@ -178,12 +178,16 @@ class Monitor:
                     base_dir = ModelDir.load(registry.path(base))
                 except ArtifactError:
                     base_dir = folder  # the base left the store: the snapshot's own data
-            reference = self._take_reference(base, base_dir.model, base_dir.read_catalog())
+            reference = self._take_reference(
+                base, base_dir.model, base_dir.read_catalog(), at.timestamp()
+            )
             self.state.put(**{f"reference:{base}": reference.as_dict()})
         self._loaded = _Loaded(version, folder.model, folder.read_catalog(), reference)
         return self._loaded
 
-    def _take_reference(self, version: str, model: Any, catalog: pd.DataFrame | None) -> Reference:
+    def _take_reference(
+        self, version: str, model: Any, catalog: pd.DataFrame | None, at: float
+    ) -> Reference:
         f, s = self.settings.features, self.settings.scores
         items = np.asarray(model.items.ids).astype(str)
         counts = np.asarray(model.seen.astype(bool).sum(axis=0)).ravel().astype(float)
@@ -214,7 +218,7 @@ class Monitor:
         lists, scores = _top_k(model, users, s.k)
         return Reference(
             version=version,
-            taken_at=time.time(),
+            taken_at=at,
             item_counts=dict(zip(items.tolist(), counts.tolist(), strict=True)),
             numeric=numeric,
             categorical={k: {str(c): v for c, v in d.items()} for k, d in categorical.items()},
@@ -244,7 +248,7 @@ class Monitor:
         self.state.prune(at - keep - timedelta(days=1))
         events = self.state.events(since=at - keep)
         covered = self.state.covered_since
-        loaded = self._model()
+        loaded = self._model(at)
         results = self.check(events, window, kpi_window, covered, loaded, at)
         previous: dict[str, str] = self.state.get("statuses", {})
         notice = notices(results, previous, cfg.notify)
