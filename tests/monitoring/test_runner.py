@@ -350,3 +350,47 @@ def test_tailor_monitor_once_prints_the_table(
     line = next(x for x in out.splitlines() if "volume:purchase" in x)
     assert "alert" in line and "stopped arriving" in line
     assert run_cli("monitor", "--config", file, "--once", "--now", "yesterday-ish") == 2
+
+
+@pytest.mark.integration
+def test_beside_redis_the_monitor_reads_every_event_without_taking_the_consumers(
+    tmp_path: Path, require: Any
+) -> None:
+    import uuid
+
+    import redis
+
+    from tailor.streaming.log import Position, open_sink, open_source
+
+    shared = "redis://127.0.0.1:6379/0"
+    try:
+        up = bool(redis.Redis.from_url(shared, socket_connect_timeout=0.2).ping())
+    except redis.RedisError:
+        up = False
+    require(up, "no Redis on 127.0.0.1:6379")
+    name = f"tailor-test-monitor-{uuid.uuid4().hex[:10]}"
+    url = f"{shared}?stream={name}&group=tailor"
+    try:
+        sink = open_sink(url)
+        sink.append(spread(HOUR, 30, "view", "r"))
+        consumer = open_source(url, "tailor-stream")  # tailor stream's group
+        consumer.seek(Position())
+        cfg = settings(
+            tmp_path, tmp_path / "no-store", event_log_url=url,
+            **dict.fromkeys(("scores", "features", "kpi", "unknown"), OFF),
+        )  # fmt: skip
+        monitor = Monitor(cfg)
+        assert monitor.run_once(NOW).new_events == 30
+        sink.append(spread(HOUR, 5, "click", "r"))
+        assert monitor.run_once(NOW).new_events == 5
+        got = []
+        while records := consumer.poll(1000, 0.2):
+            got += records
+            consumer.commit(records)
+        assert len(got) == 35  # the stream consumer still gets every event
+        monitor.close()
+        consumer.close()
+        sink.close()
+    finally:
+        client = redis.Redis.from_url(shared)
+        client.delete(name, f"{name}:dead", f"{name}:dead:ids")
