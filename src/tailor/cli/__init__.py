@@ -16,6 +16,7 @@ DISTRIBUTION = "tailor-recsys"
 """The name on the package index (``tailor`` there belongs to another project)."""
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "abtest": ("tailor.cli.abtest:abtest", "A/B test reports (KPIs, sequential test) and power."),
     "backtest": ("tailor.cli.backtest:backtest", "Score a model over rolling cut dates."),
     "data": ("tailor.cli.data:data", "Profile, prepare (clean) and split interaction data."),
     "demo": ("tailor.cli.demo:demo", "Run the whole pipeline on the bundled Online Retail data."),

@@ -1,0 +1,86 @@
+"""``tailor abtest report`` and ``tailor abtest power``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tailor.testing.cli import run_cli
+
+T0 = 1_790_000_000
+CONFIG = """
+[serve]
+default_n = 5
+
+[[experiments]]
+name = "exp"
+attribution_window_s = 3600
+  [[experiments.variants]]
+  name = "control"
+  [[experiments.variants]]
+  name = "treat"
+  strategy = "popular"
+"""
+
+
+def write_events(path: Path, visitors: int = 2000, seed: int = 1) -> None:
+    """Visitors alternately in control and treatment over 3 days; the treatment converts
+    at 30 % against 10 %."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(visitors):
+        variant = ("control", "treat")[k % 2]
+        t = T0 + k * 3 * 86_400 // visitors
+        rec = f"r{k}:exp:{variant}"
+        rows.append((f"x{k}", f"u{k}", "i1", "exposure", t, 1.0, rec))
+        if rng.random() < 0.4:
+            rows.append((f"c{k}", f"u{k}", "i1", "click", t + 5, None, rec))
+        if rng.random() < (0.1 if variant == "control" else 0.3):
+            rows.append((f"p{k}", f"u{k}", "i1", "purchase", t + 60, 20.0, rec))
+    columns = ["event_id", "user_id", "item_id", "type", "timestamp", "value"]
+    pd.DataFrame(rows, columns=[*columns, "recommendation_id"]).to_parquet(path)
+
+
+def test_power_prints_the_sample_size(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("abtest", "power", "--baseline", "0.05", "--lift", "0.1") == 0
+    assert capsys.readouterr().out == (
+        "0.05 -> 0.055 (alpha 0.05, power 0.8): 31,234 visitors per variant, 62,468 in all\n"
+    )
+    assert run_cli("abtest", "power", "--baseline", "0.05", "--lift", "0") == 2
+    assert "error: the lift must not be 0" in capsys.readouterr().err
+
+
+def test_report_prints_the_verdict_and_writes_offline_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events, config, out = tmp_path / "events.parquet", tmp_path / "serve.toml", tmp_path / "r.html"
+    write_events(events)
+    config.write_text(CONFIG)
+    code = run_cli("abtest", "report", "exp", "--events", events, "--config", config, "--out", out)
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "verdict: treat is better than control on conversion rate" in printed
+    assert "sample ratio: chi2 0, p 1 (ok)" in printed
+    page = out.read_text()
+    assert "<h1>Experiment exp</h1>" in page and "treat is better than control" in page
+    # plotly.js is inlined: no script is loaded from anywhere
+    assert re.findall(r"<script[^>]*>", page) == ["<script>"] * 3
+    assert "Plotly.newPlot" in page and len(page) > 1_000_000  # the library itself, ~4.8 MB
+
+
+def test_report_without_config_takes_the_variants_from_the_exposures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TAILOR_SETTINGS_FILE", raising=False)
+    events = tmp_path / "events.parquet"
+    write_events(events, visitors=200)
+    assert run_cli("abtest", "report", "exp", "--events", events) == 0
+    captured = capsys.readouterr()
+    assert "variants from the exposures, control 'control', equal weights" in captured.err
+    assert "verdict:" in captured.out
+    assert run_cli("abtest", "report", "nope", "--events", events) == 2
+    assert "no exposure of experiment 'nope'" in capsys.readouterr().err
