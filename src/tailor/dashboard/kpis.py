@@ -178,8 +178,7 @@ def kpis(lists: pd.DataFrame, bucket_s: int, since: pd.Timestamp | None = None) 
     lists = lists.assign(label=_label(lists))
     series: list[dict[str, Any]] = []
     if len(lists):
-        epoch = lists["time"].astype("int64") // 10**9
-        start = pd.to_datetime(epoch - epoch % bucket_s, unit="s", utc=True)
+        start = lists["time"].dt.floor(f"{bucket_s}s")  # from the epoch, any resolution
         keyed = lists.assign(bucket=start)
         for (bucket, placement, label), group in keyed.groupby(
             ["bucket", "placement", "label"], sort=True

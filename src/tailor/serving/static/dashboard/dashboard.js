@@ -63,11 +63,12 @@ const KPI_COLUMNS = [
   ["AOV", "aov", "money"], ["revenue", "revenue", "money"],
 ];
 
-function plot(id, title, traces, yformat) {
+function plot(id, title, traces, yaxis, xrange) {
   const layout = {
     title: { text: title, font: { size: 13 } },
     margin: { l: 50, r: 10, t: 30, b: 40 },
-    yaxis: { tickformat: yformat || "" },
+    xaxis: { type: "date", range: xrange },
+    yaxis: { rangemode: "tozero", ...yaxis },
     legend: { orientation: "h", y: -0.2 },
     showlegend: true,
   };
@@ -94,10 +95,14 @@ async function showKpis() {
   }
   $("kpi-note").textContent = doc.events + " events read; lists attributed within " +
     doc.attribution_s + " s";
-  plot("chart-ctr", "CTR (clicks / lists)", kpiTraces(doc.series, "ctr"), ".1%");
-  plot("chart-conversion", "conversion (buyers / visitors)", kpiTraces(doc.series, "conversion"), ".1%");
-  plot("chart-aov", "average order value", kpiTraces(doc.series, "aov"));
-  plot("chart-revenue", "revenue", kpiTraces(doc.series, "revenue"));
+  const end = Date.parse(doc.generated_at);
+  const range = [new Date(end - doc.window_s * 1000).toISOString(), doc.generated_at];
+  const share = { tickformat: ".0%" };
+  plot("chart-ctr", "CTR (clicks / lists)", kpiTraces(doc.series, "ctr"), share, range);
+  plot("chart-conversion", "conversion (buyers / visitors)", kpiTraces(doc.series, "conversion"),
+    share, range);
+  plot("chart-aov", "average order value", kpiTraces(doc.series, "aov"), {}, range);
+  plot("chart-revenue", "revenue", kpiTraces(doc.series, "revenue"), {}, range);
   table("placements", [["placement", "placement"], ...KPI_COLUMNS], doc.placements,
     (row) => "placement:" + row.placement);
   table("variants", [["experiment:variant", "variant"], ...KPI_COLUMNS], doc.variants,
@@ -111,12 +116,14 @@ async function showService() {
   plot("chart-rates", "fallback rate and cache hit ratio (per " + doc.interval_s + " s)", [
     { x, y: s.map((r) => r.fallback_rate), name: "fallback rate", mode: "lines" },
     { x, y: s.map((r) => r.cache_hit_ratio), name: "cache hit ratio", mode: "lines" },
-  ], ".0%");
+  ], { tickformat: ".0%", range: [0, 1] });
   plot("chart-latency", "recommendation latency (ms)", ["p50_ms", "p95_ms", "p99_ms"].map(
-    (k) => ({ x, y: s.map((r) => r[k]), name: k.replace("_ms", ""), mode: "lines" })));
+    (k) => ({ x, y: s.map((r) => r[k]), name: k.replace("_ms", ""), mode: "lines" })), {});
+  const lag = doc.event_lag;
   $("service-note").textContent = "process " + doc.pid +
-    (doc.event_lag_reason ? "; event lag: " + doc.event_lag_reason : "");
-  table("service-totals", [["since start", "label"], ["requests", "requests", "int"],
+    (doc.event_lag_reason ? "; event lag: " + doc.event_lag_reason : "") +
+    (lag && !lag.consumer_seen ? "; no consumer (" + lag.consumer + ") has read the log yet" : "");
+  table("service-totals", [["since start", "label"], ["lists answered", "requests", "int"],
     ["fallback rate", "fallback_rate", "pct"], ["cache hit ratio", "cache_hit_ratio", "pct"],
     ["p50", "p50_ms", "ms"], ["p95", "p95_ms", "ms"], ["p99", "p99_ms", "ms"],
     ["events waiting", "events", "int"], ["oldest waiting", "oldest_waiting_s", "s"],

@@ -1,0 +1,111 @@
+"""A real ``tailor serve`` (uvicorn subprocess on a free port) over a planted model store and
+a planted SQLite event log, for the dashboard and demo-shop tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from dashboard_browser import CHROMIUM, Browser
+from dashboard_planted import planted_events, write_store
+
+from tailor.streaming.sqlite_log import SqliteEventLog
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    root: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``tailor serve`` on a planted store (v2 = EASE active) and event log, sampling its
+    counters every 0.5 s; one per test module (each sees only the planted events and its own)."""
+    base = tmp_path_factory.mktemp("dashboard")
+    write_store(base / "store")
+    log_path = base / "events.db"
+    sink = SqliteEventLog(log_path)
+    sink.append(planted_events(datetime.now(UTC)))
+    sink.close()
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TAILOR_")},
+        "TAILOR_MODEL_DIR": str(base / "store"),
+        "TAILOR_REDIS_URL": "memory://",
+        "TAILOR_EVENT_LOG_URL": f"sqlite:///{log_path}",
+        "TAILOR_DASHBOARD_SAMPLE_S": "0.5",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "tailor.serving.app:app_from_env",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stderr=open(base / "server.log", "wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError((base / "server.log").read_text()[-3000:])
+        time.sleep(0.2)
+    # the first similar-items call compiles the model's kernel and may run past the scoring
+    # budget (a fallback answer): warm it so that the page and the test get the same list
+    httpx.get(url + "/v1/items/i0/similar?n=6", timeout=30)
+    try:
+        yield Server(url, base / "store", log_path, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="package")
+def browser(
+    tmp_path_factory: pytest.TempPathFactory, require: Callable[[bool, str], None]
+) -> Iterator[Browser]:
+    """One headless Chromium for the package's page tests."""
+    require(CHROMIUM.exists(), "needs Debian's chromium at /usr/bin/chromium (make chromium)")
+    chromium = Browser(tmp_path_factory.mktemp("chromium"))
+    try:
+        yield chromium
+    finally:
+        chromium.close()
