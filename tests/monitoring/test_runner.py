@@ -394,3 +394,43 @@ def test_beside_redis_the_monitor_reads_every_event_without_taking_the_consumers
     finally:
         client = redis.Redis.from_url(shared)
         client.delete(name, f"{name}:dead", f"{name}:dead:ids")
+
+
+def test_a_snapshot_is_judged_against_its_base_versions_lists_and_scores(tmp_path: Path) -> None:
+    """The reference is the base full fit's; a snapshot (``stream.json`` naming the base) whose
+    lists and scores moved alerts on both."""
+    import json
+
+    from tailor.data.dataset import Dataset
+    from tailor.models.model_dir import ModelDir
+    from tailor.models.popular import Popularity
+    from tailor.models.registry import create_model
+    from tailor.testing.data import planted_frame
+    from tailor.testing.serving import CATALOG
+
+    store = write_store(tmp_path / "store")
+    base = store.active()
+    assert base is not None
+    only = dict.fromkeys(("volume", "mix", "validation", "unknown", "features", "kpi"), OFF)
+    monitor = Monitor(settings(tmp_path, store.root, **only))
+    first = {r.key: r for r in monitor.run_once(NOW).results}
+    assert (first["score_ks"].value, first["list_overlap"].value) == (0.0, 1.0)
+    assert first["score_ks"].details["n"] == 60.0  # 12 users x 5 unseen items
+    # a "snapshot" of the base whose users turned to the other taste group's items (i0..i3
+    # <-> i4..i7) and whose model ranks by popularity: other lists, other scores
+    swapped = planted_frame()
+    swapped["item_id"] = [f"i{(int(i[1:]) + 4) % 8}" for i in swapped["item_id"]]
+    data = Dataset.from_frame(swapped, items=CATALOG)
+    staging = tmp_path / "snapshot"
+    ModelDir.write(staging, create_model("popularity", {}).fit(data),
+                   popularity=Popularity().fit(data), catalog=CATALOG)  # fmt: skip
+    (staging / "stream.json").write_text(json.dumps({"base_version": base}))
+    store.activate(store.publish(staging, version=f"{base}.s1"))
+    later = {r.key: r for r in monitor.run_once(NOW + timedelta(hours=1)).results}
+    assert monitor._loaded is not None and monitor._loaded.version == f"{base}.s1"
+    assert monitor._loaded.reference.version == base  # not retaken for the snapshot
+    assert (later["score_ks"].status, later["score_ks"].value) == ("alert", 1.0)
+    overlap = later["list_overlap"]
+    assert overlap.window.start == NOW  # at load: the first run
+    assert (overlap.status, overlap.value) == ("alert", 0.25)  # 2 shared of 8 items each
+    monitor.close()
