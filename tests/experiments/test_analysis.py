@@ -211,6 +211,11 @@ def test_a_planted_lift_is_detected_and_the_timeline_has_daily_looks() -> None:
     test = result.tests[("B", "conversion")]
     assert test.p_always_valid < 0.05 and test.delta.value > 0.1
     assert result.verdict("B").startswith("B is better than A on conversion rate")
+    since = result.decided_at("B", "conversion")
+    assert since is not None and f"since {since:%Y-%m-%d %H:%M} UTC" in result.verdict("B")
+    p_b = result.timeline[result.timeline["variant"] == "B"].set_index("time")["p_conversion"]
+    assert p_b[since] < 0.05 and (p_b[p_b.index < since] >= 0.05).all()
+    assert result.decided_at("B", "ctr") is None  # the same click rate in both
     looks = result.timeline["time"].nunique()
     assert 10 <= looks <= 11  # the end of each day, plus the last event
     p_path = result.timeline.loc[result.timeline["variant"] == "B", "p_conversion"].tolist()

@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
+from tailor.experiments.planted import planted_events
 from tailor.testing.cli import run_cli
 
-T0 = 1_790_000_000
 CONFIG = """
 [serve]
 default_n = 5
@@ -27,22 +25,9 @@ attribution_window_s = 3600
 """
 
 
-def write_events(path: Path, visitors: int = 2000, seed: int = 1) -> None:
-    """Visitors alternately in control and treatment over 3 days; the treatment converts
-    at 30 % against 10 %."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for k in range(visitors):
-        variant = ("control", "treat")[k % 2]
-        t = T0 + k * 3 * 86_400 // visitors
-        rec = f"r{k}:exp:{variant}"
-        rows.append((f"x{k}", f"u{k}", "i1", "exposure", t, 1.0, rec))
-        if rng.random() < 0.4:
-            rows.append((f"c{k}", f"u{k}", "i1", "click", t + 5, None, rec))
-        if rng.random() < (0.1 if variant == "control" else 0.3):
-            rows.append((f"p{k}", f"u{k}", "i1", "purchase", t + 60, 20.0, rec))
-    columns = ["event_id", "user_id", "item_id", "type", "timestamp", "value"]
-    pd.DataFrame(rows, columns=[*columns, "recommendation_id"]).to_parquet(path)
+def write_events(path: Path, visitors: int = 2000) -> None:
+    """Control converts at 10 %, the treatment at 30 % (planted_events' defaults)."""
+    planted_events(visitors=visitors).to_parquet(path)
 
 
 def test_power_prints_the_sample_size(capsys: pytest.CaptureFixture[str]) -> None:

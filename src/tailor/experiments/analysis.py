@@ -267,6 +267,13 @@ class ExperimentResult:
     def control(self) -> VariantResult:
         return self.variants[0]
 
+    def decided_at(self, variant: str, metric: Metric) -> pd.Timestamp | None:
+        """The first look at which ``variant``'s always-valid p-value on ``metric`` fell below
+        alpha (the test could have stopped there), None if it never did."""
+        rows = self.timeline[self.timeline["variant"] == variant]
+        below = rows[rows[f"p_{metric}"] < self.alpha]
+        return None if below.empty else pd.Timestamp(below["time"].iloc[0])
+
     def verdict(self, variant: str) -> str:
         """The primary metric's verdict for ``variant`` against the control."""
         metric = self.experiment.primary_metric
@@ -277,10 +284,12 @@ class ExperimentResult:
             return "not enough data"
         if test.p_always_valid < self.alpha:
             better = "better" if test.delta.value > 0 else "worse"
+            since = self.decided_at(variant, metric)
+            when = f", since {since:%Y-%m-%d %H:%M} UTC" if since is not None else ""
             return (
                 f"{variant} is {better} than {self.control.variant.name} on "
                 f"{METRIC_LABELS[metric]} (always-valid p = {test.p_always_valid:.3g} < "
-                f"{self.alpha:g})"
+                f"{self.alpha:g}{when})"
             )
         return (
             f"no significant difference on {METRIC_LABELS[metric]} yet (always-valid p = "

@@ -74,8 +74,10 @@ def ratio_estimate(y: FloatArray, x: FloatArray, level: float = 0.95) -> Estimat
         return Estimate.normal(ratio, 0.0, level)
     mx = sx / n
     cov = np.cov(np.vstack([y, x]), ddof=1)
-    var = (cov[0, 0] - 2 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (n * mx**2)
-    return Estimate.normal(ratio, math.sqrt(max(float(var), 0.0)), level)
+    var = float(cov[0, 0] - 2 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (n * mx**2)
+    if var <= 1e-12 * max(ratio**2, 1.0):  # y = R x for every visitor: rounding noise
+        var = 0.0
+    return Estimate.normal(ratio, math.sqrt(var), level)
 
 
 @dataclass(frozen=True)
