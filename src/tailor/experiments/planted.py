@@ -29,7 +29,7 @@ def planted_events(
     rates = dict(conversion or {"control": 0.1, "treat": 0.3})
     names = list(rates)
     rng = np.random.default_rng(seed)
-    rows = []
+    rows: list[tuple[str, str, str, str, int, float | None, str]] = []
     for k in range(visitors):
         variant = names[k % len(names)]
         t = T0 + int(k * days * 86_400 / visitors)
