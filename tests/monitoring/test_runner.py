@@ -434,3 +434,32 @@ def test_a_snapshot_is_judged_against_its_base_versions_lists_and_scores(tmp_pat
     assert overlap.window.start == NOW  # at load: the first run
     assert (overlap.status, overlap.value) == ("alert", 0.25)  # 2 shared of 8 items each
     monitor.close()
+
+
+def test_inside_a_server_the_gauges_are_on_its_metrics(tmp_path: Path) -> None:
+    """A MonitorThread given the server's registry: the server's own /metrics shows the
+    monitor's gauges next to its instruments."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from tailor.monitoring.embedded import MonitorThread
+    from tailor.serving.app import create_app
+    from tailor.testing.serving import serve_settings
+
+    store = write_store(tmp_path / "store")
+    weekly_events(tmp_path / "events.db", {"view": 80, "click": 30, "purchase": 0}, PAST)
+    app = create_app(serve_settings(store.root, event_log_url=f"sqlite:///{tmp_path}/events.db"))
+    only = dict.fromkeys(("mix", "validation", "unknown", "features", "scores", "kpi"), OFF)
+    cfg = settings(tmp_path, store.root, clock="events", every=3600, **only)
+    with TestClient(app) as client:
+        thread = MonitorThread(cfg, registry=app.state.services.metrics.registry)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while thread.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        thread.stop()
+        text = client.get("/metrics").text
+    assert thread.last is not None and [r.key for r in thread.last.alerts] == ["volume:purchase"]
+    assert 'tailor_monitor_alert{check="volume:purchase"} 1.0' in text
+    assert "tailor_serving_request_seconds" in text
