@@ -5,7 +5,6 @@ different settings: the backtest picks the one that holds across time."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -151,8 +150,6 @@ def test_tailor_train_tunes_over_periods_from_its_config(tmp_path: Path) -> None
 
     source = _source(tmp_path / "shop")
     table = tomllib.loads(_config(source, 'objective = "backtest"\nperiods = 3\nhorizon = "7d"'))
-    if importlib.util.find_spec("mlflow") is not None:
-        table["tracking"] = {"enabled": True, "experiment": "drift"}
     config = parse_config(table, tmp_path)
     assert (config.tuning.objective, config.tuning.periods, config.tuning.horizon) == (
         "backtest", 3, "7d",
@@ -180,29 +177,13 @@ def test_tailor_train_tunes_over_periods_from_its_config(tmp_path: Path) -> None
     ]  # fmt: skip
     report = (tmp_path / "run" / "report.html").read_text()
     assert "Candidates (mean ndcg@10 over 3 backtest periods of 7d)" in report
-    # MLflow gets the chosen setting's periods and their mean like the other metrics
+    # MLflow gets the chosen setting's periods and their mean like the other metrics (log_run's
+    # extra_metrics: tests/training/test_tracking.py)
     assert backtest_metrics(selection) == {
         **{f"backtest_ndcg@10_{o}": v for o, v in selection["periods"].items()},
         "backtest_mean_ndcg@10": selection["validation"]["popularity"],
     }
     assert backtest_metrics({"periods": {}, "validation": {"x": 0.5}, "best": "x"}) == {}
-    # ... and the run logged to MLflow holds them (the chosen setting's periods and mean)
-    pytest.importorskip("mlflow")
-    from tailor.training.tracking import client, metric_key
-
-    run = client(store=tmp_path / "run" / "mlruns").get_run(summary.tracking["run_id"])
-    assert run.data.tags["tailor.objective"] == "backtest"
-    assert {k: v for k, v in run.data.metrics.items() if k.startswith("backtest_")} == {
-        metric_key(k): v for k, v in backtest_metrics(selection).items()
-    }
-    assert run.data.metrics["backtest_ndcg_at_10_2024-01-15"] == selection["periods"]["2024-01-15"]
-    # a changed objective re-runs the tuning stage
-    table["tuning"]["objective"] = "validation"
-    rerun = train(parse_config(table, tmp_path), tmp_path / "run")
-    assert rerun.stage("tune").status == "ran"  # type: ignore[union-attr]
-    assert json.loads((tmp_path / "run" / "tuning" / "selection.json").read_text())[
-        "objective"
-    ] == {"name": "validation"}
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,7 @@ def test_run_holds_params_metrics_fingerprints_and_artifacts(
         epoch_metrics=fitted["epochs"],
         test_metrics=fitted["root"] / "evaluation" / "metrics.json",
         report=fitted["report"],
+        extra_metrics={"backtest_ndcg@10_2011-07-01": 0.1174, "backtest_mean_ndcg@10": 0.1097},
         tracking=store,
     )
     client = MlflowClient(tracking_uri=store)
@@ -99,8 +100,12 @@ def test_run_holds_params_metrics_fingerprints_and_artifacts(
         history = client.get_metric_history(record.run_id, key.replace("@", "_at_"))
         assert [m.step for m in history] == list(range(1, len(fitted["epochs"]) + 1))
         assert [m.value for m in history] == pytest.approx([e[key] for e in fitted["epochs"]])
-    # test metrics
+    # test metrics; extra metrics (the backtest objective's periods) as named, step 0
     assert run.data.metrics["test_ndcg_at_10"] == pytest.approx(fitted["metrics"]["ndcg@10"])
+    assert run.data.metrics["backtest_ndcg_at_10_2011-07-01"] == 0.1174
+    assert run.data.metrics["backtest_mean_ndcg_at_10"] == 0.1097
+    history = client.get_metric_history(record.run_id, "backtest_mean_ndcg_at_10")
+    assert [m.step for m in history] == [0]
     # the data fingerprints, as tags and as an artifact
     prints = read_fingerprints(fitted["model_dir"])
     train_print = prints["inputs"]["train"]["sha256"]

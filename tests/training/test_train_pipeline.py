@@ -217,5 +217,7 @@ def test_a_run_is_logged_to_mlflow_when_tracking_is_enabled(shop: Path, tmp_path
     run = client(store=tmp_path / "run" / "mlruns").get_run(run_id)
     assert run.data.tags["tailor.gate"] == summary.gate.verdict if summary.gate else False
     assert run.data.metrics["test_ndcg_at_10"] == pytest.approx(summary.test["ease"]["ndcg@10"])
+    assert run.data.tags["tailor.objective"] == "validation"  # tuned on one validation split
+    assert not any(k.startswith("backtest_") for k in run.data.metrics)
     again = train(config, tmp_path / "run")  # nothing ran: nothing new is logged
     assert again.tracking == {}
