@@ -59,7 +59,7 @@ bench-accuracy: $(STAMP)
 	bash bench/accuracy/setup_peers.sh
 	bench/.venv-peers/bin/python bench/accuracy/run.py
 
-# About 8 minutes on 2 cores; results in bench/results/streaming_*.json
+# About 10 minutes on 2 cores; results in bench/results/streaming_*.json
 bench-streaming: $(STAMP)
 	$(BIN)/python bench/streaming/freshness.py
 	$(BIN)/python bench/streaming/throughput.py --batch-max 5000,1000,20000

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{setup}: {json.dumps(fresh)}", file=sys.stderr)
         payload = {
             "benchmark": "freshness: POST /v1/events -> changed GET /v1/recommendations/{user}",
-            "command": "python bench/streaming/freshness.py " + " ".join(argv or sys.argv[1:]),
+            "command": "python bench/streaming/freshness.py " + shlex.join(argv or sys.argv[1:]),
             "model": "recency-ease (defaults) on the whole cleaned Online Retail data",
             "fit_s": round(fit_s, 2),
             "trials": args.trials,
