@@ -27,6 +27,7 @@ import cProfile
 import io
 import os
 import pstats
+import shlex
 import shutil
 import sys
 import tempfile
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             }
     payload = {
         "benchmark": "throughput: POST /v1/events (SQLite log) and StreamConsumer.step()",
-        "command": "python bench/streaming/throughput.py " + " ".join(argv or sys.argv[1:]),
+        "command": "python bench/streaming/throughput.py " + shlex.join(argv or sys.argv[1:]),
         "post_batch": POST_BATCH,
         "target_events_per_s": 10_000,
         "machine": machine(),
