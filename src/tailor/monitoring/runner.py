@@ -360,6 +360,8 @@ class Monitor:
                 rows = table.reindex(pairs["item_id"].astype(str))
                 rows = rows[pairs["item_id"].astype(str).isin(table.index).to_numpy()]
                 for column, sample in ref.numeric.items():
+                    if column not in rows:  # the active catalogue lost the column
+                        continue
                     values = pd.to_numeric(rows[column], errors="coerce").to_numpy(float)
                     out += C.numeric_drift(
                         column,
@@ -374,6 +376,8 @@ class Monitor:
                         max_psi=f.max_psi,
                     )
                 for column, counts in ref.categorical.items():
+                    if column not in rows:
+                        continue
                     now = rows[column].astype("string").fillna("(none)").value_counts()
                     out.append(
                         C.categorical_drift(
