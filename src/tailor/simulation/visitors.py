@@ -11,6 +11,7 @@ give the same run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.random import derive_rng
-from tailor.simulation.world import START_S, ShopWorld
+from tailor.simulation.world import ShopWorld
 
 EVENT_BATCH = 500
 """Events sent per ``POST /v1/events`` (the API takes at most 1,000)."""
@@ -55,7 +56,10 @@ class Visitors:
         seed: the visits' randomness.
         n: list length asked for.
         anonymous_share: share of visits by new sessions.
-        seconds_per_visit: simulated time between visits (event timestamps).
+        start_s: the simulated time of the first visit (epoch seconds), visits
+            ``seconds_per_visit`` apart; None (default): the wall clock, which the server's own
+            exposure events carry, so clicks join the lists they follow.
+        seconds_per_visit: simulated time between visits (with ``start_s``).
         send_exposures: send an exposure event per list (the server logs its own otherwise).
         headers: sent with every request (an API key).
     """
@@ -65,6 +69,7 @@ class Visitors:
     seed: int = 0
     n: int = 10
     anonymous_share: float = 0.0
+    start_s: float | None = None
     seconds_per_visit: float = 5.0
     send_exposures: bool = False
     headers: dict[str, str] = field(default_factory=dict)
@@ -98,7 +103,9 @@ class Visitors:
         p_click = world.click_probability(user, nums) if len(nums) else np.zeros(0)
         clicked = rng.random(len(nums)) < p_click
         bought = clicked & (rng.random(len(nums)) < world.buy_rate)
-        stamp = START_S + int(t * self.seconds_per_visit)
+        stamp = (
+            time.time() if self.start_s is None else self.start_s + t * self.seconds_per_visit
+        )
         rec_id = str(answer["recommendation_id"])
         who = {"session_id": visitor} if anonymous else {"user_id": visitor}
         if self.send_exposures and items:
@@ -127,7 +134,7 @@ class Visitors:
         kind: str,
         who: dict[str, str],
         item: str,
-        stamp: int,
+        stamp: float,
         rec_id: str,
         value: float | None = None,
     ) -> None:
