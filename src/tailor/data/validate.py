@@ -307,7 +307,8 @@ def parse_timestamps(values: pd.Series, fmt: str | None, *, file: str, column: s
     fmt = fmt or TIMESTAMP_FORMAT_ISO
     if fmt in UNIX_FORMATS:
         return _unix_timestamps(parse_numbers(values, **where), fmt, **where)
-    text = values.astype("str").str.strip()
+    # pandas 2's astype("str") writes missing values as "nan"/"None": keep them missing
+    text = values.astype("str").str.strip().where(values.notna())
     text = text.mask(text == "")
     pd_format = "ISO8601" if fmt == TIMESTAMP_FORMAT_ISO else fmt
     try:
