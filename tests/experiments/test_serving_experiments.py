@@ -193,3 +193,26 @@ def test_experiments_in_the_settings_file_are_validated(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="names must be unique"):
         twice.all_experiments()
+
+
+def test_admin_lists_starts_and_stops_experiments(store: ModelRegistry, db: Path) -> None:
+    draft = experiment_of(store, status="draft")
+    settings = serve_settings(
+        store.root, event_log_url=f"sqlite:///{db}", experiments=[draft], admin_open=True
+    )
+    with TestClient(create_app(settings)) as c:
+        listed = c.get("/v1/admin/experiments").json()["experiments"]
+        assert [(e["name"], e["status"], e["running"]) for e in listed] == [("exp", "draft", False)]
+        assert [v["name"] for v in listed[0]["variants"]] == ["control", "pop", "old"]
+        assert c.get("/v1/recommendations/u3").json()["experiment"] is None
+        started = c.post("/v1/admin/experiments/exp/start").json()
+        assert (started["status"], started["running"]) == ("running", True)
+        # the old version is loaded on start; every user is now in a variant
+        variants = {c.get(f"/v1/recommendations/{u}").json()["variant"] for u in USERS}
+        assert variants == {"control", "pop", "old"}
+        stopped = c.post("/v1/admin/experiments/exp/stop").json()
+        assert (stopped["status"], stopped["running"]) == ("stopped", False)
+        assert c.get("/v1/recommendations/u3").json()["experiment"] is None
+        missing = c.post("/v1/admin/experiments/nope/stop")
+        assert missing.status_code == 404
+        assert missing.json()["detail"] == "no experiment named 'nope'"

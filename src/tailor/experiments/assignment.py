@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
-from tailor.experiments.config import Experiment, Variant
+from tailor.experiments.config import Experiment, Status, Variant
 from tailor.random import stable_hash
 
 _SCALE = float(2**64)
@@ -96,6 +96,38 @@ class Assigner:
 
     def __bool__(self) -> bool:
         return bool(self.splitters)
+
+    @property
+    def experiments(self) -> list[Experiment]:
+        """The experiments, in the order they are tried."""
+        return [s.experiment for s in self.splitters]
+
+    def versions(self, name: str | None = None) -> set[str]:
+        """Model versions named by variants of experiments not stopped (of ``name`` only,
+        when given)."""
+        return {
+            v.version
+            for e in self.experiments
+            if (e.name == name if name is not None else e.status != "stopped")
+            for v in e.variants
+            if v.version is not None
+        }
+
+    def set_status(self, name: str, status: Status) -> Experiment:
+        """Start (``running``) or stop (``stopped``) the experiment ``name`` in this process
+        (one reference swap; requests in flight keep the split they read).
+
+        Raises:
+            KeyError: no experiment is called ``name``.
+        """
+        for index, splitter in enumerate(self.splitters):
+            if splitter.experiment.name == name:
+                changed = splitter.experiment.model_copy(update={"status": status})
+                splitters = list(self.splitters)
+                splitters[index] = Splitter(changed)
+                self.splitters = splitters
+                return changed
+        raise KeyError(name)
 
     def assign(self, unit: str, now_s: float | None = None) -> Assignment | None:
         """The unit's assignment at ``now_s`` (default: now); None outside every experiment."""

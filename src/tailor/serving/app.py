@@ -43,7 +43,7 @@ from tailor.serving.schemas import Problem
 from tailor.serving.service import RecService
 from tailor.serving.sessions import open_recent_items
 from tailor.serving.settings import ServeSettings, load_settings
-from tailor.serving.state import ServingState, StateHolder, load_state
+from tailor.serving.state import ServingState, StateHolder, load_versions
 from tailor.streaming.log import EventSink, LogUnavailable, open_sink
 
 _log = get_logger(__name__)
@@ -200,35 +200,21 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
 async def _load_variant_versions(
     services: Services, settings: ServeSettings
 ) -> dict[str, ServingState]:
-    """The model versions experiment variants name, loaded beside the active one (once, at
-    start-up). A version that does not load is left out and logged: its variant's users are
-    answered outside the experiment (the report's sample-ratio check shows it)."""
+    """The model versions that variants of experiments not stopped name, loaded beside the
+    active one (once, at start-up). A version that does not load is left out: its variant's
+    users are answered outside the experiment (the report's sample-ratio check shows it)."""
     registry = services.registry
     assigner = services.service.assigner
     if registry is None or assigner is None:
         return {}
-    wanted = {
-        v.version
-        for splitter in assigner.splitters
-        if splitter.experiment.status == "running"
-        for v in splitter.experiment.variants
-        if v.version is not None
-    }
-    states: dict[str, ServingState] = {}
-    for version in sorted(wanted):
-        state = await asyncio.to_thread(
-            load_state,
-            registry,
-            version,
-            settings.fallback_size,
-            settings.ann,
-            settings.segment_column,
-        )
-        if state.model is None:  # a variant served from fallback lists would be a broken arm
-            _log.error("variant_version_not_loaded", version=version, reason=state.problem)
-            continue
-        states[version] = state
-    return states
+    return await asyncio.to_thread(
+        load_versions,
+        registry,
+        assigner.versions(),
+        settings.fallback_size,
+        settings.ann,
+        settings.segment_column,
+    )
 
 
 def _exposure_log(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -12,6 +13,8 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+
+from tailor.experiments.config import Variant
 
 ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
 """1-256 characters, none of them a control character (C0, DEL or C1)."""
@@ -201,6 +204,25 @@ class VersionInfo(BaseModel):
 
     active: str | None
     versions: list[str]
+
+
+class ExperimentInfo(BaseModel):
+    """Admin: one declared experiment (docs/experiments.md) and whether it assigns now."""
+
+    name: str
+    status: Literal["draft", "running", "stopped"]
+    running: bool = Field(description="Whether it assigns users now (status and start/stop).")
+    traffic: float
+    start: datetime | None
+    stop: datetime | None
+    primary_metric: str
+    variants: list[Variant]
+
+
+class ExperimentList(BaseModel):
+    """Admin: the declared experiments, in the order they are tried."""
+
+    experiments: list[ExperimentInfo]
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

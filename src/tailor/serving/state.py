@@ -8,6 +8,7 @@ with, and the old model is freed when the last of them is done.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,26 @@ def load_state(
         problem = _public_error(registry, exc)
         log.error("version_load_failed", error=problem)
         return ServingState(version=version, problem=problem)
+
+
+def load_versions(
+    registry: ModelRegistry,
+    versions: Iterable[str],
+    fallback_size: int,
+    ann: AnnSettings | None = None,
+    segment_column: str | None = None,
+) -> dict[str, ServingState]:
+    """The states of ``versions`` (experiment variants served beside the active version);
+    a version whose model does not load is left out and logged (a variant answered from
+    fallback lists would be a broken arm)."""
+    states: dict[str, ServingState] = {}
+    for version in sorted(set(versions)):
+        state = load_state(registry, version, fallback_size, ann, segment_column)
+        if state.model is None:
+            _log.error("variant_version_not_loaded", version=version, reason=state.problem)
+            continue
+        states[version] = state
+    return states
 
 
 def _public_error(registry: ModelRegistry, exc: Exception) -> str:
