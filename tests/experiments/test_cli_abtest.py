@@ -69,3 +69,27 @@ def test_report_without_config_takes_the_variants_from_the_exposures(
     assert "verdict:" in captured.out
     assert run_cli("abtest", "report", "nope", "--events", events) == 2
     assert "no exposure of experiment 'nope'" in capsys.readouterr().err
+
+
+def test_the_docs_worked_example_numbers() -> None:
+    """docs/experiments.md's worked example: these are the numbers it prints."""
+    from tailor.experiments.analysis import analyse, normalise_events
+    from tailor.experiments.config import Experiment
+
+    events = planted_events("ranker", {"control": 0.10, "popular": 0.13}, visitors=6000, days=6)
+    experiment = Experiment.model_validate(
+        {
+            "name": "ranker",
+            "attribution_window_s": 3600,
+            "variants": [{"name": "control"}, {"name": "popular", "strategy": "popular"}],
+        }
+    )
+    result = analyse(normalise_events(events), experiment)
+    control, popular = result.variants
+    assert (control.visitors, control.clicks, control.orders) == (3000, 1196, 306)
+    assert (popular.visitors, popular.clicks, popular.orders) == (3000, 1207, 374)
+    test = result.tests[("popular", "conversion")]
+    assert round(test.p_fixed, 5) == 0.00559
+    assert round(test.p_always_valid, 3) == 0.155
+    path = result.timeline.loc[result.timeline["variant"] == "popular", "p_conversion"]
+    assert [round(p, 2) for p in path] == [1.0, 1.0, 0.78, 0.51, 0.35, 0.35, 0.15]
