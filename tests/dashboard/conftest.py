@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from dashboard_browser import CHROMIUM, Browser
-from dashboard_planted import planted_events, write_store
+from dashboard_planted import experiment_events, planted_events, write_store
 
 from tailor.streaming.sqlite_log import SqliteEventLog
 
@@ -39,14 +39,20 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
     """``tailor serve`` on a planted store (v2 = EASE active) and event log, sampling its
-    counters every 0.5 s; one per test module (each sees only the planted events and its own)."""
+    counters every 0.5 s; one per test module (each sees only the planted events and its own).
+    A module with ``PLANT_EXPERIMENT = True`` also gets experiment ``ab`` declared and its
+    planted events (``experiment_events``)."""
+    experiment = getattr(request.module, "PLANT_EXPERIMENT", False)
     base = tmp_path_factory.mktemp("dashboard")
     write_store(base / "store")
     log_path = base / "events.db"
     sink = SqliteEventLog(log_path)
-    sink.append(planted_events(datetime.now(UTC)))
+    now = datetime.now(UTC)
+    sink.append(planted_events(now) + (experiment_events(now) if experiment else []))
     sink.close()
     port = free_port()
     env = {
@@ -56,6 +62,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "TAILOR_EVENT_LOG_URL": f"sqlite:///{log_path}",
         "TAILOR_DASHBOARD_SAMPLE_S": "0.5",
     }
+    if experiment:
+        declared = base / "experiments.toml"
+        declared.write_text(
+            '[[experiments]]\nname = "ab"\nprimary_metric = "ctr"\n'
+            '[[experiments.variants]]\nname = "A"\n[[experiments.variants]]\nname = "B"\n'
+        )
+        env["TAILOR_EXPERIMENTS_FILE"] = str(declared)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -99,13 +112,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="package")
-def browser(
+def chromium(
     tmp_path_factory: pytest.TempPathFactory, require: Callable[[bool, str], None]
 ) -> Iterator[Browser]:
     """One headless Chromium for the package's page tests."""
     require(CHROMIUM.exists(), "needs Debian's chromium at /usr/bin/chromium (make chromium)")
-    chromium = Browser(tmp_path_factory.mktemp("chromium"))
+    shared = Browser(tmp_path_factory.mktemp("chromium"))
     try:
-        yield chromium
+        yield shared
     finally:
-        chromium.close()
+        shared.close()
+
+
+@pytest.fixture
+def browser(chromium: Browser) -> Iterator[Browser]:
+    """The shared Chromium on a blank page with no recorded event (so a test sees only its own
+    errors), left on a blank page (no page keeps polling a server that is gone)."""
+    chromium.goto("about:blank")
+    chromium.events.clear()
+    yield chromium
+    chromium.goto("about:blank")

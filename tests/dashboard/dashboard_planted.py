@@ -110,3 +110,31 @@ def planted_events(now: datetime) -> list[Event]:
         _event(13, "click", "r2", t + timedelta(days=2), visitor="s-2"),
     ]
     return rows
+
+
+def experiment_events(now: datetime) -> list[Event]:
+    """Experiment ``ab`` (variants A, B), an hour ago: ten visitors each; A: one list per
+    visitor, clicks by a0 and a1, a purchase of 10.0 by a0; B: clicks by b0-b4, purchases of
+    4.0 by b0-b2."""
+    t = now - timedelta(hours=1)
+    rows: list[Event] = []
+    for variant, clickers, buyers, price in (("A", 2, 1, 10.0), ("B", 5, 3, 4.0)):
+        for k in range(10):
+            visitor, rec = f"{variant.lower()}{k}", f"r{variant}{k}:ab:{variant}"
+            rows.append(_event(len(rows), "exposure", rec, t, placement="home", visitor=visitor))
+            if k < clickers:
+                rows.append(
+                    _event(len(rows), "click", rec, t + timedelta(seconds=5), visitor=visitor)
+                )
+            if k < buyers:
+                rows.append(
+                    _event(
+                        len(rows),
+                        "purchase",
+                        rec,
+                        t + timedelta(seconds=9),
+                        visitor=visitor,
+                        value=price,
+                    )
+                )
+    return rows

@@ -72,3 +72,39 @@ def test_catalog_items_in_the_order_asked(tmp_path: Path) -> None:
     }
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.item_id"
+
+
+def test_experiment_results_from_the_ab_analysis(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from dashboard_planted import experiment_events
+
+    from tailor.streaming.sqlite_log import SqliteEventLog
+
+    log = SqliteEventLog(tmp_path / "events.db")
+    log.append(experiment_events(datetime.now(UTC)))
+    log.close()
+    declared = [{"name": "ab", "variants": [{"name": "A"}, {"name": "B"}],
+                 "primary_metric": "ctr"}]  # fmt: skip
+    settings = serve_settings(
+        write_model_dir(tmp_path / "model"),
+        event_log_url=f"sqlite:///{tmp_path / 'events.db'}",
+        experiments=declared,
+    )
+    with TestClient(create_app(settings)) as client:
+        doc = client.get("/v1/dashboard/experiments").json()
+    (result,) = doc["experiments"]
+    assert result["experiment"] == "ab" and result["control"] == "A"
+    variants = {v["variant"]: v for v in result["variants"]}
+    assert [variants[v]["visitors"] for v in "AB"] == [10, 10]
+    assert [variants[v]["clicks"] for v in "AB"] == [2, 5]
+    assert [variants[v]["orders"] for v in "AB"] == [1, 3]
+    assert [variants[v]["revenue"] for v in "AB"] == [10.0, 12.0]
+    assert [variants[v]["ctr"]["value"] for v in "AB"] == [0.2, 0.5]
+    assert [variants[v]["conversion"]["value"] for v in "AB"] == [0.1, 0.3]
+    assert [variants[v]["aov"]["value"] for v in "AB"] == [10.0, 4.0]
+    assert result["srm"] == {"p_value": 1.0, "alarm": False}  # 10 and 10 of a 50/50 split
+    ctr = next(t for t in result["tests"] if t["metric"] == "ctr")
+    assert ctr["variant"] == "B" and ctr["delta"]["value"] == 0.3
+    assert 0 < ctr["p_fixed"] < 1 and 0 < ctr["p_always_valid"] <= 1
+    assert variants["A"]["verdict"] is None and variants["B"]["verdict"]

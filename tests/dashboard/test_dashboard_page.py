@@ -12,6 +12,7 @@ import pytest
 from dashboard_browser import Browser
 from dashboard_planted import V2_METRICS
 
+PLANT_EXPERIMENT = True  # the server fixture declares experiment "ab" and plants its events
 FORMATS = {
     "lists": "int", "visitors": "int", "clicks": "int", "orders": "int", "ctr": "pct",
     "conversion": "pct", "aov": "money", "revenue": "money",
@@ -65,7 +66,7 @@ def test_dashboard_page_shows_the_api_numbers(
                 assert text == shown(expected, fmt), (kind, row[kind], key)
                 assert (value == "null") if expected is None else float(value) == expected
                 compared += 1
-    assert compared == (3 + 2) * len(FORMATS)
+    assert compared == (4 + 4) * len(FORMATS)  # placements (home: ab's) and variants
     assert cells["placement:home-carousel:conversion"][0] == "50.00 %"
 
     assert browser.eval("document.getElementById('active-version').textContent") == "v2"
@@ -76,11 +77,24 @@ def test_dashboard_page_shows_the_api_numbers(
     assert browser.eval("Array.from(document.querySelectorAll('#history li'), e => e.textContent)"
                         ) == ["v1", "v2"] == model["history"]  # fmt: skip
     assert {n.split(":")[1] for n in cells if n.startswith("version:")} == {"v1", "v2"}
+    # experiment ab from the A/B analysis: B's CTR 0.5 [interval] against A's 0.2
+    with server.client() as client:
+        (ab,) = client.get("/v1/dashboard/experiments").json()["experiments"]
+    for variant in ab["variants"]:
+        name = f"experiment:ab:{variant['variant']}"
+        assert cells[f"{name}:visitors"][1] == "10"
+        ctr = variant["ctr"]
+        assert (
+            cells[f"{name}:ctr_ci"][0]
+            == f"{ctr['value']:.3g} [{ctr['low']:.3g}, {ctr['high']:.3g}]"
+        )
+    assert [v["ctr"]["value"] for v in ab["variants"]] == [0.2, 0.5]
+    assert cells["experiment:ab:B:verdict"][0] == ab["variants"][1]["verdict"]
     # 4 KPI charts + 2 service charts drawn by the served plotly.js
     assert browser.eval("document.querySelectorAll('.js-plotly-plot').length") == 6
     assert browser.eval("typeof Plotly.version") == "string"
     assert "service:requests" in cells and "service:events" in cells
-    assert cells["service:events"][1] == "13"  # no consumer: the whole planted log waits
+    assert cells["service:events"][1] == "44"  # no consumer: the whole planted log waits
     assert browser.errors() == []
 
     shot = browser.screenshot(tmp_path / "dashboard.png")

@@ -9,6 +9,8 @@ package, never a CDN).
   ring buffer, :mod:`tailor.dashboard.sampler`), and the event consumer's lag.
 * ``GET /v1/dashboard/model``: the active version, its offline metrics, the published versions
   and the activation history.
+* ``GET /v1/dashboard/experiments``: the declared experiments' results (the A/B analysis of
+  ``tailor abtest report`` on the same events).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ SAMPLES = 720
 """Samples kept per process (an hour at 5 s)."""
 CONSUMER = os.environ.get("TAILOR_STREAM_CONSUMER", "tailor-stream")
 DAY_S = 86_400
+RESULTS_TTL_S = 10.0
+"""Experiment results are recomputed at most this often (the analysis looks back daily)."""
 
 router = APIRouter(prefix="/v1/dashboard", tags=["dashboard"], dependencies=[ReadAccess])
 pages = APIRouter(include_in_schema=False)
@@ -58,12 +62,22 @@ def start(app: FastAPI) -> None:
     sampler = ServiceSampler(services.metrics.registry, interval_s=SAMPLE_S, capacity=SAMPLES)
     app.state.dashboard_sampler = sampler
     app.state.dashboard_task = asyncio.get_running_loop().create_task(sampler.run())
+    app.state.dashboard_experiments = _experiments(services.settings)
+    app.state.dashboard_results = None
     url = services.settings.event_log_url
     app.state.dashboard_tail = None
     if url and url.startswith("sqlite:"):
         from tailor.streaming.sqlite_log import sqlite_path
 
         app.state.dashboard_tail = SqliteTail(sqlite_path(url))
+
+
+def _experiments(settings: Any) -> list[Any]:
+    try:
+        return list(settings.all_experiments())
+    except TailorError as exc:  # the server's start-up reports it; the dashboard shows none
+        _log.warning("dashboard_experiments_unreadable", error=str(exc))
+        return []
 
 
 async def stop(app: FastAPI) -> None:
@@ -212,6 +226,38 @@ def _versions(root: Path, single: bool) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             activated = _iso((root / "ACTIVE").stat().st_mtime)
     return {"versions": rows, "history": history, "activated_at": activated}
+
+
+@router.get("/experiments", responses=PROBLEMS)
+async def experiments(request: Request) -> dict[str, Any]:
+    """Each declared experiment's variants (counts, KPIs with 95 % intervals), the comparison
+    of each variant with the control (always-valid p-values), the sample-ratio check and the
+    verdict, from the event log (recomputed at most every 10 s)."""
+    declared = request.app.state.dashboard_experiments
+    tail, reason = _tail(request)
+    doc: dict[str, Any] = {"available": tail is not None, "reason": reason, "experiments": []}
+    if tail is None or not declared:
+        if tail is not None:
+            doc["reason"] = "no experiment is declared"
+        return doc
+    cached = request.app.state.dashboard_results
+    if cached is not None and time.monotonic() - cached[0] < RESULTS_TTL_S:
+        doc["experiments"] = cached[1]
+        return doc
+    try:
+        results = await asyncio.to_thread(_results, tail, declared)
+    except sqlite3.Error as exc:
+        _log.warning("dashboard_log_unreadable", error=str(exc))
+        return {**doc, "available": False, "reason": "the event log cannot be read now"}
+    request.app.state.dashboard_results = (time.monotonic(), results)
+    doc["experiments"] = results
+    return doc
+
+
+def _results(tail: SqliteTail, declared: list[Any]) -> list[dict[str, Any]]:
+    from tailor.dashboard.experiments import experiment_results
+
+    return experiment_results(tail.refresh(), declared)
 
 
 def _iso(seconds: float) -> str:

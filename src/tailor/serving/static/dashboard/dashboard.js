@@ -44,8 +44,8 @@ function cell(tag, value, format, name) {
 }
 
 // columns: [[header, key, format]]; rowName(row) names each row for data-name="row:key"
-function table(id, columns, rows, rowName) {
-  const el = $(id);
+function table(target, columns, rows, rowName) {
+  const el = typeof target === "string" ? $(target) : target;
   el.replaceChildren();
   const head = el.insertRow();
   for (const [label] of columns) head.appendChild(cell("th", label));
@@ -154,8 +154,44 @@ async function showModel() {
   $("history").replaceChildren(...doc.history.map((v) => cell("li", v)));
 }
 
+// an estimate with its 95 % interval, 3 significant digits: "0.5 [0.173, 0.827]"
+const sig3 = (v) => (v === null ? "–" : String(Number(v.toPrecision(3))));
+const interval = (e) => sig3(e.value) + " [" + sig3(e.low) + ", " + sig3(e.high) + "]";
+
+async function showExperiments() {
+  const doc = await getJson("/v1/dashboard/experiments");
+  $("ab-note").textContent = doc.reason || "";
+  const blocks = doc.experiments.map((exp) => {
+    const div = document.createElement("div");
+    const h = document.createElement("h3");
+    h.textContent = exp.experiment + " (primary metric: " + exp.primary_metric + ")";
+    div.appendChild(h);
+    const note = document.createElement("p");
+    if (exp.error) {
+      note.textContent = exp.error;
+      div.appendChild(note);
+      return div;
+    }
+    note.textContent = "sample ratio p = " + fmt.num(exp.srm.p_value) +
+      (exp.srm.alarm ? " (MISMATCH: check the assignment)" : "") + ". " + exp.notes.join(" ");
+    div.appendChild(note);
+    const t = div.appendChild(document.createElement("table"));
+    const rows = exp.variants.map((v) => ({
+      ...v, ctr_ci: interval(v.ctr), conversion_ci: interval(v.conversion),
+      aov_ci: interval(v.aov), rpv_ci: interval(v.rpv), verdict: v.verdict || "control",
+    }));
+    table(t, [["variant", "variant"], ["visitors", "visitors", "int"],
+      ["lists", "lists", "int"], ["CTR [95 %]", "ctr_ci"], ["conversion", "conversion_ci"],
+      ["AOV", "aov_ci"], ["revenue / visitor", "rpv_ci"], ["verdict", "verdict"]],
+    rows, (row) => "experiment:" + exp.experiment + ":" + row.variant);
+    return div;
+  });
+  $("experiments").replaceChildren(...blocks);
+}
+
 async function refresh() {
-  const results = await Promise.allSettled([showModel(), showKpis(), showService()]);
+  const results = await Promise.allSettled([showModel(), showKpis(), showService(),
+    showExperiments()]);
   const failed = results.filter((r) => r.status === "rejected");
   $("status").className = failed.length ? "error" : "";
   $("status").textContent = failed.length
