@@ -238,3 +238,18 @@ def test_a_broken_split_raises_the_srm_alarm() -> None:
     result = analyse(events[~lose], EXP)
     assert result.srm.alarm
     assert result.verdict("B").startswith("sample ratio mismatch")
+
+
+def test_only_the_embedded_log_is_read_by_url(tmp_path: Path) -> None:
+    from tailor.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="export other logs' events"):
+        read_events("redis://127.0.0.1:6379/0?stream=tailor:events")
+    missing = tmp_path / "none.db"
+    with pytest.raises(DataError, match="event log not found"):
+        read_events(f"sqlite:///{missing}")
+    assert not missing.exists()  # not created by looking
+    text = tmp_path / "x.txt"
+    text.write_text("")
+    with pytest.raises(DataError, match="unknown events format"):
+        read_events(text)

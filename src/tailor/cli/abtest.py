@@ -29,7 +29,7 @@ def abtest() -> None:
     "--events",
     "source",
     required=True,
-    help="Event log URL (sqlite:////abs/events.db, redis://...) or file (.parquet, .csv, "
+    help="The embedded event log (sqlite:////abs/events.db) or a file (.parquet, .csv, "
     ".jsonl) with exposures, clicks, add-to-carts and purchases.",
 )
 @click.option(

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.data.columns import EXPOSURE
-from tailor.errors import DataError
+from tailor.errors import ConfigError, DataError
 from tailor.experiments.config import Experiment, Metric, Variant
 from tailor.experiments.stats import (
     MIN_UNITS,
@@ -70,8 +70,8 @@ MAX_LOOKS = 60
 
 # ---- reading -------------------------------------------------------------------------------
 def read_events(source: str | Path) -> pd.DataFrame:
-    """Events from an event log URL (``sqlite:////abs/events.db``, ``redis://...``: read from
-    the start, nothing committed) or a file (``.parquet``, ``.csv``, ``.jsonl``/``.ndjson``)
+    """Events from the embedded event log (``sqlite:////abs/events.db``: read from the start,
+    nothing committed) or a file (``.parquet``, ``.csv``, ``.jsonl``/``.ndjson``)
     with the API's event fields, normalised by :func:`normalise_events`.
 
     Raises:
@@ -96,8 +96,21 @@ def read_events(source: str | Path) -> pd.DataFrame:
 
 
 def _read_log(url: str) -> list[dict[str, Any]]:
+    """Every event of the embedded SQLite log, read from its start under a consumer name of
+    its own (nothing is committed, so the server's consumer is untouched)."""
     from tailor.streaming.log import Position, open_source
+    from tailor.streaming.sqlite_log import sqlite_path
 
+    if not url.startswith("sqlite:"):
+        # a group consumer of Redis Streams or Kafka would take entries from the real
+        # consumer's group: read those logs through an export instead
+        raise ConfigError(
+            "the report reads the embedded sqlite:/// event log; export other logs' events "
+            "to a .parquet/.csv/.jsonl file and pass that"
+        )
+    path = sqlite_path(url)
+    if not path.is_file():
+        raise DataError(f"event log not found: {path}")
     source = open_source(url, consumer="tailor-abtest")
     try:
         source.seek(Position())
