@@ -30,6 +30,8 @@ function visitor() {
 }
 
 function headers() {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fromHash) sessionStorage.setItem("tailor-key", fromHash);
   const key = sessionStorage.getItem("tailor-key");
   const out = { "Content-Type": "application/json" };
   if (key) out["X-API-Key"] = key;
