@@ -253,3 +253,28 @@ def test_only_the_embedded_log_is_read_by_url(tmp_path: Path) -> None:
     text.write_text("")
     with pytest.raises(DataError, match="unknown events format"):
         read_events(text)
+
+
+def test_unreadable_event_files_are_one_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.parquet"
+    broken.write_text("garbage")
+    with pytest.raises(DataError, match=r"broken\.parquet: not a readable parquet events file"):
+        read_events(broken)
+    columns = tmp_path / "columns.csv"
+    columns.write_text("a,b\n1,2\n")
+    with pytest.raises(
+        DataError, match=r"columns\.csv: events lack the column\(s\): type, timestamp"
+    ):
+        read_events(columns)
+    times = tmp_path / "times.csv"
+    times.write_text("event_id,user_id,item_id,type,timestamp\ne1,u1,i1,exposure,notatime\n")
+    with pytest.raises(DataError, match=r"times\.csv: timestamp: give ISO 8601 times"):
+        read_events(times)
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "event_id,user_id,item_id,type,timestamp,recommendation_id\n"
+        "e1,u1,i1,Exposure,2026-11-01T10:00:00Z,r1:exp:A\n"
+    )
+    frame = read_events(good)
+    assert frame.loc[0, "type"] == "exposure"
+    assert frame.loc[0, "timestamp"] == pd.Timestamp("2026-11-01T10:00:00Z")

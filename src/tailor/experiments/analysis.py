@@ -84,15 +84,20 @@ def read_events(source: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"events file not found: {path}")
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif suffix == ".csv":
-        frame = pd.read_csv(path, dtype={c: "string" for c in COLUMNS if c not in ("value",)})
-    elif suffix in (".jsonl", ".ndjson", ".json"):
-        frame = pd.read_json(path, lines=suffix != ".json", dtype=False)
-    else:
+    if suffix not in (".parquet", ".csv", ".jsonl", ".ndjson", ".json"):
         raise DataError(f"{path}: unknown events format (use .parquet, .csv or .jsonl)")
-    return normalise_events(frame)
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix == ".csv":
+            text_columns = {c: "string" for c in COLUMNS if c not in ("value", "timestamp")}
+            frame = pd.read_csv(path, dtype=text_columns)
+        else:
+            frame = pd.read_json(path, lines=suffix != ".json", dtype=False)
+    except (ValueError, OSError) as exc:  # pyarrow's and pandas' parse errors are ValueErrors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: not a readable {suffix[1:]} events file ({first})") from None
+    return normalise_events(frame, where=f"{path}: ")
 
 
 def _read_log(url: str) -> list[dict[str, Any]]:
@@ -122,7 +127,7 @@ def _read_log(url: str) -> list[dict[str, Any]]:
         source.close()
 
 
-def normalise_events(frame: pd.DataFrame) -> pd.DataFrame:
+def normalise_events(frame: pd.DataFrame, where: str = "") -> pd.DataFrame:
     """The event columns with their types: ids as strings (missing: NA), ``type`` lower-case,
     ``timestamp`` UTC (epoch seconds or ISO text), ``value`` float; repeats of an
     ``event_id`` dropped (the first is kept).
@@ -136,7 +141,7 @@ def normalise_events(frame: pd.DataFrame) -> pd.DataFrame:
     if "user_id" not in frame.columns and "session_id" not in frame.columns:
         missing.append("user_id or session_id")
     if missing and len(frame):
-        raise DataError(f"events lack the column(s): {', '.join(missing)}")
+        raise DataError(f"{where}events lack the column(s): {', '.join(missing)}")
     for column in COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.NA
@@ -144,10 +149,16 @@ def normalise_events(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = frame[column].astype("string")
     frame["type"] = frame["type"].str.strip().str.lower()
     stamps = frame["timestamp"]
-    if pd.api.types.is_numeric_dtype(stamps):
-        frame["timestamp"] = pd.to_datetime(stamps, unit="s", utc=True)
-    else:
-        frame["timestamp"] = pd.to_datetime(stamps, utc=True, format="ISO8601")
+    try:
+        if pd.api.types.is_numeric_dtype(stamps):
+            frame["timestamp"] = pd.to_datetime(stamps, unit="s", utc=True)
+        else:
+            frame["timestamp"] = pd.to_datetime(stamps, utc=True, format="ISO8601")
+    except (ValueError, TypeError, OverflowError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(
+            f"{where}timestamp: give ISO 8601 times or epoch seconds ({first})"
+        ) from None
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
     if frame["event_id"].notna().any():
         repeated = frame["event_id"].notna() & frame["event_id"].duplicated()
