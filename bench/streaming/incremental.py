@@ -25,17 +25,21 @@ half. On a shared machine they move with its load (recorded beside each model).
         [--models recency-ease,itemknn,als] [--out NAME]
 
 A model is ``name`` or ``name:key=value,...`` (hyperparameters, e.g.
-``recency-ease:popularity_weight=0``); ``--out`` names the results file
-(``bench/results/streaming_NAME.json``, default ``incremental``).
+``recency-ease:popularity_weight=0``; separate the models with ``;`` when one has several
+parameters); ``--out`` names the results file (``bench/results/streaming_NAME.json``, default
+``incremental``); ``--profile`` adds a cProfile of each model's ``partial_fit`` calls.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -129,7 +133,19 @@ def fit(spec: str, frame: pd.DataFrame, items: Any) -> tuple[Any, Any, float]:
     return model, Popularity().fit(data), seconds
 
 
-def run(data: Any, models: list[str]) -> dict[str, Any]:
+def profile_lines(profiler: cProfile.Profile, calls: int, top: int = 15) -> list[str]:
+    """The model's ``partial_fit`` calls by cumulative time: share of the total, ms per call."""
+    stats = pstats.Stats(profiler)
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = max(v[3] for v in entries.values())  # (calls, primitive, own, cumulative, callers)
+    rows = sorted(entries.items(), key=lambda kv: kv[1][3], reverse=True)[:top]
+    return [
+        f"{100 * ct / total:5.1f} % {1000 * ct / calls:8.1f} ms/call  {Path(f).name}:{line}({fn})"
+        for (f, line, fn), (_, _, _, ct, _) in rows
+    ]
+
+
+def run(data: Any, models: list[str], profile: bool = False) -> dict[str, Any]:
     from tailor.evaluation.truth import unseen_only
     from tailor.streaming.rules import EventRules
 
@@ -163,9 +179,14 @@ def run(data: Any, models: list[str]) -> dict[str, Any]:
         model, popular, base_s = fit(name, train, items)
         base = score(model, popular, truth, seen, items, known)
         load_before = machine()["load_avg"]
+        profiler = cProfile.Profile() if profile else None
         start = time.perf_counter()
         for _, frame in frames:
+            if profiler is not None:
+                profiler.enable()
             model.partial_fit(frame)
+            if profiler is not None:
+                profiler.disable()
             popular.partial_fit(frame)
         fold_s = time.perf_counter() - start
         folded = score(model, popular, truth, seen, items, known)
@@ -190,6 +211,8 @@ def run(data: Any, models: list[str]) -> dict[str, Any]:
             "load_before": load_before,
             "load_after": machine()["load_avg"],
         }
+        if profiler is not None:
+            out["models"][name]["profile"] = profile_lines(profiler, len(frames))
         print(f"  {out['models'][name]}", file=sys.stderr)
     return out
 
@@ -199,9 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default="ml-100k,online-retail")
     parser.add_argument("--models", default="recency-ease,itemknn,als")
     parser.add_argument("--out", default="incremental")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the model's partial_fit calls (their times then include the profiler)",
+    )
     args = parser.parse_args(argv)
     models = args.models.split(";") if ";" in args.models else args.models.split(",")
-    results = {name: run(load(name), models) for name in args.datasets.split(",")}
+    results = {name: run(load(name), models, args.profile) for name in args.datasets.split(",")}
     payload = {
         "benchmark": "incremental updates: day-by-day partial_fit vs full refit (NDCG@10)",
         "command": "python bench/streaming/incremental.py " + shlex.join(argv or sys.argv[1:]),
