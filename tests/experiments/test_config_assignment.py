@@ -204,3 +204,9 @@ def test_only_running_experiments_assign_and_the_first_one_wins() -> None:
 def test_recommendation_ids_carry_experiment_and_variant() -> None:
     assert split_recommendation_id("ab12:exp:b") == ("exp", "b")
     assert split_recommendation_id("ab12") == (None, None)
+
+
+def test_the_splitters_fast_bucket_is_the_stable_hash() -> None:
+    splitter = Splitter(experiment(salt="s-1"))
+    for unit in ("user-0", "ünï", "17850", "a\x1fb"):
+        assert splitter.bucket(unit) == bucket("s-1", unit)

@@ -19,6 +19,7 @@ This is the server's hot path: one hash and a few comparisons, no I/O.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,28 +63,38 @@ class Assignment:
 
 
 class Splitter:
-    """One experiment's split, with its cumulative weights precomputed."""
+    """One experiment's split, with everything the hot path needs precomputed (the salt's
+    bytes, the cumulative weights, the running window as epoch seconds)."""
 
     def __init__(self, experiment: Experiment) -> None:
         self.experiment = experiment
-        weights = experiment.weights
-        self._edges = list(accumulate(weights))
-        self._edges[-1] = 1.0  # no unit falls past the last edge by rounding
+        edges = list(accumulate(experiment.weights))
+        edges[-1] = 1.0  # no unit falls past the last edge by rounding
+        self._edges = edges
+        self._variants = experiment.variants
+        self._last = len(edges) - 1
+        self._traffic = experiment.traffic
+        self._prefix = f"{experiment.salt}\x1f".encode()  # stable_hash(salt, unit)'s bytes
+        self._on = experiment.status == "running"
         self._start = experiment.start.timestamp() if experiment.start else float("-inf")
         self._stop = experiment.stop.timestamp() if experiment.stop else float("inf")
 
     def running(self, now_s: float) -> bool:
         """Whether it assigns at epoch seconds ``now_s``."""
-        return self.experiment.status == "running" and self._start <= now_s < self._stop
+        return self._on and self._start <= now_s < self._stop
+
+    def bucket(self, unit: str) -> float:
+        """:func:`bucket` of the experiment's salt (the same value, fewer steps)."""
+        digest = hashlib.blake2b(self._prefix + unit.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") / _SCALE
 
     def variant(self, unit: str) -> Variant | None:
         """The unit's variant; None when the unit is not enrolled (``traffic`` < 1)."""
-        u = bucket(self.experiment.salt, unit)
-        traffic = self.experiment.traffic
-        if u >= traffic:
+        u = self.bucket(unit)
+        if u >= self._traffic:
             return None
-        index = bisect.bisect_right(self._edges, u / traffic)
-        return self.experiment.variants[min(index, len(self._edges) - 1)]
+        index = bisect.bisect_right(self._edges, u / self._traffic)
+        return self._variants[min(index, self._last)]
 
 
 class Assigner:
