@@ -23,6 +23,7 @@ def test_setup_writes_world_store_and_settings(tmp_path: Path) -> None:
     assert serve == {
         "model_dir": str((out / "store").resolve()),
         "event_log_url": f"sqlite:///{(out / 'events.db').resolve()}",
+        "scoring_budget_ms": 5000.0,
     }
     store = ModelRegistry(out / "store")
     assert len(store.versions()) == 2 and str(store.active()).startswith("popularity-")

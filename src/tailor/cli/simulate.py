@@ -34,10 +34,25 @@ def simulate() -> None:
     show_default=True,
     help="Purchases per user before the run (the training data).",
 )
-@click.option("--model", "models", multiple=True, default=("recency-ease",), show_default=True,
-              help="Models to fit and publish (repeatable; the first is active).")  # fmt: skip
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    default=("recency-ease",),
+    show_default=True,
+    help="Models to fit and publish (repeatable; the first is active).",
+)
+@click.option("--ab", is_flag=True,
+              help="Run an A/B test: the active model against its popular list (CTR).")  # fmt: skip
 def setup(
-    out: Path, force: bool, users: int, items: int, seed: int, history: int, models: tuple[str, ...]
+    out: Path,
+    force: bool,
+    users: int,
+    items: int,
+    seed: int,
+    history: int,
+    models: tuple[str, ...],
+    ab: bool,
 ) -> None:
     """Create a simulated shop: its world, a model store fitted on its history, a settings file."""
     from tailor.outputs import output_dir
@@ -46,7 +61,7 @@ def setup(
 
     spec = WorldSpec(n_users=users, n_items=items, seed=seed, history_per_user=min(history, items))
     with output_dir(out, command="simulate", force=force) as staging:
-        setup_shop(staging, spec, models, final=out)
+        setup_shop(staging, spec, models, final=out, ab=ab)
     store = ModelRegistry(out / "store")
     click.echo(
         f"shop in {out}: {users} users, {items} items, active {store.active()} of "

@@ -58,11 +58,13 @@ def setup_shop(
     models: tuple[str, ...] = ("recency-ease",),
     *,
     final: Path | None = None,
+    ab: bool = False,
     **serve: Any,
 ) -> ModelRegistry:
     """``out/world.json``, ``out/store`` (one version per model, the first active) and
     ``out/tailor.toml`` (``[serve]`` with the store, an SQLite event log beside it and
-    ``serve``'s extra keys). The file names the folder's ``final`` place (default ``out``):
+    ``serve``'s extra keys; with ``ab``, :data:`AB_EXPERIMENT`). The file names the folder's
+    ``final`` place (default ``out``):
     a caller that builds in a staging folder passes where it will end up."""
     out.mkdir(parents=True, exist_ok=True)
     home = (final or out).resolve()
@@ -79,8 +81,27 @@ def setup_shop(
     settings = {
         "model_dir": str(home / "store"),
         "event_log_url": f"sqlite:///{home / 'events.db'}",
+        # a run is the same whatever the machine's load: live scoring is never cut short into
+        # the fallback list by the latency budget
+        "scoring_budget_ms": 5000.0,
         **serve,
     }
     lines = ["[serve]"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
+    if ab:
+        lines += AB_EXPERIMENT
     (out / SETTINGS_FILE).write_text("\n".join(lines) + "\n")
     return store
+
+
+AB_EXPERIMENT = [
+    "",
+    "[[experiments]]",
+    'name = "model-vs-popular"',
+    'primary_metric = "ctr"',
+    "[[experiments.variants]]",
+    'name = "popular"',
+    'strategy = "popular"',
+    "[[experiments.variants]]",
+    'name = "model"',
+]
+"""The A/B test of ``setup --ab``: the active model against its own popular list."""
