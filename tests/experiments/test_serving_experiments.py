@@ -216,3 +216,25 @@ def test_admin_lists_starts_and_stops_experiments(store: ModelRegistry, db: Path
         missing = c.post("/v1/admin/experiments/nope/stop")
         assert missing.status_code == 404
         assert missing.json()["detail"] == "no experiment named 'nope'"
+
+
+def test_a_variant_whose_version_does_not_load_is_served_outside_the_experiment(
+    store: ModelRegistry, db: Path
+) -> None:
+    broken = {
+        "name": "exp",
+        "variants": [{"name": "control"}, {"name": "gone", "version": "no-such-version"}],
+    }
+    splitter = Splitter(Experiment.model_validate(broken))
+    settings = serve_settings(store.root, event_log_url=f"sqlite:///{db}", experiments=[broken])
+    with TestClient(create_app(settings)) as c:
+        for user in USERS:
+            body = c.get(f"/v1/recommendations/{user}").json()
+            expected = splitter.variant(user)
+            assert expected is not None
+            if expected.name == "gone":  # never labelled with a variant it did not get
+                assert (body["experiment"], body["variant"]) == (None, None)
+                assert body["model_version"] == store.active()
+            else:
+                assert body["variant"] == "control"
+    assert {splitter.variant(u).name for u in USERS} == {"control", "gone"}  # type: ignore[union-attr]
