@@ -1,9 +1,11 @@
 """A read-only tail of the embedded (SQLite) event log, for the dashboard.
 
 The dashboard never reads through a consumer group (that would take records from
-``tailor stream``); it opens the SQLite file read-only and keeps the newest ``max_events``
-events in memory, reading only what was appended since its last look. Other backends (Redis,
-Kafka, Kinesis) are not read: the KPI routes say so.
+``tailor stream``); it opens the SQLite file read-only and reads only what was appended since
+its last look. :class:`LogView` keeps the newest ``max_events`` events as one frame, extended
+with each look, and remembers computed documents for a few seconds, so that dashboards polling
+every few seconds cost one computation per interval. Other backends (Redis, Kafka, Kinesis) are
+not read: the KPI routes say so.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections import deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import pandas as pd
+
+from tailor.dashboard.kpis import events_frame
+
+T = TypeVar("T")
 
 READ_BATCH = 50_000
 
@@ -37,23 +44,23 @@ class Lag:
 
 
 class SqliteTail:
-    """The newest events of a SQLite event log (see the module docstring)."""
+    """New events of a SQLite event log, read-only (see the module docstring)."""
 
-    def __init__(self, path: Path, *, max_events: int = 500_000) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self._rows: deque[dict[str, Any]] = deque(maxlen=max_events)
         self._after = 0
         self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
 
-    def refresh(self) -> list[dict[str, Any]]:
-        """Read what was appended since the last call; the events held, oldest first.
+    def read_new(self) -> list[dict[str, Any]]:
+        """The events appended since the last call, oldest first.
 
         Raises:
             sqlite3.Error: the file cannot be read (missing, locked past 5 s).
         """
+        rows: list[dict[str, Any]] = []
         with self._lock:
             db = self._connect()
             try:
@@ -65,14 +72,14 @@ class SqliteTail:
                     for seq, body in batch:
                         self._after = seq
                         try:
-                            self._rows.append(orjson.loads(body))
+                            rows.append(orjson.loads(body))
                         except orjson.JSONDecodeError:
                             continue  # a foreign write: the consumer dead-letters it
                     if len(batch) < READ_BATCH:
                         break
             finally:
                 db.close()
-            return list(self._rows)
+        return rows
 
     def lag(self, consumer: str, now: float | None = None) -> Lag:
         """The consumer's lag behind the log.
@@ -98,3 +105,47 @@ class SqliteTail:
             return None if stamp is None else round(max(0.0, now - float(stamp)), 3)
 
         return Lag(int(waiting), age(oldest), found is not None, age(newest))
+
+
+class LogView:
+    """The newest ``max_events`` events of a SQLite log as one frame, and documents computed
+    from it remembered for ``ttl_s`` seconds."""
+
+    def __init__(self, path: Path, *, max_events: int = 500_000, ttl_s: float = 4.0) -> None:
+        self.tail = SqliteTail(path)
+        self.max_events = max_events
+        self.ttl_s = ttl_s
+        self._frame = events_frame([])
+        self._lock = threading.Lock()
+        self._memo: dict[Hashable, tuple[float, Any]] = {}
+
+    def frame(self) -> pd.DataFrame:
+        """The events held after reading what is new (repeats of an ``event_id`` dropped).
+
+        Raises:
+            sqlite3.Error: the file cannot be read.
+        """
+        with self._lock:
+            new = self.tail.read_new()
+            if new:
+                frame = pd.concat([self._frame, events_frame(new)], ignore_index=True)
+                repeated = frame["event_id"].notna() & frame["event_id"].duplicated()
+                frame = frame[~repeated].iloc[-self.max_events :]
+                self._frame = frame.reset_index(drop=True)
+            return self._frame
+
+    def memo(
+        self, key: Hashable, compute: Callable[[pd.DataFrame], T], ttl_s: float | None = None
+    ) -> T:
+        """``compute(frame())``, or its value for ``key`` from less than ``ttl_s`` (default:
+        the view's) seconds ago."""
+        ttl = self.ttl_s if ttl_s is None else ttl_s
+        now = time.monotonic()
+        found = self._memo.get(key)
+        if found is not None and now - found[0] < ttl:
+            value: T = found[1]
+            return value
+        value = compute(self.frame())
+        self._memo = {k: v for k, v in self._memo.items() if now - v[0] < 60.0}
+        self._memo[key] = (now, value)
+        return value

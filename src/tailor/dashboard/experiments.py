@@ -6,7 +6,7 @@ scipy: imported only when the route is called, never by the server's start-up.""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -27,12 +27,12 @@ def _estimate(e: Estimate) -> dict[str, float | None]:
 
 
 def experiment_results(
-    rows: Iterable[Mapping[str, Any]], experiments: Sequence[Experiment], alpha: float = 0.05
+    events: pd.DataFrame, experiments: Sequence[Experiment], alpha: float = 0.05
 ) -> list[dict[str, Any]]:
     """One document per experiment: its variants' counts and KPIs (value, 95 % interval), each
     variant against the control (difference, fixed-horizon and always-valid p), the
     sample-ratio check, the verdict; ``error`` instead when the events hold no list of it."""
-    events = normalise_events(pd.DataFrame(list(rows)))
+    events = normalise_events(events)
     out: list[dict[str, Any]] = []
     for experiment in experiments:
         doc: dict[str, Any] = {

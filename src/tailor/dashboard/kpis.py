@@ -136,24 +136,61 @@ def _ratio(num: float, den: float) -> float | None:
     return None if den == 0 else num / den
 
 
-def summarise(group: pd.DataFrame) -> dict[str, Any]:
-    """Counts and KPIs of a group of lists (rows of :func:`list_table`)."""
-    lists = len(group)
-    visitors = group["visitor"].nunique()
-    buyers = group.loc[group["orders"] > 0, "visitor"].nunique()
-    clicks, orders = int(group["clicks"].sum()), int(group["orders"].sum())
-    revenue = float(group["revenue"].sum())
+def _row(
+    lists: int, visitors: int, buyers: int, clicks: int, carts: int, orders: int, revenue: float
+) -> dict[str, Any]:
     return {
-        "lists": lists,
+        "lists": int(lists),
         "visitors": int(visitors),
-        "clicks": clicks,
-        "add_to_carts": int(group["add_to_carts"].sum()),
-        "orders": orders,
-        "revenue": _round(revenue),
+        "clicks": int(clicks),
+        "add_to_carts": int(carts),
+        "orders": int(orders),
+        "revenue": _round(float(revenue)),
         "ctr": _round(_ratio(clicks, lists)),
         "conversion": _round(_ratio(buyers, visitors)),
         "aov": _round(_ratio(revenue, orders)),
     }
+
+
+def summarise(group: pd.DataFrame) -> dict[str, Any]:
+    """Counts and KPIs of a group of lists (rows of :func:`list_table`)."""
+    buyers = group.loc[group["orders"] > 0, "visitor"].nunique()
+    return _row(
+        len(group),
+        group["visitor"].nunique(),
+        buyers,
+        group["clicks"].sum(),
+        group["add_to_carts"].sum(),
+        group["orders"].sum(),
+        group["revenue"].sum(),
+    )
+
+
+def summarise_by(lists: pd.DataFrame, keys: list[str]) -> list[dict[str, Any]]:
+    """:func:`summarise` of each group of ``lists`` by ``keys`` (one vectorised pass), sorted by
+    the keys; each row starts with the keys' values."""
+    if lists.empty:
+        return []
+    grouped = lists.assign(buyer=lists["visitor"].where(lists["orders"] > 0)).groupby(
+        keys, sort=True
+    )
+    table = grouped.agg(
+        lists=("visitor", "size"),
+        visitors=("visitor", "nunique"),
+        buyers=("buyer", "nunique"),
+        clicks=("clicks", "sum"),
+        carts=("add_to_carts", "sum"),
+        orders=("orders", "sum"),
+        revenue=("revenue", "sum"),
+    )
+    rows = []
+    for key, r in zip(table.index, table.itertuples(index=False), strict=True):
+        values = key if isinstance(key, tuple) else (key,)
+        named = dict(zip(keys, values, strict=True))
+        rows.append(
+            {**named, **_row(r.lists, r.visitors, r.buyers, r.clicks, r.carts, r.orders, r.revenue)}
+        )
+    return rows
 
 
 def _round(value: float | None) -> float | None:
@@ -176,24 +213,15 @@ def kpis(lists: pd.DataFrame, bucket_s: int, since: pd.Timestamp | None = None) 
     if since is not None:
         lists = lists[lists["time"] >= since]
     lists = lists.assign(label=_label(lists))
-    series: list[dict[str, Any]] = []
+    series = []
     if len(lists):
-        start = lists["time"].dt.floor(f"{bucket_s}s")  # from the epoch, any resolution
-        keyed = lists.assign(bucket=start)
-        for (bucket, placement, label), group in keyed.groupby(
-            ["bucket", "placement", "label"], sort=True
-        ):
-            stamp = pd.Timestamp(bucket).strftime("%Y-%m-%dT%H:%M:%SZ")
-            series.append(
-                {"bucket": stamp, "placement": placement, "variant": label, **summarise(group)}
-            )
-    placements = [
-        {"placement": name, **summarise(group)}
-        for name, group in lists.groupby("placement", sort=True)
-    ]
-    variants = [
-        {"variant": name, **summarise(group)} for name, group in lists.groupby("label", sort=True)
-    ]
+        bucketed = lists.assign(bucket=lists["time"].dt.floor(f"{bucket_s}s"))  # from the epoch
+        for row in summarise_by(bucketed, ["bucket", "placement", "label"]):
+            row["bucket"] = pd.Timestamp(row["bucket"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+            row["variant"] = row.pop("label")
+            series.append(row)
+    placements = summarise_by(lists, ["placement"])
+    variants = [{"variant": row.pop("label"), **row} for row in summarise_by(lists, ["label"])]
     return {
         "series": series,
         "placements": placements,

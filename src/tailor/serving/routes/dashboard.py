@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 
-from tailor.dashboard.eventlog import SqliteTail
+from tailor.dashboard.eventlog import LogView
 from tailor.dashboard.sampler import ServiceSampler, totals
 from tailor.errors import TailorError
 from tailor.logging import get_logger
@@ -63,13 +63,12 @@ def start(app: FastAPI) -> None:
     app.state.dashboard_sampler = sampler
     app.state.dashboard_task = asyncio.get_running_loop().create_task(sampler.run())
     app.state.dashboard_experiments = _experiments(services.settings)
-    app.state.dashboard_results = None
     url = services.settings.event_log_url
     app.state.dashboard_tail = None
     if url and url.startswith("sqlite:"):
         from tailor.streaming.sqlite_log import sqlite_path
 
-        app.state.dashboard_tail = SqliteTail(sqlite_path(url))
+        app.state.dashboard_tail = LogView(sqlite_path(url))
 
 
 def _experiments(settings: Any) -> list[Any]:
@@ -89,8 +88,8 @@ async def stop(app: FastAPI) -> None:
             await task
 
 
-def _tail(request: Request) -> tuple[SqliteTail | None, str | None]:
-    tail: SqliteTail | None = getattr(request.app.state, "dashboard_tail", None)
+def _tail(request: Request) -> tuple[LogView | None, str | None]:
+    tail: LogView | None = getattr(request.app.state, "dashboard_tail", None)
     if tail is not None:
         return tail, None
     if request.app.state.services.settings.event_log_url is None:
@@ -123,23 +122,25 @@ async def kpis(
     if tail is None:
         return doc
     try:
-        doc.update(await asyncio.to_thread(_kpis, tail, now - window_s, bucket_s, attribution_s))
+        doc.update(await asyncio.to_thread(_kpis, tail, window_s, bucket_s, attribution_s))
     except sqlite3.Error as exc:
         _log.warning("dashboard_log_unreadable", error=str(exc))
         doc.update(available=False, reason="the event log cannot be read now")
     return doc
 
 
-def _kpis(tail: SqliteTail, since: float, bucket_s: int, attribution_s: int) -> dict[str, Any]:
+def _kpis(view: LogView, window_s: int, bucket_s: int, attribution_s: int) -> dict[str, Any]:
     import pandas as pd
 
-    from tailor.dashboard.kpis import events_frame, kpis, list_table
+    from tailor.dashboard.kpis import kpis, list_table
 
-    events = events_frame(tail.refresh())
-    lists = list_table(events, attribution_s)
-    doc = kpis(lists, bucket_s, pd.Timestamp(since, unit="s", tz="UTC"))
-    doc["events"] = len(events)
-    return doc
+    def compute(events: pd.DataFrame) -> dict[str, Any]:
+        since = pd.Timestamp(time.time() - window_s, unit="s", tz="UTC")
+        doc = kpis(list_table(events, attribution_s), bucket_s, since)
+        doc["events"] = len(events)
+        return doc
+
+    return view.memo(("kpis", window_s, bucket_s, attribution_s), compute)
 
 
 @router.get("/service", responses=PROBLEMS)
@@ -161,7 +162,7 @@ async def service(request: Request) -> dict[str, Any]:
         doc["event_lag_reason"] = reason
         return doc
     try:
-        lag = await asyncio.to_thread(tail.lag, CONSUMER)
+        lag = await asyncio.to_thread(tail.tail.lag, CONSUMER)
     except sqlite3.Error:
         doc["event_lag_reason"] = "the event log cannot be read now"
         return doc
@@ -240,24 +241,21 @@ async def experiments(request: Request) -> dict[str, Any]:
         if tail is not None:
             doc["reason"] = "no experiment is declared"
         return doc
-    cached = request.app.state.dashboard_results
-    if cached is not None and time.monotonic() - cached[0] < RESULTS_TTL_S:
-        doc["experiments"] = cached[1]
-        return doc
     try:
         results = await asyncio.to_thread(_results, tail, declared)
     except sqlite3.Error as exc:
         _log.warning("dashboard_log_unreadable", error=str(exc))
         return {**doc, "available": False, "reason": "the event log cannot be read now"}
-    request.app.state.dashboard_results = (time.monotonic(), results)
     doc["experiments"] = results
     return doc
 
 
-def _results(tail: SqliteTail, declared: list[Any]) -> list[dict[str, Any]]:
+def _results(view: LogView, declared: list[Any]) -> list[dict[str, Any]]:
     from tailor.dashboard.experiments import experiment_results
 
-    return experiment_results(tail.refresh(), declared)
+    return view.memo(
+        ("experiments",), lambda events: experiment_results(events, declared), RESULTS_TTL_S
+    )
 
 
 def _iso(seconds: float) -> str:
