@@ -12,7 +12,7 @@ from tailor.errors import ConfigError
 from tailor.models.recency_ease import RecencyEASE, positional_profiles
 from tailor.models.registry import create_model
 from tailor.testing import RecommenderContract
-from tailor.testing.data import random_frame
+from tailor.testing.data import planted_frame, random_frame
 
 Toy = Callable[..., pd.DataFrame]
 
@@ -21,6 +21,10 @@ class TestRecencyEASEContract(RecommenderContract):
     @staticmethod
     def model_factory(**kwargs: Any) -> Any:
         return RecencyEASE(**{"regularization": 1.0, **kwargs})
+
+    @staticmethod
+    def shared_term(model: Any) -> np.ndarray | None:
+        return np.array(model.trend, copy=True)
 
 
 # The toy matrix of conftest with lambda = 1 (worked out in test_ease.py):
@@ -178,3 +182,16 @@ def test_registered_and_similar_items(toy: Toy) -> None:
     assert isinstance(model, RecencyEASE)
     sims = model.similar_items(["b"], n=1).to_frame()
     assert sims[["user_id", "item_id"]].values.tolist() == [["b", "a"]]  # B_ba = B_bc = 1/2: tie
+
+
+def test_fold_in_moves_the_trend_as_a_fit_on_the_union_would() -> None:
+    frame = planted_frame().sort_values("timestamp")
+    early, late = frame.iloc[:30], frame.iloc[30:]
+    assert set(late["item_id"]) <= set(early["item_id"])  # known items only
+    folded = RecencyEASE(popularity_half_life_days=3.0).fit(Dataset.from_frame(early))
+    before = folded.trend.copy()
+    folded.partial_fit(late)
+    full = RecencyEASE(popularity_half_life_days=3.0).fit(Dataset.from_frame(frame))
+    order = full.items.numbers(folded.items.ids)
+    np.testing.assert_allclose(folded.trend, full.trend[order], rtol=1e-6)
+    assert not np.allclose(folded.trend, before)

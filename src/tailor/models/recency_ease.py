@@ -66,8 +66,9 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     puts the two terms on one scale; it does not change a row's order when :math:`\gamma = 0`.
     With all options off this is plain EASE up to that per-user scale.
 
-    **Fold-in** (``partial_fit``): :math:`B` and the trend :math:`q` are fitted state and change
-    only by a full ``fit`` (so the trend does not move with the batch either). New users and items
+    **Fold-in** (``partial_fit``): :math:`B` is fitted state and changes only by a full ``fit``;
+    the trend :math:`q` is recomputed from every pair's latest time, so it moves with the batch
+    exactly as a fit on the union would move it (over the fitted items). New users and items
     join the vocabularies and the batch's pairs join ``seen``. For the users in the batch the
     positional profile is recomputed over all their distinct items, old and new, by the pairs'
     latest times (ties: batch rows are newer than fitted ones, fitted pairs keep their fitted
@@ -75,7 +76,7 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     once. Items new to the model have no weights and no trend until the next ``fit``: they score
     NaN and are never recommended, but they are remembered as seen, and they do take a position
     in the profile (a newer new item pushes the older ones down). Users not in the batch keep
-    bit-identical scores.
+    their personal term; only the shared trend moves.
 
     Stability: experimental.
     """
@@ -110,14 +111,11 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
         self.profile_times = _csr(data, users, items, times, np.int64)
         self.trend = np.zeros(data.n_items, np.float32)
         if cfg.popularity_weight > 0:
-            recent = decayed_pairs(data, cfg.popularity_half_life_days)
-            q = np.asarray(recent.sum(axis=0)).ravel()
-            if q.max() > 0:
-                self.trend = (cfg.popularity_weight * q / q.max()).astype(np.float32)
+            self.trend = trend_of(self.profile_times, data.n_items, cfg)
 
     @override
     def _partial_fit(self, fold: FoldIn) -> None:
-        """Recompute the batch users' positional profiles; :math:`B` and the trend stay as
+        """Recompute the batch users' positional profiles and the trend; :math:`B` stays as
         fitted (see the class docstring)."""
         cfg = self.config
         self.profiles, self.profile_times = fold_in_positional(
@@ -128,6 +126,8 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
             cfg.profile_half_life,
             cfg.profile_floor,
         )
+        if cfg.popularity_weight > 0:
+            self.trend = trend_of(self.profile_times, len(self.trend), cfg)
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
@@ -189,6 +189,26 @@ def latest_pairs(inter: Interactions, n_items: int) -> tuple[np.ndarray, ...]:
     last = np.r_[key[order][1:] != key[order][:-1], True] if len(inter) else np.zeros(0, bool)
     pick = order[last]
     return users[pick], items[pick], inter.timestamps[pick], row[pick]
+
+
+def trend_of(pair_times: sp.csr_array, n_items: int, cfg: RecencyEASEConfig) -> np.ndarray:
+    r""":math:`\gamma q / \max q` over the first ``n_items`` items, from each distinct pair's
+    latest time: :math:`q_j = \sum_{u \ni j} 2^{-(t_{max} - t_{uj})/h_q}` with :math:`t_{max}`
+    the newest pair of all (float32; zeros when no pair counts)."""
+    times = pair_times.tocoo()
+    keep = times.col < n_items
+    cols, stamps = times.col[keep], times.data[keep].astype(np.float64)
+    if not len(stamps):
+        return np.zeros(n_items, np.float32)
+    age_days = (stamps.max() - stamps) / SECONDS_PER_DAY
+    q: np.ndarray = np.bincount(
+        cols, np.exp2(-age_days / cfg.popularity_half_life_days), minlength=n_items
+    )
+    top = float(q.max())
+    if top <= 0:
+        return np.zeros(n_items, np.float32)
+    trend: np.ndarray = (cfg.popularity_weight * q / top).astype(np.float32)
+    return trend
 
 
 def decayed_pairs(data: Dataset, half_life_days: float | None) -> sp.csr_array:

@@ -8,7 +8,9 @@ Subclass it in a model's test module and set ``model_factory``::
             return Popularity(**kw)
 
 Every model folds new interactions in (``partial_fit``), so the fold-in tests run for all of
-them; a model whose scores are global (Popularity) sets ``fold_in_is_local = False``.
+them; a model whose scores are global (Popularity) sets ``fold_in_is_local = False``, and one
+with a shared term that fold-in moves for everyone (RecencyEASE's trend) names it in
+``shared_term``.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ class RecommenderContract:
     """Shared behavioural tests (pytest collects them from subclasses)."""
 
     fold_in_is_local: bool = True
-    """Whether ``partial_fit`` leaves the scores of users outside the batch unchanged."""
+    """Whether ``partial_fit`` leaves the scores of users outside the batch unchanged (up to
+    :meth:`shared_term`)."""
+
+    @staticmethod
+    def shared_term(model: Any) -> np.ndarray | None:
+        """A per-item term added to every user's scores that fold-in may move for everyone
+        (RecencyEASE's trend); None (default): there is none."""
+        return None
 
     @staticmethod
     def model_factory(**kwargs: Any) -> Any:
@@ -195,9 +204,14 @@ class RecommenderContract:
         model = self.fitted()
         others = np.array([model.users.number(u) for u in ("u0", "u5", "u8")])
         before = np.array(model.score_rows(others), copy=True)
+        shared_before = self.shared_term(model)
         model.partial_fit(newcomer_batch())
         after = model.score_rows(others)
-        if self.fold_in_is_local:
+        shared_after = self.shared_term(model)
+        if self.fold_in_is_local and shared_before is not None and shared_after is not None:
+            shift = np.broadcast_to(shared_after - shared_before, before.shape)
+            np.testing.assert_allclose(after[:, : before.shape[1]] - before, shift, atol=2e-6)
+        elif self.fold_in_is_local:
             np.testing.assert_array_equal(after[:, : before.shape[1]], before)
         else:
             newbie = model.score_rows(np.array([model.users.number("newbie")]))
