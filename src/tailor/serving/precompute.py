@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from tailor.logging import get_logger
 from tailor.pipeline import ItemList, Pipeline, Query
 from tailor.serving.cache import RecCache
@@ -44,7 +46,9 @@ def user_lists(
         yield cacheable_lists(state.pipeline, ids[start : start + batch], n)
 
 
-def cacheable_lists(pipeline: Pipeline, user_ids: Sequence[str], n: int) -> dict[str, ItemList]:
+def cacheable_lists(
+    pipeline: Pipeline, user_ids: Sequence[str] | np.ndarray, n: int
+) -> dict[str, ItemList]:
     """What the cache stores for ``user_ids``: the pipeline's batch path with seen and
     unavailable items left out and no backfill. Used by warm-ups and by ``tailor stream``
     (which rewrites the lists of the users its events touched)."""

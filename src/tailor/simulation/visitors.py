@@ -103,9 +103,7 @@ class Visitors:
         p_click = world.click_probability(user, nums) if len(nums) else np.zeros(0)
         clicked = rng.random(len(nums)) < p_click
         bought = clicked & (rng.random(len(nums)) < world.buy_rate)
-        stamp = (
-            time.time() if self.start_s is None else self.start_s + t * self.seconds_per_visit
-        )
+        stamp = time.time() if self.start_s is None else self.start_s + t * self.seconds_per_visit
         rec_id = str(answer["recommendation_id"])
         who = {"session_id": visitor} if anonymous else {"user_id": visitor}
         if self.send_exposures and items:
