@@ -5,6 +5,8 @@ event log with the list's recommendation_id and the slot's placement."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,9 @@ def exposures(events: list[dict[str, Any]], placement: str) -> list[dict[str, An
 
 
 @pytest.mark.browser
-def test_slots_show_items_and_log_exposures_and_clicks(server: Any, browser: Browser) -> None:
+def test_slots_show_items_and_log_exposures_and_clicks(
+    server: Any, browser: Browser, tmp_path: Path
+) -> None:
     browser.goto(server.url + "/demo-shop/")
     visitor = browser.eval("localStorage.getItem('tailor-visitor')")
     assert visitor.startswith("s-")
@@ -102,4 +106,31 @@ def test_slots_show_items_and_log_exposures_and_clicks(server: Any, browser: Bro
     assert [(a["item_id"], a.get("recommendation_id")) for a in adds] == [
         (clicked, carousel["rec"])
     ]
+
+    # "Buy": one purchase per cart item (value = price), attributed through the clicked list
+    browser.eval("document.getElementById('buy').click()")
+    browser.wait_for("document.getElementById('cart-count').textContent === '0'")
+    bought = [e for e in logged(server.log, visitor) if e["type"] == "purchase"]
+    prices = dict(zip(CATALOG["item_id"], CATALOG["price"], strict=True))
+    assert [(p["item_id"], p["value"], p.get("recommendation_id")) for p in bought] == [
+        (clicked, prices[clicked], carousel["rec"]),
+        (other, prices[other], None),  # never clicked in a list: not attributed
+    ]
+    # ... and the dashboard counts the shop's carousel with the planted lists r1 and r2
+    with server.client() as client:
+        kpis = client.get("/v1/dashboard/kpis?window_s=86400").json()
+    row = next(r for r in kpis["placements"] if r["placement"] == "home-carousel")
+    assert (row["lists"], row["visitors"], row["clicks"], row["orders"]) == (3, 3, 3, 2)
+    assert row["revenue"] == 10.0 + prices[clicked]
+    assert row["conversion"] == round(2 / 3, 6)
+    banner_row = next(r for r in kpis["placements"] if r["placement"] == "home-banner")
+    assert (banner_row["lists"], banner_row["clicks"]) == (1, 0)
     assert browser.errors() == []
+    browser.goto(server.url + "/demo-shop/")
+    slot(browser, "home-carousel")
+    shot = browser.screenshot(tmp_path / "shop-home.png")
+    assert shot.stat().st_size > 10_000
+    keep = os.environ.get("TAILOR_SCREENSHOT_DIR")  # set it to keep the PNG for a person
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep) / "shop-home.png")
