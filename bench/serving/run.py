@@ -86,14 +86,15 @@ def build_model(out: Path) -> dict[str, Any]:
 
 
 class Redis:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, prefix: list[str] | None = None) -> None:
         self.port = port
+        self.prefix = prefix or []
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
+            [*self.prefix, "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         wait_port(self.port)
@@ -116,11 +117,11 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
 
 
 def start_server(
-    model_dir: Path, redis_url: str, port: int, **env_extra: str
+    model_dir: Path, redis_url: str, port: int, prefix: list[str] | None = None, **env_extra: str
 ) -> subprocess.Popen[bytes]:
     env = {**os.environ, "TAILOR_SCORING_THREADS": "1", **env_extra}
     proc = subprocess.Popen(
-        [TAILOR, "serve", "--model-dir", str(model_dir), "--redis", redis_url,
+        [*(prefix or []), TAILOR, "serve", "--model-dir", str(model_dir), "--redis", redis_url,
          "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
