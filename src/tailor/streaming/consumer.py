@@ -162,11 +162,21 @@ class StreamConsumer:
         meta = self._load(active)
         if self.settings.start == "earliest":
             meta = None
-        elif meta is None:
-            meta = self._newest_snapshot_meta()
+        else:
+            unfinished = self._unactivated_snapshot(meta)
+            if unfinished is not None:  # published, then stopped before it was activated
+                meta = self._load(unfinished)
+                self._ours.add(unfinished)
+                if self.settings.snapshot_activate:
+                    self.store.activate(unfinished, check=False)
+                else:
+                    self.version = active  # the lists stay under the version servers load
+            elif meta is None:
+                meta = self._newest_snapshot_meta()
         if meta is not None:
             self.position = Position.from_dict(meta["position"])
             self._restore_dedup(Path(meta["_path"]))
+        self._warm_up()
         self.source.seek(self.position)
         _log.info(
             "stream_opened",
@@ -191,6 +201,33 @@ class StreamConsumer:
             return meta
         self.base_version, self.snapshot_index = version, 0
         return None
+
+    def _warm_up(self) -> None:
+        """Score one list before reading: the first micro-batch would otherwise load and
+        compile the scoring code (about a second here) with its records in flight, and a
+        consumer killed during it again and again would count deliveries against them."""
+        model = self.pipeline.model
+        if model is not None and len(model.users):
+            cacheable_lists(self.pipeline, [str(model.users.ids[0])], 1)
+
+    def _unactivated_snapshot(self, meta: dict[str, Any] | None) -> str | None:
+        """The newest snapshot of this log taken from the loaded version's state and later
+        than it: one the consumer published but did not activate (it was killed in between,
+        or ``snapshot_activate`` is off). It holds the loaded state plus the events up to its
+        position, so resuming from its position onto the loaded version would lose them."""
+        index = int(meta["snapshot"]) if meta is not None else 0
+        best: tuple[int, str] | None = None
+        for name in self.store.versions():
+            other = read_stream_meta(self.store.path(name))
+            if (
+                other is not None
+                and other.get("log") == self.log_id
+                and str(other.get("base_version")) == self.base_version
+                and int(other["snapshot"]) > index
+                and (best is None or int(other["snapshot"]) > best[0])
+            ):
+                best = (int(other["snapshot"]), name)
+        return None if best is None else best[1]
 
     def _newest_snapshot_meta(self) -> dict[str, Any] | None:
         """The stream metadata of the newest snapshot of this log in the store (when the
@@ -392,6 +429,9 @@ class StreamConsumer:
         """Publish the folded-in model as ``<base>.s<k>`` (and activate it, by default)."""
         assert self._folder is not None and self.pipeline.model is not None
         index = self.snapshot_index + 1
+        taken = set(self.store.versions())  # e.g. published by a run killed before activating
+        while snapshot_name(self.base_version, index) in taken:
+            index += 1
         name = snapshot_name(self.base_version, index)
         meta = {
             "log": self.log_id,

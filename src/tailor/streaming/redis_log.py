@@ -21,8 +21,10 @@ what is done. ``seek(position)``:
 1. acknowledges the group's pending entries at or before ``position`` (the snapshot has them);
 2. replays with ``XRANGE`` every entry after ``position`` up to the group's ``last-delivered-id``
    at the time of the seek (entries that were delivered, acknowledged or not, after the
-   snapshot); pending ones among them are ``XCLAIM``-ed by this consumer, which counts the
-   delivery;
+   snapshot); pending ones among them are ``XCLAIM``-ed by this consumer, 1, 2, 4... per
+   read, and only the first of them counts a delivery (the entry a consumer that keeps dying
+   on one resumes on; the others were merely in flight, and a consumer killed a few times
+   while catching up must not set its backlog aside as poison);
 3. then reads the group: ``XAUTOCLAIM`` of entries another consumer left pending longer than
    ``claim_idle_ms`` and ``XREADGROUP >`` with ``BLOCK``. Group deliveries at or before the
    replay's end are skipped (the replay delivered them), those at or before ``position`` are
@@ -128,6 +130,8 @@ class RedisStreamLog:
         self._own_pending: str | None = "0"  # cursor through this consumer's PEL (None: done)
         self._claim_from = "0-0"
         self._claimed_at = 0.0
+        self._replay_claims = 1  # pending entries the next replay read may take over
+        self._replay_counted = False  # whether this seek's replay counted a delivery yet
 
     @classmethod
     def from_url(cls, url: str, *, consumer: str = "tailor-stream") -> RedisStreamLog:
@@ -186,6 +190,8 @@ class RedisStreamLog:
         self._replay_until = last if last != "0-0" else None
         self._skip_until = last
         self._own_pending = None
+        self._replay_claims = 1
+        self._replay_counted = False
 
     def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         self._ensure_group()
@@ -258,13 +264,29 @@ class RedisStreamLog:
         dead = self._call("read", lambda: self._r.hmget(self.dead_ids, ids))
         live = [entry for entry, gone in zip(entries, dead, strict=True) if gone is None]
         counts = self._pending_counts([_id(e[0]) for e in live], consumer=None)
-        if counts:  # delivered, never acknowledged: this consumer takes them (one delivery more)
+        if len(counts) > self._replay_claims:  # take pending entries over 1, 2, 4... per read
+            last = sorted(counts, key=offset_key)[self._replay_claims - 1]
+            live = [e for e in live if offset_key(_id(e[0])) <= offset_key(last)]
+            counts = {i: n for i, n in counts.items() if offset_key(i) <= offset_key(last)}
+            self._replay_after = last
+        if counts:  # delivered, never acknowledged: this consumer takes them over
+            self._replay_claims = min(2 * self._replay_claims, 1 << 20)
             claimed = list(counts)
+            # Only the first pending entry after a seek counts a delivery: it is the one a
+            # consumer that keeps dying on an entry resumes on (the 1, 2, 4... reads bring the
+            # poison entry to the front within a few restarts). The entries after it were in
+            # flight when the consumer died, not to blame: counting them, a consumer killed a
+            # few times while catching up would set its whole backlog aside as poison.
+            blame = not self._replay_counted
+            self._replay_counted = True
             self._call(
                 "claim on",
-                lambda: self._r.xclaim(self.stream, self.group, self.consumer, 0, claimed),
+                lambda: self._r.xclaim(
+                    self.stream, self.group, self.consumer, 0, claimed, justid=not blame
+                ),
             )
-            counts = {entry_id: n + 1 for entry_id, n in counts.items()}
+            if blame:
+                counts = {entry_id: n + 1 for entry_id, n in counts.items()}
         return self._decode(live, counts)
 
     def _own_pending_entries(self, max_records: int) -> list[Record]:
