@@ -61,6 +61,12 @@ def server(
         "TAILOR_REDIS_URL": "memory://",
         "TAILOR_EVENT_LOG_URL": f"sqlite:///{log_path}",
         "TAILOR_DASHBOARD_SAMPLE_S": "0.5",
+        # the tests compare the page's lists with the API's: no fallback because the shared
+        # machine is slow (the budget's own behaviour is tested in tests/serving)
+        "TAILOR_SCORING_BUDGET_MS": "5000",
+        # the shop sends its own exposures; the server's (experiments) would add lists of the
+        # warm-up calls below to the planted ones
+        "TAILOR_EXPOSURE_LOG": "off",
     }
     if experiment:
         declared = base / "experiments.toml"
@@ -98,9 +104,10 @@ def server(
             process.kill()
             raise RuntimeError((base / "server.log").read_text()[-3000:])
         time.sleep(0.2)
-    # the first similar-items call compiles the model's kernel and may run past the scoring
-    # budget (a fallback answer): warm it so that the page and the test get the same list
+    # first calls compile the model's kernels: warm the similar-items and history paths
     httpx.get(url + "/v1/items/i0/similar?n=6", timeout=30)
+    warm = {"user_ids": ["warm-up"], "n": 6, "context": {"cart_items": ["i0"]}}
+    httpx.post(url + "/v1/recommendations", json=warm, timeout=30)
     try:
         yield Server(url, base / "store", log_path, process)
     finally:
