@@ -74,10 +74,11 @@ def _event(
     visitor: str = "s-1",
     item: str = "i1",
     value: float | None = None,
+    ids: str = "e",
 ) -> Event:
-    prefix = f"{placement}|" if placement else ""
     return Event(
-        event_id=f"{prefix}e{k}",
+        event_id=f"{ids}{k}",
+        placement=placement or None,
         session_id=visitor,
         item_id=item,
         type=kind,
@@ -121,10 +122,14 @@ def experiment_events(now: datetime) -> list[Event]:
     for variant, clickers, buyers, price in (("A", 2, 1, 10.0), ("B", 5, 3, 4.0)):
         for k in range(10):
             visitor, rec = f"{variant.lower()}{k}", f"r{variant}{k}:ab:{variant}"
-            rows.append(_event(len(rows), "exposure", rec, t, placement="home", visitor=visitor))
+            rows.append(
+                _event(len(rows), "exposure", rec, t, placement="home", visitor=visitor, ids="x")
+            )
             if k < clickers:
                 rows.append(
-                    _event(len(rows), "click", rec, t + timedelta(seconds=5), visitor=visitor)
+                    _event(
+                        len(rows), "click", rec, t + timedelta(seconds=5), visitor=visitor, ids="x"
+                    )
                 )
             if k < buyers:
                 rows.append(
@@ -135,6 +140,7 @@ def experiment_events(now: datetime) -> list[Event]:
                         t + timedelta(seconds=9),
                         visitor=visitor,
                         value=price,
+                        ids="x",
                     )
                 )
     return rows

@@ -5,16 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
-import pytest
 from dashboard_planted import planted_events
 
-from tailor.dashboard.kpis import (
-    events_frame,
-    kpis,
-    list_table,
-    placement_event_id,
-    placement_of,
-)
+from tailor.dashboard.kpis import events_frame, kpis, list_table
 
 NOW = datetime(2026, 11, 29, 12, 30, tzinfo=UTC)
 
@@ -23,15 +16,13 @@ def _frame() -> pd.DataFrame:
     return events_frame(e.model_dump(mode="json") for e in planted_events(NOW))
 
 
-def test_placement_travels_in_the_event_id() -> None:
-    assert placement_event_id("home-carousel", "abc") == "home-carousel|abc"
-    assert placement_of("home-carousel|abc") == "home-carousel"
-    assert placement_of("cart_complete|x|y") == "cart_complete"
-    assert placement_of("e17") == "-"
-    assert placement_of("has space|x") == "-"
-    assert placement_of(None) == "-"
-    with pytest.raises(ValueError, match="invalid placement"):
-        placement_event_id("a|b", "x")
+def test_a_list_takes_the_placement_of_its_first_exposure_that_names_one() -> None:
+    frame = _frame()
+    unnamed = frame.assign(placement=frame["placement"].where(frame["event_id"] != "e1"))
+    lists = list_table(unnamed, attribution_s=86_400)
+    assert lists.loc["r1", "placement"] == "home-carousel"  # from e2, e1 names none
+    nothing = frame.assign(placement=pd.NA)
+    assert set(list_table(nothing, attribution_s=86_400)["placement"]) == {"-"}
 
 
 def test_list_table_joins_outcomes_within_the_window() -> None:

@@ -97,3 +97,13 @@ def test_in_one_process_the_next_answer_reflects_the_event(tmp_path: Path, db: P
             time.sleep(0.01)
             after = items_of(c.get("/v1/recommendations/u0", params={"n": 3}))
         assert "i1" not in after
+
+
+def test_exposures_are_not_a_sessions_history(client: TestClient) -> None:
+    shown = {**event(0, "x", "i2", "exposure"), "user_id": None, "session_id": "s9"}
+    clicked = {**event(1, "x", "i1", "click"), "user_id": None, "session_id": "s9"}
+    assert client.post("/v1/events", json={"events": [shown, clicked]}).status_code == 202
+    answer = client.get("/v1/recommendations/s9", params={"n": 7})
+    assert answer.json()["source"] == "session"
+    items = items_of(answer)
+    assert "i1" not in items and "i2" in items  # the click is history, the exposure is not

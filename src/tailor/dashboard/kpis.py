@@ -5,10 +5,8 @@ The join is the A/B analysis's (``tailor.experiments.analysis``, docs/experiment
 * A **list** is one ``recommendation_id`` with at least one ``exposure`` event; its time is its
   earliest exposure, its visitor the exposure's user id, else its session id. The experiment
   and the variant are the id's suffix ``HEX:EXPERIMENT:VARIANT`` (``-`` outside experiments).
-* Its **placement** (the page slot: ``home-banner``, ``product-similar``...) is carried by the
-  exposure's ``event_id``, ``PLACEMENT|unique``: the event schema has no placement field, and
-  the id is the one free-form field every log keeps (:func:`placement_event_id`,
-  :func:`placement_of`). An exposure without the prefix has placement ``-``.
+* Its **placement** (the page slot: ``home-banner``, ``product-similar``...) is the
+  ``placement`` field of its first exposure that has one (``-`` when none has).
 * A ``click``, ``add_to_cart`` or ``purchase`` carrying the list's ``recommendation_id`` within
   ``[0, attribution_s]`` seconds after the list is **attributed** to it (one purchase = one
   order, ``value`` = its revenue).
@@ -21,7 +19,6 @@ attributed revenue / attributed orders (None without orders); revenue = attribut
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,9 +28,6 @@ EXPOSURE = "exposure"
 OUTCOMES = ("click", "add_to_cart", "purchase")
 NONE_LABEL = "-"
 """Placement or variant of a list that has none."""
-PLACEMENT_SEP = "|"
-PLACEMENT_PATTERN = r"[A-Za-z0-9_-]{1,64}"
-_PLACEMENT = re.compile(rf"^({PLACEMENT_PATTERN})\{PLACEMENT_SEP}")
 _REC_ID = r"^[^:]+:(?P<experiment>[^:]+):(?P<variant>[^:]+)$"
 COLUMNS = (
     "event_id",
@@ -44,6 +38,7 @@ COLUMNS = (
     "timestamp",
     "value",
     "recommendation_id",
+    "placement",
 )
 LIST_COLUMNS = (
     "time",
@@ -58,30 +53,20 @@ LIST_COLUMNS = (
 )
 
 
-def placement_event_id(placement: str, unique: str) -> str:
-    """The ``event_id`` of an event sent from ``placement``: ``PLACEMENT|unique``.
-
-    Raises:
-        ValueError: ``placement`` is not 1-64 letters, digits, ``_`` or ``-``.
-    """
-    if not re.fullmatch(PLACEMENT_PATTERN, placement):
-        raise ValueError(f"invalid placement {placement!r} (1-64 letters, digits, '_', '-')")
-    return f"{placement}{PLACEMENT_SEP}{unique}"
-
-
-def placement_of(event_id: str | None) -> str:
-    """The placement an ``event_id`` carries (:func:`placement_event_id`), else ``-``."""
-    if not event_id:
-        return NONE_LABEL
-    found = _PLACEMENT.match(event_id)
-    return found.group(1) if found else NONE_LABEL
-
-
 def events_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Event dicts (the API's fields) as a frame: ids as strings, ``type`` lower-case,
     ``timestamp`` UTC, ``value`` float; repeats of an ``event_id`` dropped (first kept)."""
     frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    for column in ("event_id", "user_id", "session_id", "item_id", "type", "recommendation_id"):
+    text = (
+        "event_id",
+        "user_id",
+        "session_id",
+        "item_id",
+        "type",
+        "recommendation_id",
+        "placement",
+    )
+    for column in text:
         frame[column] = frame[column].astype("string")
     frame["type"] = frame["type"].str.strip().str.lower()
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
@@ -98,9 +83,9 @@ def list_table(events: pd.DataFrame, attribution_s: float) -> pd.DataFrame:
             "recommendation_id"
         )
     shown = shown.sort_values("timestamp", kind="stable")
-    placement = shown["event_id"].map(placement_of)
-    # a list's placement: the first exposure that names one
-    named = placement.where(placement != NONE_LABEL)
+    # a list's placement: the first exposure that names one (the server's own exposures of a
+    # list name none; the page's do)
+    named = shown["placement"]
     visitor = shown["user_id"].fillna(shown["session_id"])
     grouped = shown.assign(placement=named, visitor=visitor).groupby("recommendation_id")
     lists = grouped.agg(

@@ -5,7 +5,8 @@ The shape (docs/experiments.md): **one event per shown item**::
 
     {"event_id": "<recommendation_id>:<rank>", "user_id": "<the requested id>",
      "item_id": "<item>", "type": "exposure", "timestamp": <when served>,
-     "value": <rank, 1-based>, "recommendation_id": "<hex>:<experiment>:<variant>"}
+     "value": <rank, 1-based>, "recommendation_id": "<hex>:<experiment>:<variant>",
+     "placement": "<the variant's placement, when it names one>"}
 
 so an exposure is joined to clicks and purchases by ``recommendation_id`` (which itself names
 the experiment and the variant), per item impressions are countable, and the events fit the
@@ -33,14 +34,21 @@ from tailor.streaming.log import EventSink
 
 _log = get_logger(__name__)
 
+Served = tuple[str, str, tuple[str, ...], float, str | None]
+"""(requested id, recommendation_id, item ids, when, placement) of one served list."""
 MAX_PENDING = 10_000
 """Lists waiting for the log at most; more are dropped (and counted)."""
 
 
 def exposure_events(
-    key: str, recommendation_id: str, item_ids: Sequence[str], served_at: float
+    key: str,
+    recommendation_id: str,
+    item_ids: Sequence[str],
+    served_at: float,
+    placement: str | None = None,
 ) -> list[Event]:
-    """The exposure events of one served list (one per item, ``value`` = rank from 1)."""
+    """The exposure events of one served list (one per item, ``value`` = rank from 1), with
+    the variant's ``placement`` when it names one."""
     when = datetime.fromtimestamp(served_at, UTC)
     return [
         Event(
@@ -51,6 +59,7 @@ def exposure_events(
             timestamp=when,
             value=float(rank),
             recommendation_id=recommendation_id,
+            placement=placement,
         )
         for rank, item in enumerate(item_ids, start=1)
     ]
@@ -65,21 +74,28 @@ class ExposureLog:
         self.sink = sink
         self.flush_s = flush_s
         self.max_pending = max_pending
-        self._pending: deque[tuple[str, str, tuple[str, ...], float]] = deque()
+        self._pending: deque[Served] = deque()
         self._task: asyncio.Task[None] | None = None
         self.logged = 0
         """Exposure events written."""
         self.dropped = 0
         """Lists not written (queue full, log down, an invalid id)."""
 
-    def add(self, key: str, recommendation_id: str, item_ids: Sequence[str], at: float) -> None:
+    def add(
+        self,
+        key: str,
+        recommendation_id: str,
+        item_ids: Sequence[str],
+        at: float,
+        placement: str | None = None,
+    ) -> None:
         """Queue one served list (no I/O: safe on the request path)."""
         if not item_ids:
             return
         if len(self._pending) >= self.max_pending:
             self.dropped += 1
             return
-        self._pending.append((key, recommendation_id, tuple(item_ids), at))
+        self._pending.append((key, recommendation_id, tuple(item_ids), at, placement))
 
     def start(self) -> None:
         """Start flushing every ``flush_s`` (inside a running event loop)."""
@@ -109,11 +125,11 @@ class ExposureLog:
             return 0
         return await asyncio.to_thread(self._write, lists)
 
-    def _write(self, lists: list[tuple[str, str, tuple[str, ...], float]]) -> int:
+    def _write(self, lists: list[Served]) -> int:
         events: list[Event] = []
-        for key, rec_id, items, at in lists:
+        for key, rec_id, items, at, placement in lists:
             try:
-                events.extend(exposure_events(key, rec_id, items, at))
+                events.extend(exposure_events(key, rec_id, items, at, placement))
             except Exception:  # an id the log's schema refuses: that list is not logged
                 self.dropped += 1
         written = 0

@@ -197,8 +197,13 @@ class RecService:
         else:
             answer = await self._in_arm(arm, state, user_id, item_ids, query)
         if self.exposures is not None and (answer.experiment is not None or self.expose_all):
+            placement = arm.variant.placement if arm is not None else None
             self.exposures.add(
-                user_id, answer.recommendation_id, [i for i, _ in answer.items], time.time()
+                user_id,
+                answer.recommendation_id,
+                [i for i, _ in answer.items],
+                time.time(),
+                placement,
             )
         return answer
 

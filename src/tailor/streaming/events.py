@@ -28,6 +28,8 @@ Identifier = Annotated[
 MAX_EPOCH_S = 2e10
 """Largest epoch-seconds time (year 2603; pydantic would read larger numbers as milliseconds)."""
 _NUMBER = re.compile(r"\s*[-+]?[\d.eE+-]+\s*")
+PLACEMENT_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+"""A placement: 1-64 letters, digits, ``_`` or ``-``."""
 MAX_BATCH = 1000
 """Most events in one ``POST /v1/events``."""
 
@@ -55,6 +57,9 @@ class Event(BaseModel):
     """Quantity, rating or order value, by type."""
     recommendation_id: Identifier | None = None
     """The ``recommendation_id`` of the list this event follows, if any."""
+    placement: Annotated[str, Field(pattern=PLACEMENT_PATTERN)] | None = None
+    """The page slot the event comes from (``home-carousel``, ``product-similar``...): KPIs
+    and experiments are reported per placement."""
 
     @model_validator(mode="after")
     def _has_someone(self) -> Event:

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from tailor.data.columns import TRACKING_EVENT_TYPES
 from tailor.logging import get_logger
 from tailor.serving.deps import ReadAccess
 from tailor.serving.problems import ProblemError
@@ -149,12 +150,15 @@ async def post_events(request: Request) -> EventsAccepted:
 
 
 async def _remember_items(request: Request, events: list[Event]) -> None:
-    """Give the session store the items each visitor just touched (session-aware answers)."""
+    """Give the session store the items each visitor just touched (session-aware answers);
+    exposures record what was shown, not what the visitor did, and are left out."""
     sessions = getattr(request.app.state.services, "sessions", None)
     if sessions is None:
         return
     by_key: dict[str, list[str]] = {}
     for event in sorted(events, key=lambda e: e.timestamp):
+        if event.type.strip().lower() in TRACKING_EVENT_TYPES:  # shown, not touched
+            continue
         by_key.setdefault(event.key, []).append(event.item_id)
     for key, items in by_key.items():
         await sessions.add(key, items)

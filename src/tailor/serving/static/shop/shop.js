@@ -1,7 +1,6 @@
 // tailor demo shop: recommendation slots fed by the API (docs/dashboard.md, "Demo shop").
 // Each slot (an element with data-placement) shows one list, sends one exposure event per shown
-// item (value = rank) and a click event when an item is clicked. The placement travels in the
-// event id, "PLACEMENT|unique" (the event schema has no placement field).
+// item (value = rank) and a click event when an item is clicked, each naming its placement.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -55,7 +54,8 @@ async function catalog(ids) {
 
 function event(type, placement, itemId, recommendationId, value) {
   const e = {
-    event_id: placement + "|" + uid(),
+    event_id: uid(),
+    placement: placement,
     session_id: visitor(),
     item_id: itemId,
     type,
