@@ -88,3 +88,28 @@ def test_aa_splits_raise_no_more_alarms_than_the_level(aa_events: pd.DataFrame) 
         alarms += result.tests[("b", "ctr")].p_always_valid < 0.05
     # level 0.05 while peeking at 5 looks: P(more than 4 of 30) < 2 % if it holds
     assert alarms <= 4, alarms
+
+
+@pytest.mark.slow
+def test_the_dashboard_shows_the_runs_kpis(tmp_path: Path) -> None:
+    setup_shop(tmp_path, SPEC, ("recency-ease",))
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    settings = serve_settings(tmp_path / "store", event_log_url=url, experiments=[AB])
+    with TestClient(create_app(settings)) as client:
+        visits = Visitors(SPEC.build(), client, seed=11).run(150)
+        deadline, doc = time.monotonic() + 15, {}
+        while time.monotonic() < deadline:  # exposures are written in the background
+            doc = client.get("/v1/dashboard/kpis").json()
+            if doc.get("overall", {}).get("lists") == len(visits):
+                break
+            time.sleep(0.3)
+    variants = {row["variant"]: row for row in doc["variants"]}
+    for name in ("popular", "model"):
+        mine = visits[visits["variant"] == name]
+        row = variants[f"ab:{name}"]
+        assert (row["lists"], row["clicks"], row["orders"]) == (
+            len(mine),
+            mine["clicks"].sum(),
+            mine["purchases"].sum(),
+        )
+        assert row["revenue"] == pytest.approx(mine["revenue"].sum())
