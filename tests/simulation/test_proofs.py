@@ -1,6 +1,6 @@
 """The simulator's proofs (issue 13), small enough for the suite: an A/B test of a good model
-against popularity is detected by the always-valid test, and A/A splits of the same visits
-raise no more alarms than the test's level allows."""
+against popularity is detected by the always-valid test, A/A splits of the same visits raise no
+more alarms than the test's level allows, and the dashboard counts what the visitors did."""
 
 from __future__ import annotations
 
