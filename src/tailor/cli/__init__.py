@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("tailor.cli.monitor:monitor", "Drift and data-quality checks with alerts."),
     "recommend": ("tailor.cli.fit:recommend", "Write the top-K items for many users."),
     "serve": ("tailor.cli.serve:serve", "Serve recommendations over HTTP; manage model versions."),
-    "simulate": ("tailor.cli.simulate:simulate", "Simulate shop visitors against a running server."),
+    "simulate": ("tailor.cli.simulate:simulate", "Send simulated shop visitors to a server."),
     "stream": ("tailor.cli.stream:stream", "Fold live events into the served model (consumer)."),
     "train": ("tailor.cli.train:train", "Tune, choose, gate and publish a model (one TOML file)."),
     "tune": ("tailor.cli.tune:tune", "Search a model's hyperparameters on a validation split."),

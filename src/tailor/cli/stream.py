@@ -110,8 +110,7 @@ def stream(
     )
     consumer.open()
     console.print(
-        f"consuming {redact_url(log_url)} into {settings.model_dir} "
-        f"(active {consumer.version})"
+        f"consuming {redact_url(log_url)} into {settings.model_dir} (active {consumer.version})"
     )
     metrics = _serve_metrics(settings.metrics_port) if settings.metrics_port else None
     stop = threading.Event()

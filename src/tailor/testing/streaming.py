@@ -38,9 +38,7 @@ def write_store(
     return store
 
 
-def event(
-    k: int, user: str, item: str, kind: str = "purchase", **fields: Any
-) -> dict[str, Any]:
+def event(k: int, user: str, item: str, kind: str = "purchase", **fields: Any) -> dict[str, Any]:
     """The JSON of event ``e{k}`` at ``START + k`` seconds."""
     return {
         "event_id": f"e{k}",
