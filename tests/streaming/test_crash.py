@@ -343,3 +343,14 @@ def test_repeated_kills_during_a_catch_up_dead_letter_no_batch(
     dead = c.source.dead_letters()  # type: ignore[attr-defined]
     assert [entry_id for entry_id, _ in dead] == [first]
     assert c.stats.applied == 199
+
+
+def test_a_restart_removes_what_a_snapshot_killed_while_written_left(tmp_path: Path) -> None:
+    store = write_store(tmp_path / "store", "popularity", measure="weight")
+    old, young = store.root / ".stream-old", store.root / ".stream-young"
+    for folder in (old, young):
+        (folder / "v.s1").mkdir(parents=True)
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    _consumer(store, tmp_path / "events.db")
+    assert not old.exists() and young.is_dir()  # a young one may be another consumer's

@@ -40,7 +40,7 @@ from tailor.models.model_dir import ModelDir
 from tailor.pipeline import Pipeline
 from tailor.pipeline.scoring import ModelIndex
 from tailor.serving.precompute import cacheable_lists
-from tailor.serving.registry import ModelRegistry
+from tailor.serving.registry import STALE_S, ModelRegistry
 from tailor.streaming.dedup import Deduplicator
 from tailor.streaming.events import Event
 from tailor.streaming.guard import QualityGuard
@@ -177,6 +177,7 @@ class StreamConsumer:
             self.position = Position.from_dict(meta["position"])
             self._restore_dedup(Path(meta["_path"]))
         self._warm_up()
+        self._remove_stale_staging()
         self.source.seek(self.position)
         _log.info(
             "stream_opened",
@@ -201,6 +202,16 @@ class StreamConsumer:
             return meta
         self.base_version, self.snapshot_index = version, 0
         return None
+
+    def _remove_stale_staging(self) -> None:
+        """Staging folders (``.stream-*`` in the store) of snapshots whose writer was killed,
+        once untouched for ``STALE_S`` (a younger one may be another consumer's, at work)."""
+        for entry in self.store.root.glob(".stream-*"):
+            try:
+                if time.time() - entry.stat().st_mtime > STALE_S:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                continue
 
     def _warm_up(self) -> None:
         """Score one list before reading: the first micro-batch would otherwise load and
