@@ -63,7 +63,7 @@ class Window:
     @classmethod
     def ending(cls, end: datetime | pd.Timestamp, length: timedelta) -> Window:
         """The window of ``length`` that ends at ``end``."""
-        stop = _utc(end)
+        stop = as_utc(end)
         return cls(stop - length, stop)
 
     @property
@@ -134,7 +134,8 @@ def _json_number(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _utc(when: datetime | pd.Timestamp) -> pd.Timestamp:
+def as_utc(when: datetime | pd.Timestamp) -> pd.Timestamp:
+    """``when`` as a tz-aware UTC timestamp (a naive time is taken as UTC)."""
     stamp = pd.Timestamp(when)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
@@ -260,7 +261,7 @@ def history_windows(
     as empty)."""
     out = [window.shifted(WEEK * w) for w in range(1, weeks + 1)]
     if covered_since is not None:
-        out = [w for w in out if w.start >= _utc(covered_since)]
+        out = [w for w in out if w.start >= as_utc(covered_since)]
     return out
 
 
@@ -771,7 +772,7 @@ def kpi_history(
     out = []
     for k in range(n, 0, -1):
         w = window.shifted(length * k)
-        if covered_since is None or w.start >= _utc(covered_since):
+        if covered_since is None or w.start >= as_utc(covered_since):
             out.append(kpis(events, w))
     return out
 

@@ -241,7 +241,7 @@ class Monitor:
         cfg = self.settings
         new = self.ingest()
         self._sample_counters()
-        at = self.now() if now is None else C._utc(now)
+        at = self.now() if now is None else C.as_utc(now)
         window = C.Window.ending(at, timedelta(seconds=cfg.window))
         kpi_window = C.Window.ending(at, timedelta(seconds=cfg.kpi.window))
         keep = C.WEEK * cfg.history_weeks + timedelta(seconds=max(cfg.window, cfg.kpi.window))
