@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tailor.experiments.analysis import analyse, read_events
-from tailor.experiments.assignment import Splitter
 from tailor.experiments.config import Experiment
 from tailor.serving.app import create_app
+from tailor.simulation.report import resplit
 from tailor.simulation.setup import WorldSpec, setup_shop
 from tailor.simulation.visitors import Visitors
 from tailor.testing.serving import serve_settings
@@ -66,17 +66,6 @@ def test_the_better_model_is_detected_by_the_sequential_test(ab_events: pd.DataF
     assert not result.srm.alarm
 
 
-def relabel(events: pd.DataFrame, experiment: Experiment) -> pd.DataFrame:
-    """The same visits split again by ``experiment``'s salt: both arms served alike, so each
-    relabelling is an A/A test of its own."""
-    splitter = Splitter(experiment)
-    visitor = events["user_id"].fillna(events["session_id"])
-    variant = visitor.map(lambda v: splitter.variant(str(v)).name)  # type: ignore[union-attr]
-    base = events["recommendation_id"].str.rsplit(":", n=2).str[0]
-    rec = (base + f":{experiment.name}:" + variant).where(events["recommendation_id"].notna())
-    return events.assign(recommendation_id=rec)
-
-
 @pytest.mark.slow
 def test_aa_splits_raise_no_more_alarms_than_the_level(aa_events: pd.DataFrame) -> None:
     live = analyse(aa_events, Experiment.model_validate(AA), looks=10)
@@ -84,7 +73,7 @@ def test_aa_splits_raise_no_more_alarms_than_the_level(aa_events: pd.DataFrame) 
     alarms = 0
     for k in range(30):
         experiment = Experiment.model_validate({**AA, "salt": f"aa-{k}"})
-        result = analyse(relabel(aa_events, experiment), experiment, looks=5)
+        result = analyse(resplit(aa_events, experiment), experiment, looks=5)
         alarms += result.tests[("b", "ctr")].p_always_valid < 0.05
     # level 0.05 while peeking at 5 looks: P(more than 4 of 30) < 2 % if it holds
     assert alarms <= 4, alarms

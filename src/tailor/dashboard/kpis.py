@@ -24,22 +24,14 @@ from typing import Any
 
 import pandas as pd
 
-EXPOSURE = "exposure"
-OUTCOMES = ("click", "add_to_cart", "purchase")
+from tailor.data.columns import EXPOSURE
+from tailor.experiments.assignment import RECOMMENDATION_ID
+from tailor.streaming.events import EVENT_FIELDS
+
 NONE_LABEL = "-"
 """Placement or variant of a list that has none."""
-_REC_ID = r"^[^:]+:(?P<experiment>[^:]+):(?P<variant>[^:]+)$"
-COLUMNS = (
-    "event_id",
-    "user_id",
-    "session_id",
-    "item_id",
-    "type",
-    "timestamp",
-    "value",
-    "recommendation_id",
-    "placement",
-)
+_REC_ID = RECOMMENDATION_ID
+COLUMNS = EVENT_FIELDS
 LIST_COLUMNS = (
     "time",
     "placement",
@@ -54,25 +46,12 @@ LIST_COLUMNS = (
 
 
 def events_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Event dicts (the API's fields) as a frame: ids as strings, ``type`` lower-case,
-    ``timestamp`` UTC, ``value`` float; repeats of an ``event_id`` dropped (first kept)."""
-    frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    text = (
-        "event_id",
-        "user_id",
-        "session_id",
-        "item_id",
-        "type",
-        "recommendation_id",
-        "placement",
-    )
-    for column in text:
-        frame[column] = frame[column].astype("string")
-    frame["type"] = frame["type"].str.strip().str.lower()
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
-    frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
-    repeated = frame["event_id"].notna() & frame["event_id"].duplicated()
-    return frame[~repeated].reset_index(drop=True)
+    """Event dicts (the API's fields) as a frame, normalised as the A/B analysis reads them
+    (:func:`tailor.experiments.analysis.normalise_events`: ids as strings, ``type`` lower-case,
+    ``timestamp`` UTC, ``value`` float, repeats of an ``event_id`` dropped)."""
+    from tailor.experiments.analysis import normalise_events  # statistics: loaded on first use
+
+    return normalise_events(pd.DataFrame(list(rows), columns=list(COLUMNS)))
 
 
 def list_table(events: pd.DataFrame, attribution_s: float) -> pd.DataFrame:
@@ -95,6 +74,8 @@ def list_table(events: pd.DataFrame, attribution_s: float) -> pd.DataFrame:
     parts = lists.index.to_series().str.extract(_REC_ID)
     lists["experiment"] = parts["experiment"].fillna(NONE_LABEL).astype(str)
     lists["variant"] = parts["variant"].fillna(NONE_LABEL).astype(str)
+    from tailor.experiments.analysis import OUTCOMES
+
     outcomes = events[events["type"].isin(OUTCOMES) & events["recommendation_id"].notna()]
     joined = outcomes.join(lists[["time"]], on="recommendation_id", how="inner")
     lag = (joined["timestamp"] - joined["time"]).dt.total_seconds()

@@ -32,6 +32,7 @@ import pandas as pd
 
 from tailor.data.columns import EXPOSURE
 from tailor.errors import ConfigError, DataError
+from tailor.experiments.assignment import RECOMMENDATION_ID
 from tailor.experiments.config import Experiment, Metric, Variant
 from tailor.experiments.stats import (
     MIN_UNITS,
@@ -45,6 +46,7 @@ from tailor.experiments.stats import (
     ratio_estimate,
     sample_ratio,
 )
+from tailor.streaming.events import EVENT_FIELDS
 
 METRICS: tuple[Metric, ...] = ("ctr", "conversion", "aov", "rpv")
 METRIC_LABELS = {
@@ -54,17 +56,8 @@ METRIC_LABELS = {
     "rpv": "revenue per visitor",
 }
 OUTCOMES = ("click", "add_to_cart", "purchase")
-COLUMNS = (
-    "event_id",
-    "user_id",
-    "session_id",
-    "item_id",
-    "type",
-    "timestamp",
-    "value",
-    "recommendation_id",
-)
-_REC_ID = r"^[^:]+:(?P<experiment>[^:]+):(?P<variant>[^:]+)$"
+COLUMNS = EVENT_FIELDS
+_REC_ID = RECOMMENDATION_ID
 MAX_LOOKS = 60
 
 
@@ -145,8 +138,9 @@ def normalise_events(frame: pd.DataFrame, where: str = "") -> pd.DataFrame:
     for column in COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.NA
-    for column in ("event_id", "user_id", "session_id", "item_id", "type", "recommendation_id"):
-        frame[column] = frame[column].astype("string")
+    for column in COLUMNS:
+        if column not in ("timestamp", "value"):
+            frame[column] = frame[column].astype("string")
     frame["type"] = frame["type"].str.strip().str.lower()
     stamps = frame["timestamp"]
     try:

@@ -159,6 +159,11 @@ class Assigner:
         return self.assign(unit_of(user_id, session_id), now_s)
 
 
+RECOMMENDATION_ID = r"^[^:]+:(?P<experiment>[^:]+):(?P<variant>[^:]+)$"
+"""A ``recommendation_id`` served in an experiment: ``HEX:EXPERIMENT:VARIANT`` (named groups
+``experiment`` and ``variant``)."""
+
+
 def split_recommendation_id(recommendation_id: str) -> tuple[str | None, str | None]:
     """(experiment, variant) carried by a ``recommendation_id`` (``HEX:EXPERIMENT:VARIANT``),
     (None, None) for a list served outside any experiment."""

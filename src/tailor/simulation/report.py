@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from tailor.experiments.config import Experiment
 
 
 def summarise(visits: pd.DataFrame) -> dict[str, Any]:
@@ -43,3 +46,24 @@ def write_plot(visits: pd.DataFrame, file: Path) -> None:
         template="plotly_white",
     )
     figure.write_html(file, include_plotlyjs=True, full_html=True)
+
+
+def resplit(events: pd.DataFrame, experiment: Experiment) -> pd.DataFrame:
+    """The same visits assigned again by ``experiment``'s salt: every event's
+    ``recommendation_id`` suffix names the variant the new split gives its visitor. When both
+    arms were served alike (an A/A test), each resplit is an A/A test of its own, so many salts
+    measure a test's false-alarm rate from one simulated run."""
+    from tailor.experiments.assignment import Splitter
+
+    splitter = Splitter(experiment)
+
+    def variant_of(visitor: object) -> str:
+        chosen = splitter.variant(str(visitor))
+        return chosen.name if chosen is not None else "-"
+
+    visitor = events["user_id"].fillna(events["session_id"])
+    base = events["recommendation_id"].str.rsplit(":", n=2).str[0]
+    suffix = f":{experiment.name}:" + visitor.map(variant_of)
+    return events.assign(
+        recommendation_id=(base + suffix).where(events["recommendation_id"].notna())
+    )

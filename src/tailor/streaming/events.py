@@ -106,6 +106,10 @@ class Event(BaseModel):
         return cls.model_validate_json(raw)
 
 
+EVENT_FIELDS: tuple[str, ...] = tuple(Event.model_fields)
+"""The fields of an event, in order: the columns of every events frame (experiments, dashboard)."""
+
+
 @dataclass(frozen=True)
 class Rejection:
     """Why one event of a batch was not accepted."""
