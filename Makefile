@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck chromium bench bench-data bench-eval bench-models bench-serving bench-accuracy bench-fair bench-backtest bench-streaming clean
+.PHONY: demo test lint typecheck chromium bench bench-data bench-eval bench-models bench-serving bench-accuracy bench-fair bench-backtest bench-streaming bench-simulation clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ bench-streaming: $(STAMP)
 	$(BIN)/python bench/streaming/freshness.py
 	$(BIN)/python bench/streaming/throughput.py --batch-max 5000,1000,20000
 	$(BIN)/python bench/streaming/incremental.py
+	$(BIN)/python bench/streaming/crash.py --events 10000 --kills 8 --produce-s 30 --seed 1 --control
+
+# The shop simulator's three proofs at full size (docs/simulation.md), about 3 minutes
+bench-simulation: $(STAMP)
+	$(BIN)/python bench/simulation/proofs.py
 
 # More tuning for the peers (docs/benchmarks.md, "Fair comparisons"): capped at 30 minutes
 bench-fair: $(STAMP)
