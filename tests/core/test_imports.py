@@ -48,6 +48,14 @@ FORBIDDEN = {
         *TRAINING_DATA,
     ),
     # the monitor reads the log, the store and the server's /metrics text, never the HTTP app
+    # the simulator talks to a server over HTTP; it sets the shop up through the model store
+    "simulation": (
+        "tailor.cli",
+        "tailor.training",
+        "tailor.serving.app",
+        "tailor.serving.routes",
+        "fastapi",
+    ),
     "monitoring": (
         "tailor.cli",
         "tailor.evaluation",
