@@ -198,7 +198,17 @@ class RedisStreamLog:
         deadline = time.monotonic() + timeout_s
         while True:
             remaining = deadline - time.monotonic()
-            records = self._poll_once(max_records, max(0.0, remaining))
+            replay = (self._replay_after, self._replay_until)
+            try:
+                records = self._poll_once(max_records, max(0.0, remaining))
+            except LogUnavailable:
+                # Redis failed part-way: entries the group already handed over (or the replay
+                # cursor moved past) were never returned. Read them again next time: the replay
+                # from where it was, then this consumer's pending entries from the start.
+                self._replay_after, self._replay_until = replay
+                if self._own_pending is None:
+                    self._own_pending = "0"
+                raise
             if records or time.monotonic() >= deadline:
                 return records
 
