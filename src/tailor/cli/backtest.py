@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tailor.cli.fit import parse_params
-from tailor.cli.options import FORCE
+from tailor.cli.options import FORCE, parse_ks
 from tailor.errors import ConfigError
 from tailor.outputs import output_dir
 
@@ -144,7 +144,7 @@ def backtest(
         create_model(baseline, dict(base_hyper))
     elif baseline_params:
         raise ConfigError("--baseline-param needs --baseline")
-    ks = _parse_ks(k_text)
+    ks = parse_ks(k_text)
     events = (
         [e.strip() for e in relevant_events.split(",") if e.strip()] if relevant_events else None
     )
@@ -201,16 +201,6 @@ def backtest(
             table[f"baseline_{metric}"] = base_result.values(metric)
         table.to_csv(staging / PERIODS_FILE, index=False)
     _print(result, base_result, comparison, out)
-
-
-def _parse_ks(text: str) -> list[int]:
-    try:
-        ks = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise ConfigError(f"--k must be comma-separated integers, got {text!r}") from None
-    if not ks or ks[0] < 1:
-        raise ConfigError(f"--k must be positive integers, got {text!r}")
-    return ks
 
 
 def _default_items(data: Path) -> Path | None:
