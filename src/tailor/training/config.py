@@ -11,12 +11,12 @@ Stability: experimental.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tailor.data.sources.config import read_config_file
 from tailor.errors import ConfigError, format_validation_error
 from tailor.training.spaces import SearchSpace, default_space
 from tailor.training.tuning import OBJECTIVES, PRUNERS, SAMPLERS, TuningSettings, metric_k
@@ -286,13 +286,7 @@ def load_config(path: Path | str) -> TrainConfig:
             parameters the model does not have.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(table, path.resolve().parent, where=str(path))
+    return parse_config(read_config_file(path), path.resolve().parent, where=str(path))
 
 
 def parse_config(table: dict[str, Any], base_dir: Path, *, where: str = "config") -> TrainConfig:

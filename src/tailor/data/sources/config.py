@@ -203,6 +203,20 @@ class SourceConfig(BaseModel):
         return p if p.is_absolute() else self.base_dir / p
 
 
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The tables of a TOML config file (sources, training pipelines).
+
+    Raises:
+        ConfigError: the file is missing or not TOML.
+    """
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
 def load_config(path: Path | str) -> SourceConfig:
     """Read and validate a source config TOML file.
 
@@ -210,12 +224,7 @@ def load_config(path: Path | str) -> SourceConfig:
         ConfigError: the file is missing, not TOML, or has unknown or invalid options.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    table = read_config_file(path)
     try:
         return SourceConfig.model_validate({**table, "base_dir": path.resolve().parent})
     except ValidationError as exc:
