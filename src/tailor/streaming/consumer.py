@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,9 +89,14 @@ class ConsumerStats:
     dead: int = 0
     replayed: int = 0
     snapshots: int = 0
-    batches: int = 0
-    last_batch_s: float = 0.0
-    started: float = field(default_factory=time.monotonic)
+
+    def add(self, report: StepReport) -> None:
+        """Count one micro-batch (its snapshot is counted where it is taken)."""
+        self.applied += report.applied
+        self.repeats += report.repeats
+        self.dropped += report.dropped
+        self.dead += report.dead
+        self.replayed += report.replayed
 
 
 class StreamConsumer:
@@ -298,7 +303,7 @@ class StreamConsumer:
         if self._snapshot_due():
             report.snapshot = self._try_snapshot()
         report.seconds = time.perf_counter() - start
-        self._count(report)
+        self.stats.add(report)
         return report
 
     def _apply_records(self, records: list[Record], report: StepReport) -> None:
@@ -391,17 +396,6 @@ class StreamConsumer:
     def _dead(self, records: Sequence[Record], reason: str) -> None:
         self.source.dead_letter(records, reason)
         self.position.advance(records)
-
-    def _count(self, report: StepReport) -> None:
-        stats = self.stats
-        stats.applied += report.applied
-        stats.repeats += report.repeats
-        stats.dropped += report.dropped
-        stats.dead += report.dead
-        stats.replayed += report.replayed
-        if report.polled:
-            stats.batches += 1
-            stats.last_batch_s = report.seconds
 
     # ---- versions -----------------------------------------------------------------------
     def _check_reload(self) -> None:
