@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install -q -c requirements/lock.txt -e ".[implicit,serve,stream,train]" --group test --group dev
+	$(BIN)/python -m pip install -q -c requirements/lock.txt -e ".[implicit,serve,stream,train,deep,rank,spark]" --group test --group dev
 	touch $(STAMP)
 
 demo: $(STAMP)
