@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tailor.serving.ann import AnnSettings, build_ann
 
 from tailor.data.dataset import Dataset
 from tailor.models import ALS
+from tailor.pipeline.ann import AnnSettings, build_ann
 from tailor.pipeline.catalog import Catalog
 from tailor.pipeline.scoring import ModelIndex, score_user
 
