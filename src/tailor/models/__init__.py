@@ -22,6 +22,7 @@ from tailor.models.base import (
     SupportsPartialFit,
     SupportsSimilarItems,
 )
+from tailor.models.explain import Explanation, SupportsExplain
 
 if TYPE_CHECKING:
     from tailor.models.ease import EASE, EASEConfig
@@ -73,6 +74,7 @@ __all__ = [
     "ALSConfig",
     "BPRConfig",
     "EASEConfig",
+    "Explanation",
     "FitOptions",
     "FoldIn",
     "ItemKNN",
@@ -84,6 +86,7 @@ __all__ = [
     "Recommender",
     "RecommenderBase",
     "SGDMFConfig",
+    "SupportsExplain",
     "SupportsFactors",
     "SupportsHistory",
     "SupportsPartialFit",
