@@ -18,6 +18,7 @@ MODELS: dict[str, str] = {
     "als": "tailor.models.implicit_models:ALS",
     "bpr": "tailor.models.implicit_models:BPR",
     "recency-ease": "tailor.models.recency_ease:RecencyEASE",
+    "content": "tailor.models.content:Content",
 }
 """name -> "module:Class". Later models register here; nothing outside tailor.models is loaded."""
 
