@@ -36,6 +36,7 @@ from tailor.errors import ConfigError
 from tailor.models.base import Recommender, SupportsHistory
 from tailor.pipeline.ann import AnnIndex, AnnSettings, build_ann
 from tailor.pipeline.catalog import Catalog
+from tailor.pipeline.cold import ColdItems, slot_in
 from tailor.pipeline.filters import ItemFilter, ItemList, ItemPredicate, apply_filters, backfill
 from tailor.pipeline.popular import PopularLists
 from tailor.pipeline.scoring import (
@@ -169,6 +170,7 @@ class Pipeline:
         ann: candidate index of a factor model over a large catalogue (None: exact scoring).
         segments: user_id -> segment, from the model folder's users table.
         explainer: the explanation hook (None: no explanations).
+        cold_items: new items slotted into model lists from a content model (None: none).
     """
 
     model: Recommender | None = None
@@ -178,6 +180,7 @@ class Pipeline:
     ann: AnnIndex | None = None
     segments: Mapping[str, str] = field(default_factory=dict)
     explainer: Explainer | None = None
+    cold_items: ColdItems | None = None
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -191,6 +194,7 @@ class Pipeline:
         segments: Mapping[str, str] | None = None,
         ann: AnnSettings | AnnIndex | None = None,
         explainer: Explainer | None = None,
+        cold_items: ColdItems | Recommender | None = None,
     ) -> Pipeline:
         """A pipeline over objects in memory.
 
@@ -205,6 +209,8 @@ class Pipeline:
             ann: settings of an ANN index (built when the model is a factor model with enough
                 items), or a built index.
             explainer: the explanation hook.
+            cold_items: new items for model lists: a :class:`~tailor.pipeline.cold.ColdItems`,
+                or a fitted content model (its items the model cannot score, default slots).
         """
         if isinstance(catalog, pd.DataFrame):
             catalog = Catalog.from_frame(catalog)
@@ -218,7 +224,13 @@ class Pipeline:
         )
         index = ModelIndex.build(model, catalog) if model is not None else None
         ann_index = ann if isinstance(ann, AnnIndex) or ann is None else build_ann(model, ann)
-        return cls(model, catalog, popular, index, ann_index, dict(segments or {}), explainer)
+        if cold_items is not None and not isinstance(cold_items, ColdItems):
+            if model is None:
+                raise ConfigError("cold items need a model whose lists they join")
+            cold_items = ColdItems.build(cold_items, model)
+        return cls(
+            model, catalog, popular, index, ann_index, dict(segments or {}), explainer, cold_items
+        )
 
     @classmethod
     def from_model_dir(
@@ -303,19 +315,38 @@ class Pipeline:
     # ---- one user (the server's path) ---------------------------------------------------
     def model_list(self, user_num: int, query: Query, n: int | None = None) -> ItemList:
         """The model's part of a list: candidates, filters, top-``n`` (default ``query.n``);
-        shorter when the filters leave fewer finite scores. No backfill."""
+        shorter when the filters leave fewer finite scores. No backfill. With cold items, the
+        user's best new items take their rank slots (:mod:`tailor.pipeline.cold`)."""
         assert self.index is not None and self.model is not None, "model_list needs a model"
-        return score_user(
+        size = query.n if n is None else n
+        items = score_user(
             self.model,
             self.index,
             user_num,
-            query.n if n is None else n,
+            size,
             category=query.category,
             exclude=query.exclude,
             exclude_seen=query.exclude_seen,
             predicate=query.predicate,
             ann=self.ann,
         )
+        if self.cold_items is None:
+            return items
+        user_id = str(self.model.users.id_of(np.array([user_num]))[0])
+        return self._slot_cold(user_num, items, query, size, self.cold_items.scores([user_id])[0])
+
+    def _slot_cold(
+        self, user_num: int, items: ItemList, query: Query, n: int, scores: np.ndarray
+    ) -> ItemList:
+        """``items`` with the user's best cold items (content ``scores``) in their slots."""
+        cold = self.cold_items
+        assert cold is not None
+        k = cold.slots(n)
+        if not k:
+            return items
+        seen = self.seen_items(user_num) if query.exclude_seen else frozenset()
+        picks = cold.picks(scores, k, self.rule(query, seen), {i for i, _ in items})
+        return slot_in(items, picks, cold.ranks, n)
 
     def finish(self, user_id: str, user_num: int | None, items: ItemList, query: Query) -> UserList:
         """A model list made whole: backfilled from the popular lists (same filters, the
@@ -521,6 +552,10 @@ class Pipeline:
                 exclude_seen=query.exclude_seen,
                 ann=self.ann,
             )
+            if self.cold_items is not None:
+                self._cold_block(ids, nums, users, idx, vals, query, seg_of, backfill_short, out,
+                                 filled)  # fmt: skip
+                continue
             finite = np.isfinite(vals)  # a prefix of each row: masked_top_n fills best first
             short = finite.sum(axis=1) < query.n if backfill_short else np.zeros(len(users), bool)
             r, c = np.nonzero(finite & ~short[:, None])  # row-major: rank order within a user
@@ -534,6 +569,35 @@ class Pipeline:
                 items = backfill(items, query.n, pool, self.rule(query, seen))
                 filled[k] = len(items) - count
                 out.add_same(np.array([k], np.int64), items)
+
+    def _cold_block(
+        self,
+        ids: np.ndarray,
+        nums: np.ndarray,
+        users: np.ndarray,
+        idx: np.ndarray,
+        vals: np.ndarray,
+        query: Query,
+        seg_of: Callable[[str], str | None],
+        backfill_short: bool,
+        out: _Rows,
+        filled: np.ndarray,
+    ) -> None:
+        """A scored block with cold-item slots, user by user (as :meth:`model_list` then
+        :meth:`finish` do for one user)."""
+        assert self.index is not None and self.cold_items is not None
+        scores = self.cold_items.scores(ids[users].tolist())
+        for row, k in enumerate(users.tolist()):
+            user_num = int(nums[k])
+            items = self.index.to_list(idx[row], vals[row])
+            items = self._slot_cold(user_num, items, query, query.n, scores[row])
+            count = len(items)
+            if backfill_short and count < query.n:
+                seen = self.seen_items(user_num) if query.exclude_seen else frozenset()
+                pool = self.popular.top(query.category, seg_of(ids[k]))
+                items = backfill(items, query.n, pool, self.rule(query, seen))
+                filled[k] = len(items) - count
+            out.add_same(np.array([k], np.int64), items)
 
     def _result(
         self,
