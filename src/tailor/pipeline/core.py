@@ -195,6 +195,7 @@ class Pipeline:
         ann: AnnSettings | AnnIndex | None = None,
         explainer: Explainer | None = None,
         cold_items: ColdItems | Recommender | None = None,
+        segment_blend: float = 0.0,
     ) -> Pipeline:
         """A pipeline over objects in memory.
 
@@ -211,6 +212,8 @@ class Pipeline:
             explainer: the explanation hook.
             cold_items: new items for model lists: a :class:`~tailor.pipeline.cold.ColdItems`,
                 or a fitted content model (its items the model cannot score, default slots).
+            segment_blend: weight of the global popularity in each segment's list
+                (``PopularLists.build``'s ``global_weight``; 0: the segment's own counts).
         """
         if isinstance(catalog, pd.DataFrame):
             catalog = Catalog.from_frame(catalog)
@@ -218,7 +221,9 @@ class Pipeline:
         if popularity is not None and not catalog.category_of:
             catalog = replace(catalog, category_of=Catalog.from_popularity(popularity).category_of)
         popular = (
-            PopularLists.build(popularity, catalog, fallback_size, segments)
+            PopularLists.build(
+                popularity, catalog, fallback_size, segments, global_weight=segment_blend
+            )
             if popularity is not None
             else PopularLists()
         )
