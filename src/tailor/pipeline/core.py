@@ -34,9 +34,11 @@ import pandas as pd
 from tailor.data.columns import Columns
 from tailor.errors import ConfigError
 from tailor.models.base import Recommender, SupportsHistory
+from tailor.models.explain import Explanation
 from tailor.pipeline.ann import AnnIndex, AnnSettings, build_ann
 from tailor.pipeline.catalog import Catalog
 from tailor.pipeline.cold import ColdItems, slot_in
+from tailor.pipeline.explanations import DEFAULT_TOP, explain_items, scored_history
 from tailor.pipeline.filters import ItemFilter, ItemList, ItemPredicate, apply_filters, backfill
 from tailor.pipeline.popular import PopularLists
 from tailor.pipeline.scoring import (
@@ -434,12 +436,7 @@ class Pipeline:
                 return self.cold_start(key, query)
             return self.finish(key, user_num, self.model_list(user_num, query), query)
         trained = seen_nums(model, user_num) if user_num is not None else np.empty(0, np.int64)
-        history, weights = nums, None
-        if user_num is not None:  # the user's own history first, as the model keeps it
-            own, own_weights = model.user_history(user_num)
-            history = np.concatenate([own, nums])
-            if own_weights is not None:  # each context entry at weight 1
-                weights = np.concatenate([own_weights, np.ones(len(nums))])
+        history, weights = scored_history(model, user_num, nums)  # the user's own, then nums
         banned = index.item_nums(model, query.exclude)
         if query.exclude_seen:
             banned = np.concatenate([trained, banned])
@@ -460,6 +457,21 @@ class Pipeline:
         else:
             full = items
         return self._explained(key, user_num, full, SOURCE_SESSION, len(full) - len(items))
+
+    def explain(
+        self,
+        user_id: str,
+        items: ItemList,
+        context_ids: Sequence[str] = (),
+        top: int = DEFAULT_TOP,
+    ) -> list[Explanation | None]:
+        """Structured explanations of a list this pipeline gave ``user_id`` (a user or session
+        id), one per item, None where nothing explains it: the ``top`` contributions to each
+        item's model score from the history the list was scored with (the user's own, then
+        ``context_ids``, the history :meth:`recommend_history` was given). Computed only when
+        called; see :mod:`tailor.pipeline.explanations`."""
+        item_ids = [item for item, _ in items]
+        return explain_items(self.model, self.user_num(user_id), item_ids, context_ids, top)
 
     def _explained(
         self, user_id: str, user_num: int | None, items: ItemList, source: str, backfilled: int
