@@ -43,6 +43,7 @@ MODELS = ("popularity", "itemknn", "ease", "recency-ease", "als", "bpr", "mf-sgd
 EVENT_WEIGHT = {0: 1.0, 1: 3.0, 2: 5.0}  # view, addtocart, transaction (shop.EVENT_NAMES order)
 ROWS_PER_VISITOR = 13.75  # generate_shop's human rows per visitor with its default session sizes
 DENSE = ("ease", "recency-ease")  # fit time grows with items^3 (one dense inverse), not rows
+DENSE_FLOPS_PER_S = 2e10  # float32 Cholesky + inverse on this machine's 2 cores, about
 
 
 def catalogue_size(rows: int) -> int:
@@ -50,9 +51,11 @@ def catalogue_size(rows: int) -> int:
 
 
 def predicted_fit_s(model: str, last_rows: int, last_s: float, rows: int) -> float:
-    """The next size's fit time from the last one: cubic in items for EASE, else linear in rows."""
+    """The next size's fit time: for EASE the last one plus the inverse's items^3 flops (a small
+    catalogue's fit is mostly overhead, so scaling it by the cube would overshoot), else linear
+    in rows."""
     if model in DENSE:
-        return last_s * (catalogue_size(rows) / catalogue_size(last_rows)) ** 3
+        return last_s + catalogue_size(rows) ** 3 / DENSE_FLOPS_PER_S
     return last_s * rows / last_rows
 
 
