@@ -276,6 +276,8 @@ def test_hot_route_documents_each_query_parameter(client: TestClient) -> None:
         ("exclude", "query"),
         ("exclude_seen", "query"),
         ("segment", "query"),
+        ("explain", "query"),
+        ("explain_top", "query"),
     ]
     by_name = {p["name"]: p["schema"] for p in params}
     assert by_name["n"]["anyOf"][0] == {"type": "integer", "minimum": 1, "maximum": 100}

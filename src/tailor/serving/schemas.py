@@ -54,11 +54,68 @@ class ItemScore(BaseModel):
     score: float
 
 
+MAX_EXPLAIN_TOP = 20
+"""Most contributions per explained item."""
+
+
+ExplainTop = Annotated[
+    int,
+    BeforeValidator(_integral),
+    Field(ge=1, le=MAX_EXPLAIN_TOP, description="Contributions per explained item."),
+    WithJsonSchema(
+        {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_EXPLAIN_TOP,
+            "default": 3,
+            "description": "Contributions per explained item.",
+        }
+    ),
+]
+"""``explain_top`` in a JSON body: a strict integer that accepts ``3.0`` (see ListLength)."""
+
+
+class Contribution(BaseModel):
+    """What one input adds to an item's score."""
+
+    name: str = Field(
+        description="A feature name (kind shap, lime) or a history item id (kind items)."
+    )
+    value: float
+
+
+class ItemExplanation(BaseModel):
+    """Why the model scored an item so: ``score == base_value + sum of every contribution``
+    for the additive kinds (``contributions`` holds the largest by absolute value)."""
+
+    kind: Literal["shap", "items", "lime"] = Field(
+        description="shap: SHAP values of the features (the ranker, Wide & Deep); items: "
+        "'because you bought X', each history item's exact share (item-item and factor "
+        "models); lime: a local linear surrogate's weights."
+    )
+    score: float = Field(
+        description="The score explained: the model's score for the item from this history "
+        "(for a factor model's known user, the exact fold-in its learned vector approximates)."
+    )
+    base_value: float = Field(description="What the score is without any contribution.")
+    contributions: list[Contribution]
+
+
+class RecommendedItem(ItemScore):
+    """One recommended item, with its explanation when the request asked for one."""
+
+    explanation: ItemExplanation | None = Field(
+        default=None,
+        description="Present when explain=true: why the model chose the item; null when "
+        "nothing explains it (popular items, a model without explanations).",
+    )
+
+
 class RecommendResponse(BaseModel):
     """A ranked list for one user."""
 
     user_id: str
-    items: list[ItemScore]
+    items: list[RecommendedItem]
     source: Source = Field(
         description="model: live scoring; cache: precomputed list; fallback: popular items "
         "because a dependency failed or ran out of time; cold_start: popular items for a "
@@ -78,6 +135,11 @@ class RecommendResponse(BaseModel):
     )
     variant: str | None = Field(
         default=None, description="The experiment's variant that decided the list; null outside."
+    )
+    explain_status: Literal["ok", "timeout", "error"] | None = Field(
+        default=None,
+        description="Present when explain=true: ok; timeout: the explanations ran out of "
+        "their time budget and every item's explanation is null; error: they failed (logged).",
     )
 
 
@@ -119,6 +181,10 @@ class RecommendRequest(BaseModel):
     exclude_seen: bool = True
     segment: Identifier | None = None
     context: RecommendContext | None = None
+    explain: bool = Field(
+        default=False, description="Explain each item (see GET ...?explain=true)."
+    )
+    explain_top: ExplainTop = 3
 
 
 class RecommendParams(BaseModel):
@@ -139,6 +205,15 @@ class RecommendParams(BaseModel):
         description="User segment (e.g. a country) whose popular list answers a user the "
         "model does not know and fills short lists; default: the user's segment in the "
         "version's users table (setting segment_column), else the global list.",
+    )
+    explain: bool = Field(
+        default=False,
+        description="Explain each item: its score split into the largest contributions (the "
+        "history items or features). Computed for this request only, within its own time "
+        "budget; lists are the same with or without it.",
+    )
+    explain_top: int = Field(
+        default=3, ge=1, le=MAX_EXPLAIN_TOP, description="Contributions per explained item."
     )
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from tailor.logging import get_logger
 from tailor.models.base import SupportsSimilarItems
+from tailor.models.explain import Explanation
 from tailor.pipeline import ItemFilter, ItemList, Query, apply_filters
 from tailor.serving.cache import CacheUnavailable, RecCache
 from tailor.serving.instruments import ServingMetrics
@@ -48,6 +49,8 @@ MAX_PENDING_WRITES = 256
 """Write-backs in flight at most; more are skipped (the cache is slow or down)."""
 _MISS = object()
 """``_from_cache``'s answer when the user has no stored list."""
+EXPLAINED_SOURCES = frozenset({"model", "cache", "session"})
+"""Sources whose items the model chose, so its explanation says why (not the popular lists)."""
 
 
 class ScoringTimeout(Exception):
@@ -70,6 +73,11 @@ class Answer:
     """The running experiment the list was served in (docs/experiments.md), else None."""
     variant: str | None = None
     """The experiment's variant that decided the list, else None."""
+    explanations: tuple[Explanation | None, ...] | None = None
+    """One per item when asked for (:meth:`RecService.explain`; None per item: nothing explains
+    it), else None."""
+    explain_status: str | None = None
+    """With explanations: ``ok``, ``timeout`` (the budget ran out: none given) or ``error``."""
 
 
 class RecService:
@@ -345,6 +353,41 @@ class RecService:
         """Wait for the pending write-backs (shutdown and tests)."""
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    # ---- explanations ---------------------------------------------------------------------
+    async def explain(
+        self, user_id: str, answer: Answer, context_ids: Sequence[str] = (), top: int = 3
+    ) -> Answer:
+        """``answer`` with one explanation per item (``Pipeline.explain``), computed in a scoring
+        thread within its own ``scoring_budget_ms``, from the history the list was scored with:
+        the user's own, plus for ``session`` lists the id's stored recent items (an id the
+        model does not know) and the request's ``context_ids``, as :meth:`recommend_context`
+        scored them. Items of popular answers get None. Called only when a request asks:
+        plain answers, cached or not, never pay for it, and nothing explained is cached."""
+        state = self._state_of(answer.version)
+        nothing = (None,) * len(answer.items)
+        if state is None or answer.source not in EXPLAINED_SOURCES:
+            return replace(answer, explanations=nothing, explain_status="ok")
+        history: list[str] = []
+        if answer.source == "session":
+            known = state.user_num(user_id) is not None
+            history = [*([] if known else await self._recent(user_id)), *context_ids]
+        pipeline, items = state.pipeline, answer.items
+        try:
+            explained = await self._run(lambda: pipeline.explain(user_id, items, history, top))
+        except ScoringTimeout:
+            return replace(answer, explanations=nothing, explain_status="timeout")
+        except Exception as exc:  # an explanation must never cost the answer
+            _log.error("explain_failed", error_type=type(exc).__name__, version=state.version)
+            return replace(answer, explanations=nothing, explain_status="error")
+        return replace(answer, explanations=tuple(explained), explain_status="ok")
+
+    def _state_of(self, version: str | None) -> ServingState | None:
+        """The loaded state of ``version`` (the active one or an experiment variant's)."""
+        active = self.holder.state
+        if version is not None and version == active.version:
+            return active
+        return None if version is None else self.variant_states.get(version)
 
     # ---- similar and popular --------------------------------------------------------------
     async def similar(self, item_id: str, n: int) -> Answer | None:

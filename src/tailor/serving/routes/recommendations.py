@@ -13,13 +13,13 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
+from tailor.models.explain import Explanation
 from tailor.serving.deps import ReadAccess, Services, ServicesDep, get_services, require_read
 from tailor.serving.schemas import (
     ID_PATTERN,
     MAX_ID_LENGTH,
     BatchRecommendResponse,
     Identifier,
-    ItemScore,
     RecommendParams,
     RecommendRequest,
     RecommendResponse,
@@ -40,15 +40,36 @@ JSON = "application/json"
 
 def to_response(user_id: str, answer: Answer) -> RecommendResponse:
     """The API shape of an Answer."""
-    return RecommendResponse(
-        user_id=user_id,
-        items=[ItemScore(item_id=i, score=s) for i, s in answer.items],
-        source=answer.source,
-        model_version=answer.version,
-        recommendation_id=answer.recommendation_id,
-        experiment=answer.experiment,
-        variant=answer.variant,
-    )
+    return RecommendResponse.model_validate(answer_document(user_id, answer))
+
+
+def answer_document(user_id: str, answer: Answer) -> dict[str, Any]:
+    """:class:`RecommendResponse` of ``answer`` as plain JSON values; items carry their
+    explanation (and the answer ``explain_status``) only when the answer was explained."""
+    document: dict[str, Any] = {
+        "user_id": user_id,
+        "items": [{"item_id": i, "score": s} for i, s in answer.items],
+        "source": answer.source,
+        "model_version": answer.version,
+        "recommendation_id": answer.recommendation_id,
+        "experiment": answer.experiment,
+        "variant": answer.variant,
+    }
+    if answer.explanations is not None:
+        for item, explanation in zip(document["items"], answer.explanations, strict=True):
+            item["explanation"] = None if explanation is None else explanation_document(explanation)
+        document["explain_status"] = answer.explain_status
+    return document
+
+
+def explanation_document(explanation: Explanation) -> dict[str, Any]:
+    """:class:`ItemExplanation` of one model explanation."""
+    return {
+        "kind": explanation.kind,
+        "score": explanation.score,
+        "base_value": explanation.base_value,
+        "contributions": [{"name": n, "value": v} for n, v in explanation.contributions],
+    }
 
 
 def encode_answer(user_id: str, answer: Answer) -> bytes:
@@ -57,17 +78,7 @@ def encode_answer(user_id: str, answer: Answer) -> bytes:
     The values are already of the schema's types (str ids, float scores), so validating them
     again would only cost time; the schema tests check this shape against the OpenAPI spec.
     """
-    return orjson.dumps(
-        {
-            "user_id": user_id,
-            "items": [{"item_id": i, "score": s} for i, s in answer.items],
-            "source": answer.source,
-            "model_version": answer.version,
-            "recommendation_id": answer.recommendation_id,
-            "experiment": answer.experiment,
-            "variant": answer.variant,
-        }
-    )
+    return orjson.dumps(answer_document(user_id, answer))
 
 
 def parse_recommend_one(request: Request) -> tuple[str, RecommendParams]:
@@ -140,6 +151,8 @@ async def recommend_one(
         segment=params.segment,
     )
     answer = await services.service.recommend(user_id, query)
+    if params.explain:  # after the plain answer (cached or not), never in its place
+        answer = await services.service.explain(user_id, answer, (), params.explain_top)
     return Response(encode_answer(user_id, answer), media_type=JSON)
 
 
@@ -157,6 +170,7 @@ router.add_api_route(
     "",
     dependencies=[ReadAccess],
     responses=problem_responses(401, 403, 413, 422, 429, 503),
+    response_model_exclude_unset=True,  # explanations only when asked, as GET
 )
 async def recommend_many(body: RecommendRequest, services: ServicesDep) -> BatchRecommendResponse:
     """Top-n for many users at once (same options for all), in request order."""
@@ -186,8 +200,13 @@ def body_query(body: RecommendRequest, services: Services) -> RecQuery:
 async def answer_body(
     services: Services, user_id: str, body: RecommendRequest, query: RecQuery
 ) -> Answer:
-    """One user's answer: through the context when the body has context items."""
+    """One user's answer: through the context when the body has context items; explained
+    when the body asks."""
     items = body.context.item_ids if body.context is not None else []
     if items:
-        return await services.service.recommend_context(user_id, items, query)
-    return await services.service.recommend(user_id, query)
+        answer = await services.service.recommend_context(user_id, items, query)
+    else:
+        answer = await services.service.recommend(user_id, query)
+    if body.explain:
+        answer = await services.service.explain(user_id, answer, items, body.explain_top)
+    return answer
