@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tailor.evaluation.diagnostics import Verdict
+from tailor.evaluation.importance import GlobalImportance
 from tailor.evaluation.metrics import METRIC_NAMES
 from tailor.evaluation.runner import EvaluationResult
 from tailor.evaluation.samples import SampleList
@@ -52,6 +53,7 @@ def write_report(
     samples: Sequence[SampleList] = (),
     learning: tuple[pd.DataFrame, Verdict] | None = None,
     residuals: Mapping[str, pd.DataFrame] | None = None,
+    importance: GlobalImportance | None = None,
 ) -> Path:
     """Write ``metrics.json`` and ``report.html`` into ``out_dir``; returns the report's path.
 
@@ -69,6 +71,8 @@ def write_report(
             sample_lists`).
         learning: per-epoch history (``epoch, train, validation``) and its verdict.
         residuals: tables from :func:`~tailor.evaluation.diagnostics.residuals`.
+        importance: what drives the model's lists, from its explanations
+            (:func:`~tailor.evaluation.importance.global_importance`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,6 +93,8 @@ def write_report(
         figures.append(_learning_figure(*learning))
     for name, table in (residuals or {}).items():
         figures.append(_residual_figure(name, table))
+    if importance is not None:
+        figures.append(_importance_figure(importance))
     parts = [_about_table(about or {}), _overview(metrics), _summary_table(metrics)]
     if systems and len(systems) > 1:
         parts.append(_systems_table(systems, ks))
@@ -102,6 +108,8 @@ def write_report(
         parts.append(_samples_html(samples))
     if learning is not None:
         parts.append(_verdict_html(learning[1]))
+    if importance is not None:
+        parts.append(_importance_html(importance))
     path = out / REPORT_FILE
     path.write_text(_page(title, parts, figures), encoding="utf-8")
     return path
@@ -122,6 +130,43 @@ def _verdict_html(verdict: Verdict) -> str:
         f"<h2>Learning curve: {html.escape(verdict.kind)}</h2><p>"
         f"{html.escape(verdict.message)} <b>Next:</b> {html.escape(verdict.advice)}</p>"
     )
+
+
+IMPORTANCE_NOTES = {
+    "shap": "Mean |SHAP value| of each feature over the recommended items of {users} users "
+    "({pairs} items): how far a feature moves the ranker's scores, either way. Top share: how "
+    "often it is an item's largest contribution.",
+    "items": "Mean |contribution| of each history item j to the recommended items' scores "
+    "(x_uj B_ji for EASE, the similarity for ItemKNN, the folded-in share for ALS/BPR) over "
+    "{users} users ({pairs} items): the items that most often explain lists ('because you "
+    "bought X'). Top share: how often it is an item's largest contribution.",
+}
+
+
+def _importance_html(importance: GlobalImportance) -> str:
+    note = IMPORTANCE_NOTES.get(importance.kind, "Mean |contribution| over {pairs} items.")
+    rows = "".join(
+        f"<tr><td class='text'>{html.escape(str(r.name))}</td><td>{r.mean_abs:.4g}</td>"
+        f"<td>{r.top_share:.1%}</td></tr>"
+        for r in importance.table.itertuples()
+    )
+    return (
+        f"<h2>Explanations: global importances ({html.escape(importance.kind)})</h2>"
+        f"<p class='note'>"
+        f"{html.escape(note.format(users=importance.n_users, pairs=importance.n_pairs))}</p>"
+        "<table class='importance'><thead><tr><th>input</th><th>mean |contribution|</th>"
+        f"<th>top share</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _importance_figure(importance: GlobalImportance) -> go.Figure:
+    table = importance.table.iloc[::-1]  # largest at the top of a horizontal bar chart
+    fig = go.Figure(go.Bar(x=table["mean_abs"], y=table["name"].astype(str), orientation="h"))
+    fig.update_layout(
+        title=f"Global importances ({importance.kind}): mean |contribution|",
+        height=max(300, 22 * len(table) + 120),
+    )
+    return fig
 
 
 def _page(title: str, parts: Sequence[str], figures: Sequence[go.Figure]) -> str:
