@@ -23,7 +23,7 @@ from tailor.models._matrices import (
 from tailor.models._params import Dense, ParamSpec
 from tailor.models._similar import similar_items_recs
 from tailor.models._sparse_kernels import csr_times_dense
-from tailor.models.base import FitOptions, ModelConfig, Recommender
+from tailor.models.base import FitOptions, FoldIn, ModelConfig, Recommender
 
 DENSE_COPIES = 3
 """float32 n_items x n_items arrays alive at the peak of a fit (Gram/inverse, scratch, result)."""
@@ -57,14 +57,19 @@ class EASE(ItemItemModel[EASEConfig]):
     budget allows raise :class:`~tailor.errors.ConfigError` up front (use ItemKNN or filter the
     catalogue then). ``similar_items`` lists the largest weights :math:`B_{ij}` of row :math:`i`.
 
-    **Fold-in** (``partial_fit``): :math:`B` is not refitted; it changes only by a full ``fit``.
-    New users and items join the vocabularies and the batch's pairs join ``seen``. The profiles
-    :math:`p_u` of the users in the batch absorb the new interactions with the rules of ``fit``
-    (binary or summed weights, decay from the user's new newest time), so a new user with
-    interactions on known items gets personalised recommendations at once. Items new to the model
-    have no weights (empty rows and columns of :math:`B`, which keeps its fitted size) until the
-    next ``fit``: they score NaN and are never recommended, but they are remembered as seen.
-    Users not in the batch keep bit-identical scores.
+    **Fold-in** (``partial_fit``): the profiles :math:`p_u` of the users in the batch absorb
+    the new interactions with the rules of ``fit`` (binary or summed weights, decay from the
+    user's new newest time), and :math:`B` moves as a fit on the union would move it, up to
+    float32 rounding: the model keeps :math:`P` in memory (float64, not saved: the first fold-in
+    after a load rebuilds it from :math:`B` and the profiles in :math:`O(n^2)`) and applies the
+    batch users' change of :math:`X` as a Woodbury update (``_gram_inverse``; about
+    :math:`4 n^2 r` operations for :math:`r` changed users, against :math:`n^3` for a fit). Items
+    new to the model join :math:`B` (a row and column each) and are scored from their
+    co-occurrences at once. New users and items join the vocabularies and the batch's pairs join
+    ``seen``. Users not in the batch keep their profiles; their scores move with :math:`B`. One
+    exception: with ``binary=False`` and ``recency_half_life_days`` the profiles hold decayed sums,
+    from which the undecayed :math:`X` that ``fit`` solves on cannot be recovered, so :math:`B`
+    keeps its fitted size and values (new items score NaN until the next ``fit``).
 
     Stability: stable.
     """
@@ -78,6 +83,8 @@ class EASE(ItemItemModel[EASEConfig]):
 
     weights: np.ndarray
     """float32 items x items matrix :math:`B` with a zero diagonal."""
+    _inverse: np.ndarray | None = None
+    """float64 :math:`P = (X^\\top X + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -86,6 +93,44 @@ class EASE(ItemItemModel[EASEConfig]):
         x = interaction_matrix(data, binary=cfg.binary, half_life_days=None)
         self.weights = ease_weights(x, cfg.regularization)
         self._fit_profiles(data)
+        self._inverse = None
+
+    @override
+    def _state_loaded(self) -> None:
+        self._inverse = None  # rebuilt by the next partial_fit
+
+    @override
+    def _partial_fit(self, fold: FoldIn) -> None:
+        """Fold the batch into the profiles, then into :math:`B` (see the class docstring)."""
+        from tailor.models import _gram_inverse as gi
+
+        before = self.profiles
+        super()._partial_fit(fold)
+        old_x, new_x = self._fit_matrix(before), self._fit_matrix(self.profiles)
+        if old_x is None or new_x is None or not len(fold.touched_users):
+            return
+        self._inverse = gi.folded_inverse(
+            self._inverse,
+            self.weights,
+            old_x,
+            new_x,
+            fold.touched_users,
+            self.config.regularization,
+        )
+        self.weights = gi.weights_of(self._inverse)
+
+    def _fit_matrix(self, profiles: sp.csr_array) -> sp.csr_array | None:
+        """The :math:`X` that ``fit`` solves on, from the profiles: the profiles themselves
+        without recency; with recency, 1 per pair when ``binary``; None for summed weights with
+        recency (the undecayed sums are not kept)."""
+        cfg = self.config
+        if cfg.recency_half_life_days is None:
+            return profiles
+        if not cfg.binary:
+            return None
+        ones = sp.csr_array(profiles, copy=True)
+        ones.data[:] = 1.0
+        return ones
 
     @override
     def _score_profiles(self, rows: sp.csr_array) -> np.ndarray:

@@ -66,17 +66,25 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     puts the two terms on one scale; it does not change a row's order when :math:`\gamma = 0`.
     With all options off this is plain EASE up to that per-user scale.
 
-    **Fold-in** (``partial_fit``): :math:`B` is fitted state and changes only by a full ``fit``;
-    the trend :math:`q` is recomputed from every pair's latest time, so it moves with the batch
-    exactly as a fit on the union would move it (over the fitted items). New users and items
-    join the vocabularies and the batch's pairs join ``seen``. For the users in the batch the
-    positional profile is recomputed over all their distinct items, old and new, by the pairs'
-    latest times (ties: batch rows are newer than fitted ones, fitted pairs keep their fitted
-    order), so a new user with interactions on known items gets personalised recommendations at
-    once. Items new to the model have no weights and no trend until the next ``fit``: they score
-    NaN and are never recommended, but they are remembered as seen, and they do take a position
-    in the profile (a newer new item pushes the older ones down). Users not in the batch keep
-    their personal term; only the shared trend moves.
+    **Fold-in** (``partial_fit``): :math:`B` moves with the batch as a fit on the union would
+    move it. The model keeps :math:`P = (G + \lambda I)^{-1}` in memory (float64, not saved:
+    rebuilt from :math:`B` and the saved pairs in :math:`O(n^2)` by the first fold-in after a
+    load) and applies the batch users' change of :math:`X_g` as a Woodbury update, about
+    :math:`4 n^2 r` operations for :math:`r` users whose pairs changed (``_gram_inverse``); items
+    new to the model join :math:`P` and :math:`B` (a row and column each), so they are scored
+    from their co-occurrences and the trend at once. Without ``gram_half_life_days`` the result
+    is a fit on the union's :math:`B` up to float32 rounding. With it the kept Gram measures the
+    decay from the clock it was solved at (the fit's :math:`t_{max}`), which equals a fit on the
+    union with :math:`\lambda\,2^{-2\Delta/h_g}`, :math:`\Delta` the newest pair's time past
+    that clock; once :math:`\Delta > h_g/2`, and at the first fold-in after a load (the clock is
+    not saved), :math:`P` is solved anew at the newest time (:math:`O(n^3)`, as a fit of
+    :math:`B`). The trend :math:`q` is recomputed from every pair's latest time, exactly as a fit
+    on the union. New users and items join the vocabularies and the batch's pairs join
+    ``seen``. For the users in the batch the positional profile is recomputed over all their
+    distinct items, old and new, by the pairs' latest times (ties: batch rows are newer than
+    fitted ones, fitted pairs keep their fitted order), so a new user with interactions on known
+    items gets personalised recommendations at once. Users not in the batch keep their profiles;
+    their scores move with :math:`B` and the trend.
 
     Stability: experimental.
     """
@@ -98,6 +106,10 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     """users x items int64 latest interaction time of each profile pair (for ``partial_fit``)."""
     trend: np.ndarray
     """float32 :math:`\\gamma q / \\max q` per item (zeros when :math:`\\gamma = 0`)."""
+    _inverse: np.ndarray | None = None
+    """float64 :math:`P = (G + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
+    _clock: int | None = None
+    """The time :math:`t_{max}` that the kept Gram's decay is measured from (decayed Gram)."""
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -112,12 +124,20 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
         self.trend = np.zeros(data.n_items, np.float32)
         if cfg.popularity_weight > 0:
             self.trend = trend_of(self.profile_times, data.n_items, cfg)
+        self._inverse = None
+        self._clock = int(times.max()) if len(times) else None
+
+    @override
+    def _state_loaded(self) -> None:
+        self._inverse = None  # rebuilt by the next partial_fit
+        self._clock = None  # unknown: a decayed Gram is solved anew by the next partial_fit
 
     @override
     def _partial_fit(self, fold: FoldIn) -> None:
-        """Recompute the batch users' positional profiles and the trend; :math:`B` stays as
-        fitted (see the class docstring)."""
+        """Recompute the batch users' positional profiles, fold the batch into :math:`B` and
+        recompute the trend (see the class docstring)."""
         cfg = self.config
+        before = self.profile_times
         self.profiles, self.profile_times = fold_in_positional(
             self.profiles,
             self.profile_times,
@@ -126,8 +146,39 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
             cfg.profile_half_life,
             cfg.profile_floor,
         )
+        self._fold_weights(before, fold.touched_users)
+        self.trend = np.zeros(len(self.weights), np.float32)
         if cfg.popularity_weight > 0:
-            self.trend = trend_of(self.profile_times, len(self.trend), cfg)
+            self.trend = trend_of(self.profile_times, len(self.weights), cfg)
+
+    def _fold_weights(self, before: sp.csr_array, touched: np.ndarray) -> None:
+        r""":math:`B` after the batch: the Woodbury update of the kept inverse
+        (``_gram_inverse``) by the touched users' rows of :math:`X_g` before and after, over
+        every item. A decayed Gram keeps the clock it was solved at; once the newest pair is
+        more than half a half-life past it, :math:`P` is solved anew at the newest time."""
+        from tailor.models import _gram_inverse as gi
+
+        cfg = self.config
+        if not len(touched):
+            return
+        half_life = cfg.gram_half_life_days
+        newest = int(self.profile_times.data.max())
+        if half_life is not None and (
+            self._clock is None or newest - self._clock > half_life / 2 * SECONDS_PER_DAY
+        ):
+            self._clock = newest
+            x = pair_weights(self.profile_times, half_life, newest)
+            self._inverse = gi.solve_inverse(gi.gram(x), cfg.regularization)
+        else:
+            self._inverse = gi.folded_inverse(
+                self._inverse,
+                self.weights,
+                pair_weights(before, half_life, self._clock),
+                pair_weights(self.profile_times, half_life, self._clock),
+                touched,
+                cfg.regularization,
+            )
+        self.weights = gi.weights_of(self._inverse)
 
     @override
     def _score(self, user_nums: np.ndarray) -> np.ndarray:
@@ -222,6 +273,21 @@ def decayed_pairs(data: Dataset, half_life_days: float | None) -> sp.csr_array:
     if half_life_days is not None and len(users):
         weights = np.exp2(-(times.max() - times) / SECONDS_PER_DAY / half_life_days)
     return _csr(data, users, items, weights)
+
+
+def pair_weights(
+    times: sp.csr_array, half_life_days: float | None, clock: int | None
+) -> sp.csr_array:
+    r""":math:`X_g` from the pairs' latest ``times``: :math:`2^{-(c - t_{ui})/h}` with :math:`c`
+    the ``clock`` (1 per pair without a half-life), float64."""
+    out = sp.csr_array(times, dtype=np.float64, copy=True)
+    if half_life_days is None or clock is None:
+        out.data[:] = 1.0
+    else:
+        out.data = np.exp2(
+            -(clock - times.data.astype(np.float64)) / SECONDS_PER_DAY / half_life_days
+        )
+    return out
 
 
 def positional_profiles(data: Dataset, half_life: float | None, floor: float) -> sp.csr_array:
