@@ -63,3 +63,26 @@ def test_report_shows_the_importances_when_given(planted: EASE, tmp_path: Path) 
     assert "<tr><td class='text'>i0</td><td>0.25</td><td>50.0%</td></tr>" in page
     assert "Global importances (items): mean |contribution|" in page  # the bar chart
     assert "global importances" not in (tmp_path / "without" / "report.html").read_text()
+
+
+def test_evaluate_with_the_model_folder_shows_its_importances(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tailor.cli.evaluate import evaluate as evaluate_cli
+    from tailor.models.model_dir import fit_model_dir
+
+    frame = planted_frame()
+    fit_model_dir(frame, "ease", {}, tmp_path / "model")
+    recs = pd.DataFrame({"user_id": ["u0", "u6"], "item_id": ["i1", "i5"], "rank": [1, 1]})
+    truth = pd.DataFrame({"user_id": ["u0", "u6"], "item_id": ["i1", "i6"]})
+    recs.to_csv(tmp_path / "recs.csv", index=False)
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    args = ["--recs", tmp_path / "recs.csv", "--truth", tmp_path / "truth.csv", "--k", "1"]
+    result = CliRunner().invoke(
+        evaluate_cli, [*map(str, args), "--model-dir", str(tmp_path / "model"), "--out",
+                       str(tmp_path / "out")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Explanations: global importances (items)" in page
+    assert "over 2 users (10 items)" in page  # u0 and u6, 5 unseen items each

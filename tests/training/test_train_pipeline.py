@@ -56,6 +56,8 @@ def test_a_better_model_is_published_and_unchanged_stages_are_skipped(
     assert published["gate"]["verdict"] == "accepted"
     metrics = json.loads((run / "evaluation" / "metrics.json").read_text())
     assert published["metrics"]["ndcg@10"] == metrics["ndcg@10"]
+    tested = (run / "evaluation" / "report.html").read_text()
+    assert "Explanations: global importances (items)" in tested  # EASE's item attributions
     assert first.test["ease"]["ndcg@10"] > 3 * first.test["popularity"]["ndcg@10"]
     page = (run / "report.html").read_text()
     for title in ("optimisation history", "parameter importances", "parallel coordinates"):

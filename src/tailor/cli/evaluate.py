@@ -22,6 +22,7 @@ from tailor.errors import ConfigError, DataError
 from tailor.outputs import check_output, output_dir
 
 if TYPE_CHECKING:
+    from tailor.evaluation.importance import GlobalImportance
     from tailor.evaluation.runner import EvaluationResult
     from tailor.evaluation.significance import Comparison
 
@@ -382,6 +383,7 @@ def evaluate(
             relevance=relevance_column or "relevance",
         )
         title, about = about_run(recs_paths, truth_info, split_dir, split, model_dir)
+        importance = _importance(model_dir, main.per_user[Columns.USER_ID].tolist())
         metrics = dict(main.metrics)
         metrics["settings"] = {**metrics.get("settings", {}), "truth": truth_info}
         metrics["about"] = about
@@ -403,6 +405,7 @@ def evaluate(
                 comparison_names=pairs,
                 systems=results if len(results) > 1 else None,
                 samples=samples,
+                importance=importance,
             )
     _print_results(main.metrics, ks, results, pairs, comparisons, out_dir)
 
@@ -437,6 +440,17 @@ def _fit_record(model_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def _importance(model_dir: Path | None, user_ids: list[str]) -> GlobalImportance | None:
+    """The global importances of the model in ``model_dir`` over the evaluated users' lists
+    (report.html's explanations section); None without a folder or explanations."""
+    if model_dir is None:
+        return None
+    from tailor.evaluation.importance import global_importance
+    from tailor.models.model_dir import ModelDir
+
+    return global_importance(ModelDir.load(model_dir).model, user_ids)
 
 
 def _model_catalog(model_dir: Path | None) -> pd.DataFrame | None:

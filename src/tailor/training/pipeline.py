@@ -454,6 +454,8 @@ class _Context:
 
         def work() -> tuple[str, dict[str, Any]]:
             from tailor.evaluation import write_report
+            from tailor.evaluation.importance import global_importance
+            from tailor.models.model_dir import ModelDir
             from tailor.training.selection import evaluate_systems, paired, record_headline
 
             split_dir = self.run / "split"
@@ -474,6 +476,8 @@ class _Context:
                 metrics.append("recall@20")
             metrics = list(dict.fromkeys(metrics))
             comparisons = paired(results, best, [BASELINE, ACTIVE], metrics)
+            tested = results[best].per_user[Columns.USER_ID].tolist()
+            importance = global_importance(ModelDir.load(systems[best]).model, tested)
             with output_dir(out, command="train") as staging:
                 write_report(
                     results[best],
@@ -483,6 +487,7 @@ class _Context:
                     comparisons=[c for _, c in comparisons],
                     comparison_names=[(other, best) for other, _ in comparisons],
                     systems=results,
+                    importance=importance,
                 )
                 _write_json(
                     staging / COMPARISONS_FILE,
