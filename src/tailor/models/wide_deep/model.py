@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -190,6 +190,13 @@ class WideDeep(RecommenderBase[WideDeepConfig]):
         return self._net
 
     # ---- scoring --------------------------------------------------------------------------
+    def set_inference(self, backend: Literal["onnx", "torch"]) -> Self:
+        """Score through onnxruntime ("onnx", the default when installed) or torch eager."""
+        if backend not in ("onnx", "torch"):
+            raise ConfigError(f"inference backend must be 'onnx' or 'torch', not {backend!r}")
+        self.inference, self._scorer = backend, None
+        return self
+
     def scorer(self) -> Scorer:
         """The inference backend in use (``inference``): an onnxruntime session on the exported
         network, or torch eager."""

@@ -59,14 +59,15 @@ class WideDeepNet(nn.Module):
         user_cards, item_cards = field_cards[:n_user_fields], field_cards[n_user_fields:]
         offsets = torch.tensor([0, *field_cards[:-1]], dtype=torch.int64).cumsum(0)
         crosses = [(cu, ci) for cu in user_cards for ci in item_cards]
-        bases = torch.tensor([0, *[cu * ci for cu, ci in crosses][:-1]], dtype=torch.int64)
+        sizes = torch.tensor([cu * ci for cu, ci in crosses], dtype=torch.int64)
+        bases = sizes.cumsum(0) - sizes  # each cross table's start
         # one more user row, number n_users: an anonymous history (every field missing)
         local_user = torch.cat([user_codes, torch.zeros(1, n_user_fields, dtype=torch.int64)])
         self.register_buffer("user_codes", local_user + offsets[:n_user_fields])
         self.register_buffer("item_codes", item_codes + offsets[n_user_fields:])
         self.register_buffer("local_user", local_user)
         self.register_buffer("local_item", item_codes.clone())
-        self.register_buffer("cross_base", bases.cumsum(0).reshape(n_user_fields, n_item_fields))
+        self.register_buffer("cross_base", bases.reshape(n_user_fields, n_item_fields))
         self.register_buffer("item_cards", torch.tensor(item_cards, dtype=torch.int64))
         self.register_buffer("text_cache", torch.zeros(n_items, k))
         self.item_text = None
@@ -131,11 +132,12 @@ class WideDeepNet(nn.Module):
         bias: torch.Tensor = self.item_bias(items).squeeze(-1)
         if keep is not None:
             bias = bias * keep
-        linear = self.field_bias(self.item_codes[items]).squeeze(-1).sum(-1)
+        linear: torch.Tensor = self.field_bias(self.item_codes[items]).squeeze(-1).sum(-1)
         uc = self.local_user[users][:, None, :, None]  # (B, 1, Fu, 1)
         ic = self.local_item[items].unsqueeze(-2)  # (B|1, M, 1, Fi)
         index = self.cross_base + uc * self.item_cards + ic
-        return bias + linear + self.cross[index].sum((-1, -2))
+        crosses: torch.Tensor = self.cross[index].sum((-1, -2))
+        return bias + linear + crosses
 
     def logits(
         self,

@@ -102,7 +102,7 @@ def _train(
     net.item_text = sparse_tensor(item_text, device)
     step: torch.nn.Module = SampledSoftmax(net)
     if world > 1:
-        step = torch.nn.parallel.DistributedDataParallel(step, find_unused_parameters=True)
+        step = torch.nn.parallel.DistributedDataParallel(step)
     optimiser = torch.optim.AdamW(
         net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
     )
@@ -110,6 +110,10 @@ def _train(
     sample_rng = np.random.default_rng([seed, 1, rank])
     generator = torch.Generator(device=device).manual_seed(seed + rank)
     n_items = int(init["n_items"])
+    # an item without a positive keeps no id: hidden in every step, zero at the end, so a
+    # catalogue item nobody bought is scored by its content (as a new item is)
+    has_id = torch.zeros(n_items, dtype=torch.bool, device=device)
+    has_id[torch.from_numpy(np.unique(items)).to(device)] = True
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] | None = None
     best_epoch = 0
@@ -120,6 +124,7 @@ def _train(
             candidates = with_negatives(items[idx], cfg.negatives, n_items, sample_rng)
             cand = torch.from_numpy(candidates).to(device)
             keep = torch.rand(cand.shape, generator=generator, device=device) >= cfg.id_dropout
+            keep &= has_id[cand]
             loss = step(torch.from_numpy(users[idx]).to(device), cand, keep.float())
             optimiser.zero_grad()
             loss.backward()
@@ -143,6 +148,9 @@ def _train(
         net.load_state_dict(best[1])
     else:
         best_epoch = len(history)
+    with torch.no_grad():
+        net.item_emb.weight[~has_id] = 0.0
+        net.item_bias.weight[~has_id] = 0.0
     net.refresh_text_cache()
     net.item_text = None
     return net.cpu().eval(), history, best_epoch
