@@ -54,8 +54,49 @@ FIT_RECORD_FILE = "fit.json"
 fits."""
 
 
+ENGINES = ("local", "spark")
+
+
+def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--engine``, ``--spark-master`` and ``--spark-conf`` (docs/spark.md)."""
+    options = (
+        click.option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            default="local",
+            show_default=True,
+            help="Where to compute: this process, or Apache Spark (ALS only for fit; "
+            "docs/spark.md).",
+        ),
+        click.option(
+            "--spark-master",
+            default="local[*]",
+            show_default=True,
+            metavar="URL",
+            help="With --engine spark: local[N], spark://HOST:7077, yarn, k8s://...",
+        ),
+        click.option(
+            "--spark-conf",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="With --engine spark: a Spark setting (repeatable), e.g. "
+            "spark.executor.memory=8g.",
+        ),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("fit")
-@click.option("--train", required=True, type=_PATH, help="Training interactions (Parquet/CSV).")
+@click.option(
+    "--train",
+    "train_text",
+    required=True,
+    type=click.Path(path_type=str),
+    help="Training interactions (Parquet/CSV); with --engine spark, Parquet at any path or URL "
+    "Spark reads (s3a://, hdfs://, gs://).",
+)
 @click.option(
     "--model", "name", required=True, metavar="NAME", help=f"One of: {', '.join(MODELS)}."
 )
@@ -90,9 +131,10 @@ fits."""
     type=click.IntRange(0, max_threads()),
     help="Threads for fitting; 0 = auto (at most 4 per CPU core).",
 )
+@engine_options
 @out_folder("Model directory to write (model, popularity/ fallback, items.parquet, users.parquet).")
 def fit(
-    train: Path,
+    train_text: str,
     name: str,
     params: tuple[str, ...],
     validation: Path | None,
@@ -100,15 +142,26 @@ def fit(
     users_table: Path | None,
     refit: bool,
     threads: int,
+    engine: str,
+    spark_master: str,
+    spark_conf: tuple[str, ...],
     out: Path,
     force: bool,
 ) -> None:
     """Fit model NAME on TRAIN and write it, with a popularity fallback, to --out.
 
     With --refit the saved model (and its fallback) is fitted on TRAIN + VALIDATION. The folder
-    is replaced whole once the fit succeeds (an earlier model stays until then)."""
+    is replaced whole once the fit succeeds (an earlier model stays until then). With --engine
+    spark, ALS is fitted by Spark into the same folder (docs/spark.md)."""
     model_class(name)  # an unknown name fails before any file is read
     hyper = parse_params(params)
+    if engine == "spark":
+        spark = (spark_master, spark_conf)
+        _fit_spark(
+            train_text, name, hyper, validation, items, users_table, refit, out, force, spark
+        )
+        return
+    train = Path(train_text)
     if refit and validation is None:
         raise ConfigError(
             "--refit needs --validation: it refits on train + validation after a fit on train"
@@ -246,6 +299,7 @@ def fit(
     help="Users table (user_id + the --segment column); default MODEL_DIR/users.parquet.",
 )
 @click.option("--out", required=True, type=_PATH, help="Output .csv or .parquet file.")
+@engine_options
 def recommend(
     model_dir: Path,
     users: str,
@@ -256,6 +310,9 @@ def recommend(
     segment: str | None,
     users_table: Path | None,
     out: Path,
+    engine: str,
+    spark_master: str,
+    spark_conf: tuple[str, ...],
 ) -> None:
     """Write the top-K items for each user: user_id, item_id, rank, score, source.
 
@@ -278,7 +335,22 @@ def recommend(
     segments = read_segments(users_file, segment) if users_file and segment else None
     query = Query(n=k, exclude_seen=exclude_seen, category=category, exclude=frozenset(excluded))
     with Console(stderr=True).status(f"recommending for {len(user_ids):,} users"):
-        result = pipeline.recommend(user_ids, query, segments=segments)
+        if engine == "spark":
+            from tailor.training.spark.session import parse_conf, spark_session
+            from tailor.training.spark.topn import recommend_spark
+
+            result = recommend_spark(
+                spark_session(spark_master, conf=parse_conf(spark_conf)),
+                model_dir,
+                user_ids,
+                query,
+                fallback_size=max(FALLBACK_SIZE, k),
+                segment_column=segment,
+                users_table=read_users(users_table) if users_table is not None else None,
+                segments=segments,
+            )
+        else:
+            result = pipeline.recommend(user_ids, query, segments=segments)
         with output_file(out, inputs=(users_file,), suffix="".join(out.suffixes)) as tmp:
             write_frame(result.recs, tmp)
     _print_recommend_summary(result, k, out)
@@ -304,6 +376,57 @@ def _print_recommend_summary(result: PipelineResult, k: int, out: Path) -> None:
             + (f", {len(empty):,} got none ({shown})" if empty else ""),
             err=True,
         )
+
+
+def _fit_spark(
+    train: str,
+    name: str,
+    hyper: dict[str, Any],
+    validation: Path | None,
+    items: Path | None,
+    users_table: Path | None,
+    refit: bool,
+    out: Path,
+    force: bool,
+    spark_options: tuple[str, tuple[str, ...]],
+) -> None:
+    """``tailor fit --engine spark``: ALS fitted in Spark on Parquet at TRAIN (a path or URL);
+    the catalogue, users table and validation file are read here, on the driver."""
+    from tailor.training.spark.als import fit_spark_model_dir
+    from tailor.training.spark.session import parse_conf, spark_session
+
+    if name != "als":
+        raise ConfigError(f"--engine spark fits model 'als' only, not {name!r}")
+    if refit:
+        raise ConfigError(
+            "--refit is not available with --engine spark: fit on train + validation (one "
+            "Parquet folder) instead"
+        )
+    local = None if "://" in train else Path(train)
+    catalog_file = items if items is not None else (local and _beside(local, ITEMS_FILE))
+    users_file = users_table if users_table is not None else (local and _beside(local, USERS_FILE))
+    inputs = (local, validation, catalog_file, users_file)
+    check_output(out, inputs, force=force)
+    catalog = read_items(catalog_file) if catalog_file is not None else None
+    users = read_users(users_file) if users_file is not None else None
+    val_frame = read_interactions(validation) if validation is not None else None
+    master, conf = spark_options
+    spark = spark_session(master, conf=parse_conf(conf))
+    label = f"fitting als in Spark ({spark.sparkContext.master}) on {train}"
+    with Console(stderr=True).status(label):
+        summary = fit_spark_model_dir(
+            spark,
+            train,
+            hyper,
+            out,
+            items=catalog,
+            users=users,
+            validation=val_frame,
+            inputs=inputs,
+            force=force,
+        )
+    _print_summary(summary, hyper, out, catalog_file)
+    click.echo(f"Spark: the parameters it ran with are in {out / 'spark.json'}")
 
 
 def fit_validated(
