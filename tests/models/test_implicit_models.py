@@ -19,6 +19,7 @@ from tailor.models import (
     create_model,
 )
 from tailor.testing import RecommenderContract, planted_frame
+from tailor.testing.contracts import newcomer_batch
 from tailor.testing.data import random_frame
 
 USERS = [f"u{k}" for k in range(12)]
@@ -30,6 +31,21 @@ class TestALSContract(RecommenderContract):
     @staticmethod
     def model_factory(**kwargs: Any) -> Any:
         return ALS(**{**ALS_PLANTED, **kwargs})
+
+    def test_partial_fit_effect_on_other_users(self) -> None:
+        """The batch's items move (the contract's local check does not apply): users outside
+        the batch keep their factors and their scores on the other items."""
+        model = self.fitted()
+        others = model.users.numbers(["u0", "u5", "u8"])
+        before = np.array(model.score_rows(others), copy=True)
+        factors = model.user_factors[others].copy()
+        model.partial_fit(newcomer_batch())
+        after = model.score_rows(others)
+        np.testing.assert_array_equal(model.user_factors[others], factors)
+        moved = model.items.numbers(["i4", "i5", "i2"])  # the batch's known items
+        still = np.setdiff1d(np.arange(before.shape[1]), moved)
+        np.testing.assert_allclose(after[:, still], before[:, still], rtol=1e-6)
+        assert not np.allclose(after[:, moved], before[:, moved])
 
 
 class TestBPRContract(RecommenderContract):
@@ -138,8 +154,8 @@ NEWCOMER = pd.DataFrame(
 @pytest.mark.parametrize("binary", [True, False])
 def test_als_fold_in_equals_implicits_recalculation(binary: bool) -> None:
     """New and touched users get exactly implicit's recalculate_user factors (over all their
-    items, old and new); the new item gets recalculate_item's over its users; everything else
-    is bit-identical."""
+    items, old and new); then the batch's items, known and new, get recalculate_item's over all
+    their users; everything else is bit-identical."""
     from implicit.cpu.als import AlternatingLeastSquares
 
     params = {**ALS_PLANTED, "alpha": 2.0, "binary": binary}
@@ -163,13 +179,14 @@ def test_als_fold_in_equals_implicits_recalculation(binary: bool) -> None:
     expected_users = reference.recalculate_user(touched, sp.csr_matrix(matrix[touched]))
     np.testing.assert_allclose(model.user_factors[touched], expected_users, rtol=1e-4, atol=1e-6)
     reference.user_factors[touched] = expected_users
-    new_item = full.items.number("i-new")
-    item_users = sp.csr_matrix(matrix[:, [new_item]].T)
-    expected_item = reference.recalculate_item([new_item], item_users)
-    np.testing.assert_allclose(model.item_factors[new_item], expected_item[0], rtol=1e-4, atol=1e-6)
+    moved = np.array([full.items.number(i) for i in ("i2", "i4", "i5", "i6", "i-new")])
+    expected_items = reference.recalculate_item(moved, sp.csr_matrix(matrix[:, moved].T))
+    np.testing.assert_allclose(model.item_factors[moved], expected_items, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(model.item_factors[moved[:4]], items0[moved[:4]])
     untouched = np.setdiff1d(np.arange(len(users0)), touched)
     np.testing.assert_array_equal(model.user_factors[untouched], users0[untouched])
-    np.testing.assert_array_equal(model.item_factors[: len(items0)], items0)
+    still = np.setdiff1d(np.arange(len(items0)), moved)
+    np.testing.assert_array_equal(model.item_factors[still], items0[still])
 
 
 def test_als_fold_in_personalises_the_newcomer() -> None:

@@ -198,7 +198,7 @@ class _ImplicitMF(RecommenderBase[C]):
         self, fold: FoldIn, users: np.ndarray, items: np.ndarray, rng: np.random.Generator
     ) -> None:
         """Update, in place, the rows of the grown ``users`` and ``items`` factors that the
-        batch moves (the batch's users, the items new to the model)."""
+        batch moves (the batch's users; the batch's items for ALS, the new ones for BPR)."""
         raise NotImplementedError
 
     @override
@@ -237,13 +237,14 @@ class ALS(_ImplicitMF[ALSConfig]):
     problems (conjugate gradient, 3 steps per sweep). ``similar_items`` ranks by the cosine of
     item factors.
 
-    **Fold-in** (``partial_fit``): one exact half-sweep, as implicit's ``partial_fit_users`` /
-    ``partial_fit_items``. The batch joins ``user_items`` (:math:`r_{ui}`, kept for this);
-    each user in the batch gets :math:`p_u = (Y^\top Y + \lambda I + \sum_i (c_{ui} - 1)\,
-    q_i q_i^\top)^{-1} \sum_i c_{ui} q_i` over all their items (new items, whose factors are
-    still zero, add nothing); then each item new to the model gets the same solve over its
-    users with the user factors fixed. Existing items and users not in the batch keep
-    bit-identical factors. Without ``implicit`` installed.
+    **Fold-in** (``partial_fit``): one exact sweep over the batch, as implicit's
+    ``partial_fit_users`` then ``partial_fit_items``. The batch joins ``user_items``
+    (:math:`r_{ui}`, kept for this); each user in the batch gets :math:`p_u = (Y^\top Y +
+    \lambda I + \sum_i (c_{ui} - 1)\, q_i q_i^\top)^{-1} \sum_i c_{ui} q_i` over all their
+    items (new items, whose factors are still zero, add nothing); then each item in the batch,
+    known or new, gets the same solve over all its users with the user factors fixed, so new
+    co-purchases move the items' factors (and the scores of every user on them). Users not in
+    the batch and items not in it keep bit-identical factors. Without ``implicit`` installed.
 
     Stability: stable.
     """
@@ -290,10 +291,10 @@ class ALS(_ImplicitMF[ALSConfig]):
         )
         touched = fold.touched_users
         users[touched] = self._solve(touched, self.user_items, items)
-        new_items = np.arange(fold.n_items, batch.n_items)
-        if len(new_items):
-            item_users = sp.csr_array(self.user_items[:, fold.n_items :].T)
-            items[new_items] = self._solve(np.arange(len(new_items)), item_users, users)
+        # then the batch's items over all their users: new co-purchases move the items too
+        batch_items = np.unique(batch.interactions.item_nums).astype(np.int64)
+        item_users = sp.csr_array(self.user_items[:, batch_items].T)
+        items[batch_items] = self._solve(np.arange(len(batch_items)), item_users, users)
 
     def user_history(self, user_num: int) -> tuple[np.ndarray, np.ndarray | None]:
         """The user's :math:`r_{ui}` row of ``user_items`` as a history (``SupportsHistory``):
