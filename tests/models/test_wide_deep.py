@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 
 from tailor.data.dataset import Dataset  # noqa: E402
 from tailor.models import FitOptions  # noqa: E402
+from tailor.models.explain import SupportsExplain  # noqa: E402
 from tailor.models.wide_deep import WideDeep  # noqa: E402
 from tailor.testing import RecommenderContract, planted_frame  # noqa: E402
 
@@ -138,20 +139,30 @@ def test_onnx_scores_equal_torch_eager(fitted_shop: WideDeep) -> None:
 
 def test_shap_contributions_add_up_to_the_score(fitted_shop: WideDeep) -> None:
     model = fitted_shop
+    assert isinstance(model, SupportsExplain)
+    names = model.feature_groups()
+    assert names == ["user", "country", "item", "category", "price", "text", "item bias",
+                     "country x category", "country x price"]  # fmt: skip
     user = model.users.number("a3")
     items = model.items.numbers(["g-new", "k-new", "g0", "k4"])
-    frame = model.explain(user, items, top=3)
-    assert frame["item_id"].tolist() == [i for i in ["g-new", "k-new", "g0", "k4"] for _ in "123"]
-    assert frame["rank"].tolist() == [1, 2, 3] * 4
-    totals = frame.attrs["contributions"]
-    assert list(totals.columns) == model.feature_groups() == [
-        "user", "country", "item", "category", "price", "text", "item bias",
-        "country x category", "country x price",
-    ]  # fmt: skip
     scores = model.score_rows(np.array([user]))[0, items]
-    np.testing.assert_allclose(totals.sum(axis=1) + frame.attrs["base_value"], scores, atol=1e-4)
-    top_abs = frame.groupby("item_id", sort=False)["contribution"].apply(lambda s: s.abs().max())
-    assert np.allclose(top_abs.to_numpy(), totals.abs().max(axis=1).to_numpy())
+    every = model.explain(user, items, top=len(names))
+    for explanation, item, score in zip(every, items, scores, strict=True):
+        assert explanation.kind == "shap" and explanation.item_num == item
+        assert explanation.score == pytest.approx(float(score), abs=1e-6)
+        total = explanation.base_value + sum(v for _, v in explanation.contributions)
+        assert total == pytest.approx(float(score), abs=1e-4)  # additivity
+    top = model.explain(user, items, top=3)
+    for short, full in zip(top, every, strict=True):
+        assert short.contributions == full.contributions[:3]
+        values = [abs(v) for _, v in short.contributions]
+        assert values == sorted(values, reverse=True)
+    # a wide term adds straight to the score: its SHAP value is its value minus the
+    # background's mean; g-new and k-new were never bought (id bias 0): both get -mean
+    g_new, k_new = (dict(e.contributions) for e in every[:2])
+    assert g_new["item bias"] == pytest.approx(k_new["item bias"], abs=1e-7)
+    g0 = dict(every[2].contributions)["item bias"]
+    assert g0 - g_new["item bias"] == pytest.approx(float(model.item_bias[items[2]]), abs=1e-5)
 
 
 # ---- training: early stopping, per-epoch metrics, devices, hyperparameters ----------------------

@@ -6,7 +6,7 @@ field, the text vector (k values each), the item id bias, each item field's line
 each cross weight (one value each). ``shap.DeepExplainer`` (DeepLIFT's rescale rule, exact in
 sum) attributes ``score - E[score over background pairs]`` to those inputs; the columns of one
 feature are added up, so the named contributions of an item sum to its score minus the base
-value (tested).
+value (tested). The result is the project's :class:`~tailor.models.explain.Explanation`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from tailor.models.explain import Explanation, top_contributions
 from tailor.random import derive_rng
 
 if TYPE_CHECKING:
@@ -78,52 +78,46 @@ def _explained(net: WideDeepNet, n_user_inputs: int, n_item_inputs: int) -> Any:
     return Explained().eval()
 
 
-def explain_scores(model: WideDeep, user_num: int, item_nums: np.ndarray, top: int) -> pd.DataFrame:
+def explain_scores(
+    model: WideDeep, user_num: int, item_nums: np.ndarray, top: int
+) -> list[Explanation]:
     """See ``WideDeep.explain``."""
-    import shap
-    import torch
-
     if not 0 <= user_num < len(model.users):
         raise IndexError(f"user number must be in 0..{len(model.users) - 1}")
     if len(item_nums) and (item_nums.min() < 0 or item_nums.max() >= len(model.items)):
         raise IndexError(f"item numbers must be in 0..{len(model.items) - 1}")
+    grouped, base = contributions(model, user_num, item_nums)
+    names = model.feature_groups()
+    scores = model.score_rows(np.array([user_num]))[0, item_nums]
+    return [
+        Explanation(int(item), base, top_contributions(names, values, top), "shap", float(score))
+        for item, values, score in zip(item_nums, grouped, scores, strict=True)
+    ]
+
+
+def contributions(
+    model: WideDeep, user_num: int, item_nums: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """(len(item_nums), features) SHAP values per ``model.feature_groups()`` and the base value.
+
+    Raises:
+        shap's ExplainerError: the values do not add up to the network's output (checked).
+    """
+    import shap
+    import torch
+
     net = model.network()
     cfg = model.config
-    k = cfg.embedding_size
-    n_user_inputs = k * (1 + len(cfg.user_columns))
-    n_item_inputs = net.item_proj.in_features
+    n_user_inputs = cfg.embedding_size * (1 + len(cfg.user_columns))
     rng = derive_rng(cfg.seed, "explain", len(model.users), len(model.items))
     bg_users = torch.from_numpy(rng.integers(0, len(model.users), BACKGROUND))
     bg_items = torch.from_numpy(rng.integers(0, len(model.items), BACKGROUND))
     background = feature_inputs(net, bg_users, bg_items)
     users = torch.full((len(item_nums),), user_num, dtype=torch.int64)
     x = feature_inputs(net, users, torch.from_numpy(item_nums))
-    explainer = shap.DeepExplainer(_explained(net, n_user_inputs, n_item_inputs), background)
+    module = _explained(net, n_user_inputs, net.item_proj.in_features)
+    explainer = shap.DeepExplainer(module, background)
     values = np.asarray(explainer.shap_values(x, check_additivity=True)).reshape(x.shape)
-    groups = np.array(input_groups(model))
-    names = model.feature_groups()
-    grouped = np.zeros((len(item_nums), len(names)))
-    np.add.at(grouped.T, groups, values.T)
-    base = float(np.asarray(explainer.expected_value).reshape(-1)[0])
-    return _top_frame(model, item_nums, grouped, names, top, base)
-
-
-def _top_frame(
-    model: WideDeep,
-    item_nums: np.ndarray,
-    grouped: np.ndarray,
-    names: list[str],
-    top: int,
-    base: float,
-) -> pd.DataFrame:
-    rows = []
-    for row, item in enumerate(item_nums):
-        order = np.argsort(-np.abs(grouped[row]), kind="stable")[:top]
-        for rank, g in enumerate(order, start=1):
-            rows.append((model.items.id_of(np.array([item]))[0], names[g], grouped[row, g], rank))
-    frame = pd.DataFrame(rows, columns=["item_id", "feature", "contribution", "rank"])
-    frame.attrs["base_value"] = base
-    frame.attrs["contributions"] = pd.DataFrame(
-        grouped, columns=names, index=model.items.id_of(item_nums)
-    )
-    return frame
+    grouped = np.zeros((len(item_nums), len(model.feature_groups())))
+    np.add.at(grouped.T, np.array(input_groups(model)), values.T)
+    return grouped, float(np.asarray(explainer.expected_value).reshape(-1)[0])

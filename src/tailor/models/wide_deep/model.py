@@ -22,6 +22,7 @@ from tailor.models.wide_deep.state import PARAMS_SPEC, build_net, net_arrays
 from tailor.random import derive_rng, make_rng
 
 if TYPE_CHECKING:
+    from tailor.models.explain import Explanation
     from tailor.models.wide_deep.network import WideDeepNet
     from tailor.models.wide_deep.scorers import Scorer
 
@@ -336,14 +337,16 @@ class WideDeep(RecommenderBase[WideDeepConfig]):
         return csr_row(self.seen, user_num)[0], None
 
     # ---- explanations ---------------------------------------------------------------------
-    def explain(self, user_num: int, item_nums: np.ndarray, top: int = 3) -> pd.DataFrame:
-        """SHAP contributions of each feature to the scores of ``item_nums`` for a user.
+    def explain(self, user_num: int, item_nums: np.ndarray, top: int = 3) -> list[Explanation]:
+        """SHAP explanations (``SupportsExplain``) of ``score_rows([user_num])[0, item_nums]``:
+        per item the ``top`` features with the largest contributions (kind "shap"); every
+        feature's contribution added to ``base_value`` (the mean score of random background
+        pairs) gives the score (``shap.DeepExplainer``, additivity checked). The features are
+        :meth:`feature_groups`; see ``wide_deep/explain.py``.
 
-        Returns one row per (item, feature) among each item's ``top`` largest absolute
-        contributions (item_id, feature, contribution, rank), with ``attrs["base_value"]``
-        (the mean score over the background pairs) and ``attrs["scores"]``; each item's
-        contributions over every feature add up to its score minus the base value
-        (``shap.DeepExplainer``'s additivity). See ``explain.py`` for the features.
+        Raises:
+            NotFittedError: before ``fit``.
+            IndexError: a user or item number out of range.
         """
         from tailor.models.wide_deep.explain import explain_scores
 
