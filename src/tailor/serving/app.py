@@ -25,6 +25,7 @@ from tailor.serving import problems
 from tailor.serving.auth import FailureThrottle, RateLimiter
 from tailor.serving.cache import open_cache, redact_url
 from tailor.serving.deps import Services
+from tailor.serving.fastpath import ServingApp
 from tailor.serving.instruments import ServingMetrics
 from tailor.serving.keys import Keys
 from tailor.serving.lifecycle import Reloader, freeze_heap
@@ -165,7 +166,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             await services.cache.close()
             await services.sessions.close()
 
-    app = FastAPI(
+    app = ServingApp(  # FastAPI with the recommendation route's fast path (fastpath.py)
         title="tailor serving API",
         version=__version__,
         lifespan=lifespan,
