@@ -122,7 +122,10 @@ def test_a_restart_applies_every_event_exactly_once(store: ModelRegistry, tmp_pa
     got = restarted.pipeline.model
     assert got is not None
     for name, array in want.model.state_arrays().items():
-        np.testing.assert_array_equal(got.state_arrays()[name], array, err_msg=name)
+        if array.dtype.kind == "f":  # EASE's B: one batch or two differ by float rounding
+            np.testing.assert_allclose(got.state_arrays()[name], array, rtol=1e-5, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got.state_arrays()[name], array, err_msg=name)
     assert restarted._folder is not None and restarted._folder.popularity is not None
     np.testing.assert_array_equal(
         restarted._folder.popularity.item_scores, want.popularity.item_scores
