@@ -8,6 +8,7 @@ Every Redis call runs under tight timeouts and a circuit breaker; a failure rais
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -206,8 +207,60 @@ class GuardedRedis:
         await self.client.aclose()
 
 
+class CoalescedGets:
+    """GETs asked for in the same event-loop turn, sent to Redis as one ``MGET``.
+
+    A burst of requests (several connections whose requests arrive together) would otherwise
+    cost one round trip each, and redis-py's client spends about 0.07-0.15 ms of CPU per call,
+    more than the rest of a cache hit. The first caller of a turn waits one turn
+    (``asyncio.sleep(0)``) while the others add their keys, then reads them all in one call,
+    under the same budget, retry and breaker as any call (a failure fails the whole batch: one
+    round trip, one breaker count). A lone request pays one loop turn, a few microseconds.
+    """
+
+    def __init__(self, redis: GuardedRedis) -> None:
+        self._redis = redis
+        self._batch: list[tuple[str, asyncio.Future[Any]]] | None = None
+
+    async def get(self, key: str) -> Any:
+        """The value under ``key`` (None when absent); CacheUnavailable when Redis fails."""
+        batch = self._batch
+        if batch is not None:  # a batch is being collected in this turn: join it
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            batch.append((key, future))
+            return await future
+        batch = self._batch = []
+        try:
+            try:
+                await asyncio.sleep(0)  # the other requests of this turn add their keys
+            finally:
+                self._batch = None
+            values = await self._fetch([key, *(k for k, _ in batch)])
+        except BaseException as exc:  # cancelled too: the joined requests must not hang
+            failure = (
+                exc
+                if isinstance(exc, CacheUnavailable)
+                else CacheUnavailable(f"redis mget failed: {type(exc).__name__}")
+            )
+            for _, waiting in batch:
+                if not waiting.done():
+                    waiting.set_exception(failure)
+            raise
+        for (_, waiting), value in zip(batch, values[1:], strict=True):
+            if not waiting.done():
+                waiting.set_result(value)
+        return values[0]
+
+    async def _fetch(self, keys: list[str]) -> list[Any]:
+        client = self._redis.client
+        if len(keys) == 1:
+            return [await self._redis.call("get", client.get, keys[0])]
+        return list(await self._redis.call("mget", client.mget, keys))
+
+
 class RedisRecCache:
-    """Redis-backed cache with per-call budgets and a circuit breaker (:class:`GuardedRedis`)."""
+    """Redis-backed cache with per-call budgets and a circuit breaker (:class:`GuardedRedis`);
+    list reads of one event-loop turn share one round trip (:class:`CoalescedGets`)."""
 
     def __init__(
         self,
@@ -234,9 +287,10 @@ class RedisRecCache:
         self.breaker = self._redis.breaker
         self._client = self._redis.client
         self._call = self._redis.call
+        self._gets = CoalescedGets(self._redis)
 
     async def get_recs(self, version: str, user_id: str) -> ItemList | None:
-        raw = await self._call("get", self._client.get, self.keys.recs(version, user_id))
+        raw = await self._gets.get(self.keys.recs(version, user_id))
         return None if raw is None else decode_list(raw)
 
     async def put_recs(
