@@ -19,6 +19,8 @@ MODELS: dict[str, str] = {
     "bpr": "tailor.models.implicit_models:BPR",
     "recency-ease": "tailor.models.recency_ease:RecencyEASE",
     "content": "tailor.models.content:Content",
+    "ranker": "tailor.models.ranker:Ranker",
+    "wide-deep": "tailor.models.wide_deep:WideDeep",
 }
 """name -> "module:Class". Later models register here; nothing outside tailor.models is loaded."""
 
