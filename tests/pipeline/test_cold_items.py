@@ -95,7 +95,7 @@ def test_a_model_that_knows_the_item_without_interactions_still_counts_it_cold(s
 def test_content_model_given_directly_gets_default_slots(shop) -> None:
     popularity, content = shop
     pipe = Pipeline.build(popularity, popularity, cold_items=content)
-    assert pipe.cold_items is not None and pipe.cold_items.ranks == (10,)
+    assert pipe.cold_items is not None and pipe.cold_items.ranks == (5, 10)
     with pytest.raises(ConfigError, match="cold items need a model"):
         Pipeline.build(None, popularity, cold_items=content)
     with pytest.raises(ValueError, match="distinct"):
