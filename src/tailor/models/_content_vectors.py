@@ -27,7 +27,7 @@ class BlockWeights:
 
     text: float = 1.0
     category: float = 1.0
-    price: float = 0.25
+    price: float = 0.0
 
 
 def content_vectors(
