@@ -35,6 +35,8 @@ from tailor.models._history import (
     positional_row,
     typical_norm,
 )
+from tailor.models._matrices import fitted_columns
+from tailor.models._sparse_kernels import csr_times_dense
 from tailor.models.base import Recommender, SupportsFactors, SupportsHistory
 from tailor.models.explain import Explanation, SupportsExplain, top_contributions
 
@@ -49,8 +51,10 @@ def item_item_terms(
     matrix = model.similarity if hasattr(model, "similarity") else model.weights
     fitted = cols < matrix.shape[0]
     cols, values = cols[fitted], values[fitted]
-    rows = matrix[cols]
-    block = rows[:, targets].toarray() if sp.issparse(rows) else rows[:, targets]
+    if sp.issparse(matrix):
+        block = matrix[cols][:, targets].toarray()
+    else:
+        block = matrix[np.ix_(cols, targets)]  # only the needed entries: no row copies
     terms = values[None, :] * np.asarray(block, dtype=np.float64).T
     return cols, np.zeros(len(targets)), terms
 
@@ -66,10 +70,11 @@ def recency_ease_terms(
     cols = row.indices[fitted].astype(np.int64)
     values = row.data[fitted].astype(np.float64)
     # the scale is the model's own float32 product, so the explained score is its score
-    full = (row.data[fitted].astype(np.float32) @ b[cols]) if len(cols) else np.zeros(1)
-    scale = float(np.abs(full).max())
+    fitted_row = fitted_columns(row, len(b))
+    full = csr_times_dense(fitted_row.indptr, fitted_row.indices, fitted_row.data, b)
+    scale = float(np.abs(full).max()) if full.size else 0.0
     scale = scale if scale > 0 else 1.0
-    terms = values[None, :] * b[cols][:, targets].astype(np.float64).T / scale
+    terms = values[None, :] * b[np.ix_(cols, targets)].astype(np.float64).T / scale
     base = model.trend[targets].astype(np.float64)
     return cols, base, terms
 
