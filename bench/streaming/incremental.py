@@ -25,8 +25,10 @@ half. On a shared machine they move with its load (recorded beside each model).
         [--models recency-ease,itemknn,als] [--out NAME]
 
 A model is ``name`` or ``name:key=value,...`` (hyperparameters, e.g.
-``recency-ease:popularity_weight=0``; separate the models with ``;`` when one has several
-parameters); ``--out`` names the results file (``bench/results/streaming_NAME.json``, default
+``recency-ease:popularity_weight=0`` or ``als:seed=1``; separate the models with ``;`` when one
+has several parameters); ``model_partial_fit_ms`` records each day's ``partial_fit`` of the
+model alone (the first one of EASE models includes rebuilding the inverse they keep);
+``--out`` names the results file (``bench/results/streaming_NAME.json``, default
 ``incremental``); ``--profile`` adds a cProfile of each model's ``partial_fit`` calls.
 """
 
@@ -181,10 +183,13 @@ def run(data: Any, models: list[str], profile: bool = False) -> dict[str, Any]:
         load_before = machine()["load_avg"]
         profiler = cProfile.Profile() if profile else None
         start = time.perf_counter()
+        call_ms = []
         for _, frame in frames:
             if profiler is not None:
                 profiler.enable()
+            call_start = time.perf_counter()
             model.partial_fit(frame)
+            call_ms.append(round(1000 * (time.perf_counter() - call_start), 1))
             if profiler is not None:
                 profiler.disable()
             popular.partial_fit(frame)
@@ -203,6 +208,8 @@ def run(data: Any, models: list[str], profile: bool = False) -> dict[str, Any]:
             "fold_in_vs_refit_ndcg_known_users": round(known_ratio, 4),
             "time_ratio": round(fold_s / refit_s, 4),
             "fold_in_ms_per_call": round(1000 * fold_s / max(len(frames), 1), 1),
+            "model_partial_fit_ms": call_ms,
+            "largest_day_vs_refit": round(max(call_ms, default=0.0) / 1000 / refit_s, 4),
             "gap_closed": round(
                 (folded["ndcg@10"] - base["ndcg@10"]) / (refit["ndcg@10"] - base["ndcg@10"]), 3
             )
