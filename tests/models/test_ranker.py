@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.errors import ArtifactError, ConfigError, ModelFitError
+from tailor.models.explain import SupportsExplain
 from tailor.models.ranker import Ranker, RankerConfig
 from tailor.models.ranker.candidates import rank_within
 from tailor.models.ranker.features import (
@@ -72,22 +73,30 @@ def world(reorder: bool, n_users: int = 120, n_items: int = 20, seed: int = 3) -
     return frame
 
 
+@pytest.fixture(scope="module")
+def reorder_model() -> Ranker:
+    return Ranker(**WORLD, seed=0).fit(world(reorder=True))
+
+
+@pytest.fixture(scope="module")
+def discover_model() -> Ranker:
+    return Ranker(**WORLD, seed=0).fit(world(reorder=False))
+
+
 def _own_items(frame: pd.DataFrame, user: str) -> set[str]:
     return set(frame.loc[frame["user_id"] == user, "item_id"])
 
 
-def test_reorder_world_puts_every_past_purchase_first() -> None:
-    frame = world(reorder=True)
-    model = Ranker(**WORLD, seed=0).fit(frame)
+def test_reorder_world_puts_every_past_purchase_first(reorder_model: Ranker) -> None:
+    frame, model = world(reorder=True), reorder_model
     users = [f"u{u}" for u in range(0, 120, 7)]
     recs = model.recommend(users, n=3, exclude_seen=False)
     for user in users:
         assert set(recs.for_user(user)) == _own_items(frame, user), user
 
 
-def test_discover_world_puts_every_past_purchase_last() -> None:
-    frame = world(reorder=False)
-    model = Ranker(**WORLD, seed=0).fit(frame)
+def test_discover_world_puts_every_past_purchase_last(discover_model: Ranker) -> None:
+    frame, model = world(reorder=False), discover_model
     # the candidate models alone re-offer the past: ALS ranks a user's own items near the top
     als = create_model("als", {**SMALL_ALS["als"], "seed": 0}).fit(frame)
     users = [f"u{u}" for u in range(0, 120, 7)]
@@ -106,32 +115,34 @@ def test_novel_target_never_trains_on_past_purchases() -> None:
         Ranker(**{**WORLD, "target": "novel"}).fit(world(reorder=True))
 
 
-def test_explanations_add_up_to_the_score() -> None:
-    model = Ranker(**WORLD, seed=0).fit(world(reorder=True))
+def test_explanations_add_up_to_the_score(reorder_model: Ranker) -> None:
+    model = reorder_model
+    assert isinstance(model, SupportsExplain)
     u = model.users.number("u5")
     items = np.array([0, 3, 7, 19])
     everything = model.explain(u, items, top=len(FEATURES))
     rows = model.score_rows(np.array([u]))[0]
     for exp in everything:
-        total = exp.base_value + sum(c.contribution for c in exp.top)
+        assert exp.kind == "shap"
+        total = exp.base_value + sum(value for _, value in exp.contributions)
         assert total == pytest.approx(exp.score, abs=1e-9)
         assert exp.score == pytest.approx(float(rows[exp.item_num]), abs=1e-5)
     top = model.explain(u, items, top=3)
     for exp, full in zip(top, everything, strict=True):
-        assert len(exp.top) == 3 and exp.top == full.top[:3]
-        sizes = [abs(c.contribution) for c in exp.top]
-        assert sizes == sorted(sizes, reverse=True)
+        assert exp.contributions == full.contributions[:3]
+        assert exp.rest == pytest.approx(
+            sum(value for _, value in full.contributions[3:]), abs=1e-9
+        )
     own = model.items.numbers(sorted(_own_items(world(reorder=True), "u5")))
-    reason = model.explain(u, own[:1], top=1)[0].top[0]
-    assert reason.feature in {"bought_before", "bought_count", "days_since_bought"}
-    assert reason.contribution > 0
+    name, value = model.explain(u, own[:1], top=1)[0].contributions[0]
+    assert name in {"bought_before", "bought_count", "days_since_bought"} and value > 0
 
 
-def test_tree_explainer_matches_the_booster() -> None:
+def test_tree_explainer_matches_the_booster(discover_model: Ranker) -> None:
     shap = pytest.importorskip("shap")
     import lightgbm as lgb
 
-    model = Ranker(**WORLD, seed=0).fit(world(reorder=False))
+    model = discover_model
     _, _, x = model.features_of(np.arange(10))
     booster = lgb.Booster(model_str=model.booster_text())
     explainer = shap.TreeExplainer(booster)

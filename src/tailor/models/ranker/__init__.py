@@ -2,6 +2,6 @@
 LambdaMART over their scores and the user's and item's features, SHAP explanations."""
 
 from tailor.models.ranker.config import RankerConfig
-from tailor.models.ranker.model import Contribution, Explanation, Ranker
+from tailor.models.ranker.model import FEATURES, Ranker
 
-__all__ = ["Contribution", "Explanation", "Ranker", "RankerConfig"]
+__all__ = ["FEATURES", "Ranker", "RankerConfig"]

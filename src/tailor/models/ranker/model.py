@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,6 +27,7 @@ from tailor.models.base import (
     RecommenderBase,
     SupportsHistory,
 )
+from tailor.models.explain import Explanation, top_contributions
 from tailor.models.ranker import booster as lgbm
 from tailor.models.ranker.candidates import Candidates, candidates, fit_candidate_models
 from tailor.models.ranker.config import CANDIDATE_MODELS, RankerConfig
@@ -51,28 +51,6 @@ FEATURES = feature_names(CANDIDATE_MODELS)
 """The ranker's features, in column order."""
 SUBMODEL_SEP = "."
 """Separates a candidate model's name from its array's name in the ranker's state."""
-
-
-@dataclass(frozen=True)
-class Contribution:
-    """One feature's share in a recommendation's score (exact TreeSHAP)."""
-
-    feature: str
-    value: float
-    """The feature's value for this (user, item); NaN: missing."""
-    contribution: float
-    """What the feature adds to the score (the contributions and the base value sum to it)."""
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why an item got its score: the largest contributions by absolute size."""
-
-    item_num: int
-    score: float
-    base_value: float
-    """The score's starting point (the same for every item); base + all contributions = score."""
-    top: tuple[Contribution, ...]
 
 
 class Ranker(RecommenderBase[RankerConfig]):
@@ -294,8 +272,9 @@ class Ranker(RecommenderBase[RankerConfig]):
         return out
 
     def explain(self, user_num: int, item_nums: np.ndarray, top: int = 3) -> list[Explanation]:
-        """Per item, the ``top`` features that moved its score most (exact TreeSHAP, LightGBM's
-        ``pred_contrib``): their contributions and the base value sum to the score.
+        """Per item, the ``top`` features that moved its score most (``SupportsExplain``, kind
+        "shap"): exact TreeSHAP values from LightGBM's ``pred_contrib``, so the base value and
+        every feature's contribution sum to the score of ``score_rows``.
 
         Raises:
             NotFittedError: before ``fit``.
@@ -309,10 +288,8 @@ class Ranker(RecommenderBase[RankerConfig]):
         if len(wanted) and (wanted.min() < 0 or wanted.max() >= len(self.items)):
             raise IndexError(f"item numbers must be in 0..{len(self.items) - 1}")
         cand, x = self._block(np.array([user_num], np.int64))
-        pos = np.searchsorted(cand.items, wanted)  # one user: items are sorted
-        found = (pos < len(cand.items)) & (
-            cand.items[np.minimum(pos, len(cand.items) - 1)] == wanted
-        )
+        pos = np.minimum(np.searchsorted(cand.items, wanted), len(cand.items) - 1)
+        found = cand.items[pos] == wanted  # one user: the candidates' items are sorted
         if not found.all():
             missing = list(self.items.id_of(wanted[~found][:3]))
             user = self.users.id_of([user_num])[0]
@@ -320,16 +297,17 @@ class Ranker(RecommenderBase[RankerConfig]):
                 f"items {missing} are not candidates of user {user!r} (the ranker does not "
                 "score them)"
             )
-        rows = x[pos]
-        contrib = lgbm.contributions(self._booster, rows)
-        out = []
-        for item, values, shares in zip(wanted, rows, contrib, strict=True):
-            order = np.argsort(-np.abs(shares[:-1]), kind="stable")[:top]
-            parts = tuple(
-                Contribution(FEATURES[j], float(values[j]), float(shares[j])) for j in order
+        shares = lgbm.contributions(self._booster, x[pos])
+        return [
+            Explanation(
+                item_num=int(item),
+                base_value=float(row[-1]),
+                contributions=top_contributions(list(FEATURES), row[:-1], top),
+                kind="shap",
+                score=float(row.sum()),
             )
-            out.append(Explanation(int(item), float(shares.sum()), float(shares[-1]), parts))
-        return out
+            for item, row in zip(wanted, shares, strict=True)
+        ]
 
     def features_of(self, user_nums: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(user numbers, item numbers, float32 features) of these users' candidates: what the
