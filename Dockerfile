@@ -8,6 +8,7 @@
 # BASE must provide python3 (3.11) with the venv module; all three stages use it, so the venv
 # built in the second stage runs unchanged in the third.
 ARG BASE=python:3.11-slim
+# checkov:skip=CKV_DOCKER_7:the FROM lines name ${BASE}, a versioned tag (python:3.11-slim) unless overridden
 
 # --- 1. every wheel the image installs: a wheelhouse in the context (wheelhouse/deps, the
 # dependencies; wheelhouse/app, tailor's own wheel) when there is one, else built from the index
