@@ -189,7 +189,7 @@ def apply(
         "dropped": s.dropped,
         "dead": s.dead,
         "guard_tripped": consumer.guard.tripped,
-        "batches": s.batches,
+        "batches": len(steps),  # steps that polled records
         "seconds": round(seconds, 3),
         "events_per_s": round(s.applied / seconds),
         "cpu_s": round(cpu, 3),
