@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tailor.data.columns import Columns
-from tailor.models.model_dir import ModelDir
+from tailor.errors import ArtifactError
 from tailor.pipeline import FALLBACK_SIZE, Pipeline, PipelineResult, Query
 
 if TYPE_CHECKING:
@@ -78,22 +78,23 @@ def recommend_spark(
         ArtifactError: the folder cannot be read (checked on the driver first).
         ConfigError: ``segment_column`` is not a column of the users table.
     """
-    folder = ModelDir.load(model_dir)
-    # the same checks the workers' pipelines will make, here, where the error can be reported
-    Pipeline.from_model_dir(
+    # the checks the workers' pipelines will make, here, where an error can be reported
+    pipeline = Pipeline.from_model_dir(
         model_dir,
         fallback_size=fallback_size,
         segment_column=segment_column,
         users_table=users_table,
     )
-    ids = folder.model.users.ids if user_ids is None else np.asarray(user_ids, dtype=object)
+    if pipeline.model is None:  # pragma: no cover - from_model_dir raises first
+        raise ArtifactError(f"{model_dir} holds no model")
+    ids = pipeline.model.users.ids if user_ids is None else np.asarray(user_ids, dtype=object)
     files = {
         str(path.relative_to(model_dir)): path.read_bytes()
         for path in sorted(Path(model_dir).rglob("*"))
         if path.is_file()
     }
     job = _Job(
-        key=f"{folder.version}-{uuid.uuid4().hex}",
+        key=uuid.uuid4().hex,
         files=files,
         query=query,
         fallback_size=fallback_size,
