@@ -7,7 +7,10 @@ is measured is the app's own work (routing, validation, cache read, filters, ser
 middleware, metrics); uvicorn's HTTP parsing is not included.
 
 Scenarios: ``cache_hit`` (``/v1/recommendations/{user}?n=10``, precomputed list) and
-``live`` (``...&exclude_seen=false``: never cached, scored every time).
+``live`` (``...&exclude_seen=false``: never cached, scored every time), then
+``cache_hit_full_stack`` (the same requests with the app's fast path off: FastAPI's whole
+middleware stack and router, as before serving/fastpath.py) and ``cache_hit_again`` (fast path
+on again), so the two are compared in one process under the same machine load.
 
     .venv/bin/python bench/serving/hot_path.py [--requests 2000] [--redis URL] [--out FILE]
 """
@@ -30,6 +33,7 @@ from tailor.data.dataset import Dataset
 from tailor.models import create_model
 from tailor.models.popular import Popularity
 from tailor.serving.app import create_app
+from tailor.serving.fastpath import ServingApp
 from tailor.serving.settings import ServeSettings
 
 RESULTS = Path(__file__).parents[1] / "results" / "serving_hot_path.json"
@@ -129,12 +133,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
         app = create_app(settings)
+        assert isinstance(app, ServingApp)
         users = [f"u{k}" for k in range(2000)]
         async with app.router.lifespan_context(app):
             results = {
                 "cache_hit": await scenario(app, users, "n=10", args.requests),
                 "live": await scenario(app, users, "n=10&exclude_seen=false", args.requests),
             }
+            app.fast_path_enabled = False  # the same requests through FastAPI's whole stack
+            results["cache_hit_full_stack"] = await scenario(app, users, "n=10", args.requests)
+            app.fast_path_enabled = True
+            results["cache_hit_again"] = await scenario(app, users, "n=10", args.requests)
     return {
         "requests": args.requests,
         "cache": "redis" if args.redis else "memory",

@@ -274,6 +274,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["cache", "live", "outage"], action="append")
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario; best kept")
     parser.add_argument("--cache-rate", type=float, default=1000, help="cache-hit req/s")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
     if shutil.which("redis-server") is None:
         sys.exit("redis-server is needed (apt-get install -y redis-server)")
@@ -301,10 +302,11 @@ def main() -> None:
             out[name] = min(tries, key=_p99)
             out[name]["p99_ms_of_all_runs"] = [_p99(t) for t in tries]
             print(name, json.dumps(out[name], indent=1), flush=True)
-        if RESULTS.exists() and args.only:
-            out = {**json.loads(RESULTS.read_text()), **out}
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+        out["command"] = "python bench/serving/run.py " + " ".join(sys.argv[1:])
+        if args.out.exists() and args.only:
+            out = {**json.loads(args.out.read_text()), **out}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(out, indent=2) + "\n")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
