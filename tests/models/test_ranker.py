@@ -152,6 +152,27 @@ def test_tree_explainer_matches_the_booster(discover_model: Ranker) -> None:
     )
 
 
+def test_importances_put_the_planted_signal_first(discover_model: Ranker) -> None:
+    pytest.importorskip("shap")
+    importances = discover_model.importances(np.arange(30))
+    assert set(importances) == set(FEATURES)
+    assert next(iter(importances)) in {"bought_before", "bought_count", "days_since_bought"}
+    assert list(importances.values()) == sorted(importances.values(), reverse=True)
+
+
+def test_stacked_label_windows() -> None:
+    """planted_frame has one interaction a day for 36 days: with 7-day windows the latest
+    window and the one before both hold labelled users; asking for more only adds windows
+    that have labels."""
+    one = Ranker(**{**PLANTED, "label_days": 7.0}, seed=1).fit(planted_frame())
+    two = Ranker(**{**PLANTED, "label_days": 7.0, "label_windows": 2}, seed=1).fit(planted_frame())
+    assert one.fit_summary is not None and two.fit_summary is not None
+    assert (one.fit_summary["windows"], two.fit_summary["windows"]) == (1, 2)
+    assert two.fit_summary["train_users"] + two.fit_summary["held_out_users"] > (
+        one.fit_summary["train_users"] + one.fit_summary["held_out_users"]
+    )
+
+
 def test_explain_refuses_items_that_are_not_candidates() -> None:
     model = Ranker(**{**WORLD, "candidates_per_model": 1, "popular_candidates": 0}, seed=0)
     model.fit(world(reorder=True))

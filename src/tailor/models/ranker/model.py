@@ -324,6 +324,19 @@ class Ranker(RecommenderBase[RankerConfig]):
         u, i, x = (np.concatenate(p) for p in zip(*parts, strict=True))
         return u, i, x
 
+    def importances(self, user_nums: np.ndarray) -> dict[str, float]:
+        """Global importances: mean absolute SHAP value per feature over these users'
+        candidates, largest first (``shap.TreeExplainer`` on the booster; needs ``shap``)."""
+        import shap
+
+        _, _, x = self.features_of(user_nums)
+        if not len(x):
+            return dict.fromkeys(FEATURES, 0.0)
+        values = np.asarray(shap.TreeExplainer(self._booster).shap_values(x))
+        mean = np.abs(values).mean(axis=0)
+        order = np.argsort(-mean, kind="stable")
+        return {FEATURES[j]: float(mean[j]) for j in order}
+
     def booster_text(self) -> str:
         """The trained booster as LightGBM's model text (load with ``lightgbm.Booster(
         model_str=...)``, e.g. for ``shap.TreeExplainer``)."""
