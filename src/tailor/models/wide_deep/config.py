@@ -16,7 +16,7 @@ class WideDeepConfig(ModelConfig):
 
     embedding_size: int = Field(32, ge=1)
     """Width k of every embedding (user, item, each categorical value, the text projection)."""
-    hidden: tuple[int, ...] = (128, 64)
+    hidden: tuple[int, ...] = (64, 32)
     """Widths of the deep part's hidden layers (ReLU, dropout after each)."""
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     """Dropout after each hidden layer while training (tune in 0.2-0.5)."""
@@ -30,7 +30,7 @@ class WideDeepConfig(ModelConfig):
     """Decoupled weight decay (AdamW) on every parameter."""
     epochs: int = Field(12, ge=1)
     """Most passes over the distinct (user, item) pairs."""
-    batch_size: int = Field(512, ge=1)
+    batch_size: int = Field(1024, ge=1)
     """Positive pairs per step (each with ``negatives`` sampled items)."""
     negatives: int = Field(16, ge=1)
     """Items drawn uniformly per positive; the loss is a softmax over the positive and them."""
