@@ -72,3 +72,23 @@ def test_nothing_explains_popular_answers_or_a_popularity_model() -> None:
     listed = popularity.recommend_user("u0", Query(n=2)).items
     assert popularity.explain("u0", listed) == [None, None]
     assert Pipeline().explain("u0", [("i0", 1.0)]) == [None]
+
+
+def test_items_a_feature_model_refuses_are_left_unexplained() -> None:
+    """A model's own explain may refuse items it does not score (a ranker's non-candidates,
+    filled in from the popular list): those get None, the others their explanation."""
+    from tailor.data.vocab import Vocabulary
+    from tailor.models import Explanation
+    from tailor.pipeline.explanations import explain_items
+
+    class Ranker:
+        name = "ranker"
+        items = Vocabulary(["a", "b", "c"])
+
+        def explain(self, user_num: int, item_nums: Any, top: int = 3) -> list[Explanation]:
+            if 2 in list(item_nums):
+                raise ValueError("items ['c'] are not candidates")
+            return [Explanation(int(i), 0.5, (("f", 1.0),), "shap", 1.5) for i in item_nums]
+
+    explained = explain_items(Ranker(), 0, ["b", "c", "a"])  # type: ignore[arg-type]
+    assert [None if e is None else e.item_num for e in explained] == [1, None, 0]

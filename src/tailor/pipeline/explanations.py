@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tailor.models.base import Recommender, SupportsHistory
-from tailor.models.explain import Explanation
+from tailor.models.explain import Explanation, SupportsExplain
 
 DEFAULT_TOP = 3
 """Contributions per explained item (the API's default)."""
@@ -72,9 +72,27 @@ def explain_items(
         history, weights = scored_history(model, user_num, context)
         explained = explainer.explain_history(history, weights, targets, top)
     elif user_num is not None and not len(context):
-        explained = explainer.explain(user_num, targets, top)
+        explained = _own_explanations(explainer, user_num, targets, top)
     else:  # a session list of a model without a history path: not explained
         return out
     for k, explanation in zip(known, explained, strict=True):
         out[k] = explanation
+    return out
+
+
+def _own_explanations(
+    explainer: SupportsExplain, user_num: int, targets: np.ndarray, top: int
+) -> list[Explanation | None]:
+    """A model's own explanations of ``targets``; an item it refuses (ValueError: one it does
+    not score, such as a ranker's non-candidate filled in from the popular list) gets None."""
+    try:
+        return list(explainer.explain(user_num, targets, top))
+    except ValueError:
+        pass
+    out: list[Explanation | None] = []
+    for target in targets:
+        try:
+            out.extend(explainer.explain(user_num, np.array([target]), top))
+        except ValueError:
+            out.append(None)
     return out
