@@ -392,11 +392,12 @@ def _fit_spark(
 ) -> None:
     """``tailor fit --engine spark``: ALS fitted in Spark on Parquet at TRAIN (a path or URL);
     the catalogue, users table and validation file are read here, on the driver."""
-    from tailor.training.spark.als import fit_spark_model_dir
+    from tailor.training.spark.als import fit_spark_model_dir, spark_config
     from tailor.training.spark.session import parse_conf, spark_session
 
     if name != "als":
         raise ConfigError(f"--engine spark fits model 'als' only, not {name!r}")
+    spark_config(hyper)  # bad parameters fail before Spark starts
     if refit:
         raise ConfigError(
             "--refit is not available with --engine spark: fit on train + validation (one "

@@ -78,19 +78,31 @@ class SparkALSParams:
     """tailor's alpha, multiplying the weights of a weighted fit."""
 
 
-def spark_als_params(config: ALSConfig, n_users: int, n_items: int, n_pairs: int) -> SparkALSParams:
-    """Spark ALS's parameters for ``config`` on data of these sizes (``n_pairs``: the (user,
-    item) pairs with a positive rating).
+def spark_config(params: Mapping[str, Any]) -> ALSConfig:
+    """ALS's config from ``params``, checked for what Spark can fit: before any data is read.
 
     Raises:
-        ConfigError: ``binary`` with ``alpha < 1`` (no Spark confidence is below 1).
+        ConfigError: an invalid hyperparameter, or ``binary`` with ``alpha < 1`` (no Spark
+            confidence is below an unobserved cell's).
     """
+    config: ALSConfig = ALS(**dict(params)).config
     if config.binary and config.alpha < 1:
         raise ConfigError(
             f"--engine spark: alpha {config.alpha} < 1 weighs an observed pair below an "
             "unobserved one, which Spark's ALS cannot express (its confidence is 1 + alpha r); "
             "use alpha >= 1"
         )
+    return config
+
+
+def spark_als_params(config: ALSConfig, n_users: int, n_items: int, n_pairs: int) -> SparkALSParams:
+    """Spark ALS's parameters for ``config`` on data of these sizes (``n_pairs``: the (user,
+    item) pairs with a positive rating).
+
+    Raises:
+        ConfigError: as :func:`spark_config`.
+    """
+    spark_config(config.model_dump())
     reg = config.regularization * (n_users + n_items) / (2 * max(n_pairs, 1))
     return SparkALSParams(
         rank=config.factors,
@@ -202,7 +214,7 @@ def fit_spark_model_dir(
         DataError: unreadable or invalid interactions (:func:`frames.read_interactions`).
     """
     check_output(out, inputs, force=force)
-    config = ALS(**dict(params)).config
+    config = spark_config(params)
     pairs = interaction_pairs(read_interactions(spark, train)).cache()
     try:
         frame, n_rows = collect_pairs(pairs)

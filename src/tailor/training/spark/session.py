@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ BASE_CONF: Mapping[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.log.level": "ERROR",
 }
 
 
@@ -62,6 +64,10 @@ def spark_session(
             "--engine spark needs a Java runtime (Java 17): install it (Debian: apt-get install "
             "openjdk-17-jre-headless) or set JAVA_HOME"
         )
+    # PySpark 4.3 warns on every pandas conversion under pandas 3; tailor's conversions are
+    # tested with it (tests/spark), so the warnings only bury the command's output
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\.")
+    warnings.filterwarnings("ignore", message="The copy keyword is deprecated", module=r"pyspark\.")
     settings = dict(BASE_CONF)
     if master.startswith("local"):
         settings["spark.sql.shuffle.partitions"] = str(LOCAL_SHUFFLE_PARTITIONS)
