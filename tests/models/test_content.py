@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tailor.data.dataset import Dataset
-from tailor.models.content import Content
+from tailor.models.content import Content, project_vectors
 from tailor.models.registry import create_model
 from tailor.testing import RecommenderContract
 from tailor.testing.data import planted_frame
@@ -153,3 +153,18 @@ def test_online_retail_new_items_are_scored_from_descriptions() -> None:
     assert len(pairs) > 100 and np.isfinite(scores).all()
     assert (scores > 0).mean() > 0.8
     assert ((scores >= 0) & (scores <= 1 + 1e-6)).all()
+
+
+def test_vectors_transfer_to_another_catalogue_by_feature_name() -> None:
+    # shop A knows "wool", "scarf", "tin"; shop B's vocabulary is "wool", "hat", "scarf"
+    frame_a = _frame([("A", "a", 0), ("B", "b", 0)])
+    catalog_a = pd.DataFrame({"item_id": ["a", "b"], "title": ["wool scarf", "tin tin"]})
+    model_a = Content(min_df=1, ngram_max=1).fit(
+        Dataset.from_frame(frame_a, item_features=catalog_a)
+    )
+    target = np.array(["text:hat", "text:scarf", "text:wool"])
+    moved = project_vectors(model_a.item_vectors, model_a.feature_names, target).toarray()
+    # "wool scarf": two words with equal tf-idf -> 1/sqrt(2) each; "tin tin" has no match
+    np.testing.assert_allclose(moved, [[0, 1 / np.sqrt(2), 1 / np.sqrt(2)], [0, 0, 0]], atol=1e-6)
+    with pytest.raises(ValueError, match="names"):
+        project_vectors(model_a.item_vectors, target[:1], target)

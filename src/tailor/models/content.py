@@ -173,3 +173,30 @@ class Content(RecommenderBase[ContentConfig]):
 def _counted(inter: Interactions) -> Interactions:
     """The interactions at weight 1 each: a profile counts events, not quantities or ratings."""
     return Interactions.from_arrays(inter.user_nums, inter.item_nums, None, inter.timestamps)
+
+
+def project_vectors(
+    vectors: sp.csr_array, names: np.ndarray, target_names: np.ndarray
+) -> sp.csr_array:
+    """Rows of ``vectors`` (columns named ``names``, e.g. a fitted model's ``item_vectors`` and
+    ``feature_names``) re-expressed over another catalogue's features ``target_names``:
+    columns are matched by name (``text:wool`` to ``text:wool``), unmatched ones dropped, rows
+    renormalised (all-zero where nothing matches). This is how vectors learned on one data set
+    initialise or score another's (docs/models.md, "Transfer between catalogues").
+
+    Raises:
+        ValueError: ``names`` does not name every column of ``vectors``.
+    """
+    if len(names) != vectors.shape[1]:
+        raise ValueError(f"{len(names)} names for {vectors.shape[1]} feature columns")
+    position = {str(name): k for k, name in enumerate(np.asarray(target_names).tolist())}
+    target = np.array([position.get(str(n), -1) for n in np.asarray(names).tolist()], np.int64)
+    coo = sp.csr_array(vectors).tocoo()
+    keep = target[coo.col] >= 0
+    moved = sp.csr_array(
+        (coo.data[keep].astype(np.float64), (coo.row[keep], target[coo.col[keep]])),
+        shape=(vectors.shape[0], len(position)),
+    )
+    norms = np.sqrt(np.asarray(moved.multiply(moved).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return sp.csr_array(sp.diags_array(scale) @ moved).astype(np.float32)
