@@ -308,3 +308,24 @@ def test_user_label_split_takes_each_users_last_fraction() -> None:
     }
     assert pairs == {("a", "i0"), ("a", "i1"), ("b", "i1")}
     assert len(history.interactions) == 5
+
+
+def test_pipeline_serves_the_rankers_lists(reorder_model: Ranker) -> None:
+    """Batch and one-user paths of the pipeline give the model's own lists (repeat view), and
+    the novel view's lists hold no past purchase."""
+    from tailor.models.popular import Popularity
+    from tailor.pipeline import Pipeline, Query
+
+    frame = world(reorder=True)
+    pipe = Pipeline.build(reorder_model, Popularity().fit(frame))
+    users = ["u0", "u11", "u42"]
+    batch = pipe.recommend(users, Query(n=3, exclude_seen=False)).recs
+    own = reorder_model.recommend(users, n=3, exclude_seen=False)
+    for user in users:
+        served = list(batch.loc[batch["user_id"] == user, "item_id"])
+        assert served == own.for_user(user)
+        assert [i for i, _ in pipe.recommend_user(user, Query(n=3, exclude_seen=False)).items] == (
+            served
+        )
+        novel = pipe.recommend_user(user, Query(n=5)).items
+        assert len(novel) == 5 and not {i for i, _ in novel} & _own_items(frame, user)
