@@ -147,6 +147,19 @@ def profile_lines(profiler: cProfile.Profile, calls: int, top: int = 15) -> list
     ]
 
 
+def weights_gap(folded: Any, refit: Any) -> dict[str, float]:
+    """The folded-in item-item weights against the refit's, over the folded model's items."""
+    import numpy as np
+
+    nums = refit.items.numbers(folded.items.ids)
+    n = len(folded.weights)
+    want = refit.weights[np.ix_(nums[:n], nums[:n])]
+    return {
+        "max_abs_diff": float(np.abs(folded.weights - want).max()),
+        "max_abs_weight": float(np.abs(want).max()),
+    }
+
+
 def run(data: Any, models: list[str], profile: bool = False) -> dict[str, Any]:
     from tailor.evaluation.truth import unseen_only
     from tailor.streaming.rules import EventRules
@@ -218,6 +231,8 @@ def run(data: Any, models: list[str], profile: bool = False) -> dict[str, Any]:
             "load_before": load_before,
             "load_after": machine()["load_avg"],
         }
+        if hasattr(model, "weights") and not hasattr(model.weights, "tocsr"):  # EASE's B
+            out["models"][name]["weights_vs_refit"] = weights_gap(model, refit_model)
         if profiler is not None:
             out["models"][name]["profile"] = profile_lines(profiler, len(frames))
         print(f"  {out['models'][name]}", file=sys.stderr)
