@@ -26,7 +26,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from run import TAILOR, Redis, build_model, cpu_seconds, free_port, start_server, stop, warmup
+from run import (
+    TAILOR,
+    WARM_ENV,
+    Redis,
+    build_model,
+    cpu_seconds,
+    free_port,
+    start_server,
+    stop,
+    warmup,
+)
 
 RESULTS = Path(__file__).parents[1] / "results" / "serving_external.json"
 
@@ -85,8 +95,8 @@ def main() -> None:
         info = build_model(workdir / "model")
         users = info.pop("user_ids")
         url = f"redis://127.0.0.1:{redis.port}/0"
-        subprocess.run([TAILOR, "serve", "warm", "--model-dir", str(workdir / "model"),
-                        "--redis", url], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        warm = [TAILOR, "serve", "warm", "--model-dir", str(workdir / "model"), "--redis", url]
+        subprocess.run(warm, check=True, stdout=subprocess.DEVNULL, env=WARM_ENV)
         port = free_port()
         server = start_server(workdir / "model", url, port, prefix=server_cpu)
         try:
