@@ -48,6 +48,13 @@ def _one(model: Any, target: int, top: int = 3) -> Explanation:
     return explanation
 
 
+def _folded(model: Any, target: int, top: int = 3) -> Explanation:
+    """u0's history explained as ``score_history`` scores it (the factor models' fold-in)."""
+    (explanation,) = ItemAttributions(model).explain_history(U0_HISTORY, None, [target], top)
+    assert explanation is not None
+    return explanation
+
+
 def test_ease_contribution_of_each_bought_item_is_its_weight_to_the_target() -> None:
     b = np.zeros((8, 8), np.float32)
     b[0, I1], b[1, I1], b[2, I1] = 0.5, 0.25, -0.125
@@ -86,11 +93,16 @@ def test_als_contribution_is_confidence_times_q_i_a_inverse_q_j() -> None:
     # each bought item adds 0.5 * 0.5 / 4 = 1/16 to every item's score
     items = np.full((8, 1), 0.5, np.float32)
     model = _planted("als", {"factors": 1, "regularization": 2.0}, item_factors=items)
-    e = _one(model, I1)
+    e = _folded(model, I1)
     assert e == Explanation(
         I1, 0.0, (("i0", 0.0625), ("i2", 0.0625), ("i3", 0.0625)), "items", 0.1875
     )
     assert model.score_history(U0_HISTORY)[I1] == pytest.approx(0.1875, abs=1e-7)
+    # u0's own list: the learned vector's score, what it adds beyond the fold in the base
+    own = _one(model, I1)
+    listed = float(model.score_rows(np.array([0]))[0, I1])
+    assert own.contributions == e.contributions and own.score == listed
+    assert own.base_value == pytest.approx(listed - 0.1875, abs=1e-12)
 
 
 def test_bpr_contribution_follows_the_ranking_fold_and_the_bias_is_the_base() -> None:
@@ -99,7 +111,7 @@ def test_bpr_contribution_follows_the_ranking_fold_and_the_bias_is_the_base() ->
     users = np.tile(np.array([[2.0, 1.0]], np.float32), (12, 1))
     items = np.array([[1.0, 0.25]] * 4 + [[-1.0, 0.25]] * 4, np.float32)
     model = _planted("bpr", {"factors": 1}, user_factors=users, item_factors=items)
-    e, f = _one(model, I1), _one(model, I4)
+    e, f = _folded(model, I1), _folded(model, I4)
     assert e.kind == "items" and e.base_value == 0.25 and e.score == pytest.approx(2.25)
     assert [name for name, _ in e.contributions] == ["i0", "i2", "i3"]
     assert [v for _, v in e.contributions] == pytest.approx([2 / 3] * 3)
@@ -153,11 +165,17 @@ def test_movielens_attributions_sum_to_the_history_score(movielens: Dataset, nam
     every = np.arange(len(model.items))
     for user in (0, 10, 100):
         items, weights = model.user_history(user)
-        explained = attributions.explain(user, every, top=len(items))
-        scores = np.array([e.score for e in explained])
+        folded = attributions.explain_history(items, weights, every, top=len(items))
+        scores = np.array([e.score for e in folded])  # type: ignore[union-attr]
         expected = model.score_history(items, weights)
         np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5 * np.abs(expected).max())
-        for e in explained:  # with every item kept, nothing is left over
+        explained = attributions.explain(user, every, top=len(items))  # the user's own list
+        listed = model.score_rows(np.array([user]))[0]
+        np.testing.assert_allclose(
+            [e.score for e in explained], listed, rtol=1e-4, atol=1e-5 * np.abs(listed).max()
+        )
+        for e, f in zip(explained, folded, strict=True):  # same shares; nothing left over
+            assert f is not None and e.contributions == f.contributions
             assert abs(e.rest) <= 1e-9 * max(1.0, abs(e.score))
         top3 = attributions.explain(user, every[:50], top=3)
         for short, full in zip(top3, explained[:50], strict=True):

@@ -63,6 +63,14 @@ def test_factor_models_explain_the_folded_in_score() -> None:
         assert e.score == pytest.approx(score, rel=1e-4, abs=1e-6)
 
 
+def test_a_factor_models_user_list_is_explained_at_its_listed_score() -> None:
+    pipeline = _pipeline(ALS(factors=4, iterations=3, seed=0))
+    answer = pipeline.recommend_user("u0", Query(n=3))
+    for (_, score), e in zip(answer.items, pipeline.explain("u0", answer.items), strict=True):
+        assert e is not None and e.score == pytest.approx(score, rel=1e-5, abs=1e-6)
+        assert {name for name, _ in e.contributions} <= {"i0", "i2", "i3"}
+
+
 def test_nothing_explains_popular_answers_or_a_popularity_model() -> None:
     pipeline = _pipeline(EASE())
     cold = pipeline.recommend_user("stranger", Query(n=3))

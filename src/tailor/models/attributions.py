@@ -9,13 +9,15 @@ contribution per history item :math:`j` plus a base that no item moves:
   :math:`p_j B_{ji} / \\max_k |(p B)_k|`, base the trend :math:`t_i`.
 - ALS: the folded-in vector :math:`x = A^{-1} \\sum_j c_j q_j` (``score_history``'s exact user
   step) gives :math:`\\hat r_i = \\sum_j c_j\\, q_i^\\top A^{-1} q_j` (what implicit's
-  ``explain`` computes), base 0. A learned user's own vector came from conjugate-gradient
-  sweeps, so its score differs from the explained one in the last digits.
+  ``explain`` computes), base 0. For a known user's own list (``explain``), what the
+  learned vector (from conjugate-gradient sweeps) adds beyond the fold-in joins the base.
 - BPR, mf-sgd: the ranking fold :math:`x = s \\sum_j r_j (q_j - \\bar q)` gives contribution
-  :math:`s\\, r_j (q_j - \\bar q)^\\top q_i`, base the score of an empty history (the biases).
+  :math:`s\\, r_j (q_j - \\bar q)^\\top q_i`, base the score of an empty history (the biases); for
+  a known user's own list, plus what the learned vector adds beyond the fold.
 
 Each explained score is the model's ``score_history`` of the same history (up to float32
-rounding): ``base_value + sum of all contributions == score``. :func:`explainer_for` gives any
+rounding), or for a known user's own list (``explain``) its ``score_rows`` score:
+``base_value + sum of all contributions == score``. :func:`explainer_for` gives any
 model its :class:`~tailor.models.explain.SupportsExplain`: its own (the feature models' SHAP),
 else one of these, read from the model's public state (it never edits a model).
 """
@@ -23,6 +25,7 @@ else one of these, read from the model's public state (it never edits a model).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
@@ -142,19 +145,32 @@ class ItemAttributions:
         self.model = model
 
     def explain(self, user_num: int, item_nums: np.ndarray, top: int = 3) -> list[Explanation]:
-        """The user's own history (``user_history``) explained; see :meth:`explain_history`.
+        """The scores ``score_rows([user_num])`` gives ``item_nums``, split over the user's own
+        history (``user_history``; see :meth:`explain_history`). A factor model's learned user
+        vector is not the fold-in of its history (it comes from iterative sweeps), so what it
+        adds beyond the fold-in's item shares goes into ``base_value``: ``score`` is the
+        model's score, and base plus contributions still add up to it.
 
         Raises:
             ValueError: a target the model cannot score (an item added after the fit).
         """
-        history = cast(SupportsHistory, self.model).user_history(user_num)
+        model = self.model
+        history = cast(SupportsHistory, model).user_history(user_num)
         out = self.explain_history(history[0], history[1], item_nums, top)
         missing = [
             int(t) for t, e in zip(np.asarray(item_nums).tolist(), out, strict=True) if e is None
         ]
         if missing:
             raise ValueError(f"items {missing} have no score to explain (added after the fit)")
-        return cast(list[Explanation], out)
+        explained = cast(list[Explanation], out)
+        if not isinstance(model, SupportsFactors):
+            return explained  # the item-item models: the history score is the row's score
+        row = model.score_rows(np.array([user_num], np.int64))[0]
+        return [
+            replace(e, base_value=e.base_value + float(row[e.item_num]) - e.score,
+                    score=float(row[e.item_num]))
+            for e in explained
+        ]  # fmt: skip
 
     def explain_history(
         self,

@@ -66,14 +66,13 @@ def explain_items(
     if not len(targets):
         return out
     explained: Sequence[Explanation | None]
-    if isinstance(explainer, ItemAttributions) and isinstance(model, SupportsHistory):
-        if user_num is None and not len(context):
-            return out
+    if user_num is not None and not len(context):  # the user's own list: score_rows' scores
+        explained = _own_explanations(explainer, user_num, targets, top)
+    elif len(context) and isinstance(explainer, ItemAttributions):
+        assert isinstance(model, SupportsHistory)  # ItemAttributions holds such models only
         history, weights = scored_history(model, user_num, context)
         explained = explainer.explain_history(history, weights, targets, top)
-    elif user_num is not None and not len(context):
-        explained = _own_explanations(explainer, user_num, targets, top)
-    else:  # a session list of a model without a history path: not explained
+    else:  # an unknown id without a history; a session list of a model without a history path
         return out
     for k, explanation in zip(known, explained, strict=True):
         out[k] = explanation

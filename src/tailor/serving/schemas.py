@@ -94,8 +94,7 @@ class ItemExplanation(BaseModel):
         "models); lime: a local linear surrogate's weights."
     )
     score: float = Field(
-        description="The score explained: the model's score for the item from this history "
-        "(for a factor model's known user, the exact fold-in its learned vector approximates)."
+        description="The score explained: the model's score for the item from this history."
     )
     base_value: float = Field(description="What the score is without any contribution.")
     contributions: list[Contribution]
