@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from scipy.linalg import blas
 
 from tailor.errors import ConfigError
 from tailor.models._matrices import grow_csr
@@ -35,7 +36,7 @@ def gram(x: sp.csr_array) -> sp.csr_array:
 
 
 def solve_inverse(g: sp.csr_array, regularization: float) -> np.ndarray:
-    r""":math:`(G + \lambda I)^{-1}` in float64 from a Cholesky factorisation (dense)."""
+    r""":math:`(G + \lambda I)^{-1}` from a float64 Cholesky factorisation (dense), as float32."""
     a = g.toarray()
     a[np.diag_indices_from(a)] += regularization
     chol, info = scipy.linalg.lapack.dpotrf(a, lower=True, overwrite_a=True)
@@ -45,14 +46,13 @@ def solve_inverse(g: sp.csr_array, regularization: float) -> np.ndarray:
         raise ConfigError(f"EASE: X'X + {regularization} I is not positive definite ({info})")
     upper = np.triu_indices_from(inv, k=1)
     inv[upper] = inv.T[upper]  # dpotri fills the lower triangle only
-    out: np.ndarray = inv
-    return out
+    return np.ascontiguousarray(inv, dtype=np.float32)
 
 
 def inverse_from_weights(
     weights: np.ndarray, g: sp.csr_array, regularization: float
 ) -> np.ndarray | None:
-    r""":math:`P` of the weights :math:`B` fitted on the Gram matrix ``g``, in float64:
+    r""":math:`P` (float32) of the weights :math:`B` fitted on the Gram matrix ``g``:
     :math:`P = (I - B)\,\mathrm{diag}(p)` with :math:`1/p_j = G_{jj} + \lambda -
     \sum_{i \ne j} G_{ji} B_{ij}`. None when the result is not symmetric (``B`` was not fitted
     on ``g``)."""
@@ -61,7 +61,8 @@ def inverse_from_weights(
         coo.row, coo.data * weights[coo.col, coo.row], minlength=len(weights)
     )  # sum_i G_ji B_ij
     p = 1.0 / (g.diagonal() + regularization - explained)
-    out: np.ndarray = weights * -p[None, :]  # float64
+    out = np.empty(weights.shape, np.float32)
+    np.multiply(weights, -p[None, :], out=out, casting="same_kind")
     out[np.diag_indices_from(out)] = p
     # P is symmetric: compare some rows with their columns (a foreign B fails everywhere)
     probe = np.unique(np.linspace(0, len(p) - 1, min(len(p), SYMMETRY_PROBES)).astype(np.int64))
@@ -77,7 +78,7 @@ def grow(p: np.ndarray, n: int, regularization: float) -> np.ndarray:
     m = len(p)
     if n == m:
         return p
-    out = np.zeros((n, n))
+    out = np.zeros((n, n), np.float32)
     out[:m, :m] = p
     out[np.arange(m, n), np.arange(m, n)] = 1.0 / regularization
     return out
@@ -98,14 +99,18 @@ def update(p: np.ndarray, new_rows: sp.csr_array, old_rows: sp.csr_array) -> Non
     new, old = new_rows[changed], old_rows[changed]
     new = new[np.diff(new.indptr) > 0]
     old = old[np.diff(old.indptr) > 0]
-    ut = sp.csr_array(sp.vstack([new, old]), dtype=np.float64)  # U transposed: 2r x n
+    ut = sp.csr_array(sp.vstack([new, old]), dtype=np.float32)  # U transposed: 2r x n
     sign = np.r_[np.ones(new.shape[0]), -np.ones(old.shape[0])]
     wt = np.asarray(ut @ p)  # (P U)^T, P being symmetric
-    small = np.diag(sign) + np.asarray(ut @ wt.T)
-    # the n x n product in float32 (half the time of float64; it is a correction to P, whose
-    # sum stays float64); the small inverse (2r x 2r) once rather than a solve per column of W
-    z = (np.linalg.inv(small) @ wt).astype(np.float32)
-    p -= wt.T.astype(np.float32) @ z
+    small = np.diag(sign) + np.asarray(ut @ wt.T, dtype=np.float64)
+    # the small inverse (2r x 2r) once rather than a solve per column of W, in float64
+    z = (np.linalg.inv(small) @ wt.astype(np.float64)).astype(np.float32)
+    # P -= W Z in place: BLAS updates a Fortran-ordered array without a copy, and P being
+    # symmetric, a C-ordered P is that of P^T (P^T -= Z^T W^T, the same correction)
+    target = p.T if p.flags.c_contiguous else p
+    if not target.flags.f_contiguous:
+        raise ValueError("the kept inverse must be a contiguous array")
+    blas.sgemm(-1.0, z, wt, beta=1.0, c=target, trans_a=True, overwrite_c=True)
 
 
 def weights_of(p: np.ndarray) -> np.ndarray:

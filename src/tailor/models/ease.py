@@ -60,7 +60,7 @@ class EASE(ItemItemModel[EASEConfig]):
     **Fold-in** (``partial_fit``): the profiles :math:`p_u` of the users in the batch absorb
     the new interactions with the rules of ``fit`` (binary or summed weights, decay from the
     user's new newest time), and :math:`B` moves as a fit on the union would move it, up to
-    float32 rounding: the model keeps :math:`P` in memory (float64, not saved: the first fold-in
+    float32 rounding: the model keeps :math:`P` in memory (float32, not saved: the first fold-in
     after a load rebuilds it from :math:`B` and the profiles in :math:`O(n^2)`) and applies the
     batch users' change of :math:`X` as a Woodbury update (``_gram_inverse``; about
     :math:`4 n^2 r` operations for :math:`r` changed users, against :math:`n^3` for a fit). Items
@@ -84,7 +84,7 @@ class EASE(ItemItemModel[EASEConfig]):
     weights: np.ndarray
     """float32 items x items matrix :math:`B` with a zero diagonal."""
     _inverse: np.ndarray | None = None
-    """float64 :math:`P = (X^\\top X + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
+    """float32 :math:`P = (X^\\top X + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:

@@ -67,7 +67,7 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     With all options off this is plain EASE up to that per-user scale.
 
     **Fold-in** (``partial_fit``): :math:`B` moves with the batch as a fit on the union would
-    move it. The model keeps :math:`P = (G + \lambda I)^{-1}` in memory (float64, not saved:
+    move it. The model keeps :math:`P = (G + \lambda I)^{-1}` in memory (float32, not saved:
     rebuilt from :math:`B` and the saved pairs in :math:`O(n^2)` by the first fold-in after a
     load) and applies the batch users' change of :math:`X_g` as a Woodbury update, about
     :math:`4 n^2 r` operations for :math:`r` users whose pairs changed (``_gram_inverse``); items
@@ -107,7 +107,7 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     trend: np.ndarray
     """float32 :math:`\\gamma q / \\max q` per item (zeros when :math:`\\gamma = 0`)."""
     _inverse: np.ndarray | None = None
-    """float64 :math:`P = (G + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
+    """float32 :math:`P = (G + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
     _clock: int | None = None
     """The time :math:`t_{max}` that the kept Gram's decay is measured from (decayed Gram)."""
 
