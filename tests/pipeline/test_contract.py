@@ -1,10 +1,11 @@
 """The contract of the pipeline: what is evaluated is what is served.
 
 On a planted shop (unavailable items, categories, popularity ties, a users table with a country,
-users the model does not know, a model that cannot score some items so lists run short), for
-every user: the list the server answers (from the warmed cache, from a write-back miss and from
-live scoring) == the ``tailor recommend`` list == the list ``evaluate_model`` scores, item for
-item and in order (ties by lower item number).
+users the model does not know, a model that cannot score some items so lists run short, and
+new items with titles that only the folder's content model scores, slotted into EASE's lists at
+ranks 2 and 4), for every user: the list the server answers (from the warmed cache, from a
+write-back miss and from live scoring) == the ``tailor recommend`` list == the list
+``evaluate_model`` scores, item for item and in order (ties by lower item number).
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ QUERIES: list[dict[str, Any]] = [
     {"n": 6, "category": "c2", "exclude": ["i2", "i8"]},
     {"n": 12},  # more than some users have candidates for: backfill
 ]
+COLOURS, THINGS = ["red", "blue", "green", "white"], ["mug", "scarf", "lamp", "bag", "card"]
+NEW_ITEMS = [f"n{j}" for j in range(6)]
+"""Catalogue items nobody bought: only the content model scores them."""
+NEW_UNAVAILABLE = {"n5"}
+SLOTS: dict[str, tuple[int, ...]] = {"ease-cold": (2, 4)}
+"""Cold-item slots per fixture (the others: none)."""
 
 
 def _shop() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -55,6 +62,7 @@ def _shop() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             "item_id": [f"i{k}" for k in range(N_ITEMS)],
             "category": [f"c{k % 3}" for k in range(N_ITEMS)],
             "available": [f"i{k}" not in UNAVAILABLE for k in range(N_ITEMS)],
+            "title": [f"{COLOURS[k % 4]} {THINGS[k % 5]}" for k in range(N_ITEMS)],
         }
     )
     users = pd.DataFrame(
@@ -79,13 +87,27 @@ def _nan_for_some(original: Any) -> Any:
     return score
 
 
-@pytest.fixture(params=["popularity", "itemknn", "ease", "ease-nan"])
+def _new_items() -> pd.DataFrame:
+    """Catalogue rows of the new items (titles and categories, no interactions)."""
+    return pd.DataFrame(
+        {
+            "item_id": NEW_ITEMS,
+            "category": [f"c{j % 3}" for j in range(len(NEW_ITEMS))],
+            "available": [i not in NEW_UNAVAILABLE for i in NEW_ITEMS],
+            "title": [f"{COLOURS[j % 4]} {THINGS[(j + 1) % 5]}" for j in range(len(NEW_ITEMS))],
+        }
+    )
+
+
+@pytest.fixture(params=["popularity", "itemknn", "ease", "ease-nan", "ease-cold"])
 def shop(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
     frame, catalog, users = _shop()
-    name = request.param.removesuffix("-nan")
+    name = request.param.removesuffix("-nan").removesuffix("-cold")
     path = tmp_path / "model"
+    if request.param.endswith("-cold"):
+        catalog = pd.concat([catalog, _new_items()], ignore_index=True)
     fit_model_dir(frame, name, {}, path, items=catalog)
     users.to_parquet(path / "users.parquet", index=False)
     if request.param.endswith("-nan"):
@@ -104,7 +126,9 @@ def _requested() -> list[str]:
     return [f"u{u}" for u in range(N_USERS)] + COLD
 
 
-def _cli_lists(path: Path, tmp: Path, query: dict[str, Any], monkeypatch: Any) -> dict[str, Any]:
+def _cli_lists(
+    path: Path, tmp: Path, query: dict[str, Any], monkeypatch: Any, slots: tuple[int, ...] = ()
+) -> dict[str, Any]:
     users = tmp / "users.csv"
     pd.DataFrame({"user_id": _requested()}).to_csv(users, index=False)
     out = tmp / f"recs-{len(list(tmp.glob('recs-*')))}.parquet"
@@ -114,6 +138,8 @@ def _cli_lists(path: Path, tmp: Path, query: dict[str, Any], monkeypatch: Any) -
         args += ["--category", query["category"]]
     for item in query.get("exclude", []):
         args += ["--exclude", item]
+    if slots:
+        args += ["--cold-item-slots", ",".join(map(str, slots))]
     monkeypatch.setattr(sys, "argv", ["tailor", *map(str, args)])
     try:
         main()
@@ -141,7 +167,9 @@ def _served(client: TestClient, query: dict[str, Any], user: str) -> tuple[list[
     return [x["item_id"] for x in body["items"]], body["source"]
 
 
-def _evaluated(path: Path, query: dict[str, Any], monkeypatch: Any) -> dict[str, Any]:
+def _evaluated(
+    path: Path, query: dict[str, Any], monkeypatch: Any, slots: tuple[int, ...] = ()
+) -> dict[str, Any]:
     """The lists evaluate_model scores (captured where they reach the metrics)."""
     captured: dict[str, pd.DataFrame] = {}
     real = fitted_module.evaluate
@@ -160,7 +188,7 @@ def _evaluated(path: Path, query: dict[str, Any], monkeypatch: Any) -> dict[str,
         }
     )
     split = Split(train=frame, validation=None, test=test)
-    pipeline = Pipeline.from_model_dir(path, segment_column="country")
+    pipeline = Pipeline.from_model_dir(path, segment_column="country", cold_item_slots=slots)
     evaluate_model(
         pipeline, split, k=(query["n"],), n=query["n"], category=query.get("category"), ci=False
     )
@@ -168,14 +196,18 @@ def _evaluated(path: Path, query: dict[str, Any], monkeypatch: Any) -> dict[str,
 
 
 def test_served_equals_recommend_equals_evaluated(
-    shop_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shop: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli = [_cli_lists(shop_dir, tmp_path, q, monkeypatch) for q in QUERIES]
+    shop_dir, name = shop
+    slots = SLOTS.get(name, ())
+    cli = [_cli_lists(shop_dir, tmp_path, q, monkeypatch, slots) for q in QUERIES]
     for q, expected in zip(QUERIES, cli, strict=True):
         assert all(expected[u][0] for u in _requested()[:-1]), "planted users all get items"
-        assert not set().union(*(set(items) for items, _ in expected.values())) & UNAVAILABLE
+        listed = set().union(*(set(items) for items, _ in expected.values()))
+        assert not listed & (UNAVAILABLE | NEW_UNAVAILABLE)
+        assert bool(listed & set(NEW_ITEMS)) == bool(slots), "new items only through slots"
         if "exclude" not in q:
-            assert _evaluated(shop_dir, q, monkeypatch) == expected
+            assert _evaluated(shop_dir, q, monkeypatch, slots) == expected
     modes = {
         "warm cache": {"warm_on_start": True},
         "write-back": {"write_back": True},
@@ -183,7 +215,11 @@ def test_served_equals_recommend_equals_evaluated(
     }
     for mode, options in modes.items():
         settings = serve_settings(
-            shop_dir, segment_column="country", scoring_budget_ms=2000, **options
+            shop_dir,
+            segment_column="country",
+            scoring_budget_ms=2000,
+            cold_item_slots=list(slots),
+            **options,
         )
         with TestClient(create_app(settings)) as client:
             for q, expected in zip(QUERIES, cli, strict=True):
@@ -220,3 +256,26 @@ def test_backfill_and_segments_are_exercised(shop: tuple[Path, str]) -> None:
             seen = set(frame.loc[frame["user_id"] == user, "item_id"])
             left = N_ITEMS - len(seen | UNAVAILABLE)  # every other item is in the popular lists
             assert row["n_items"] == min(12, left)
+
+
+def test_new_items_take_their_slots(tmp_path: Path) -> None:
+    """The ease-cold shop: every known user's list of 5 holds new items at ranks 2 and 4 (the
+    best by content score among the available new items of the query's category), and no slot
+    without ``cold_item_slots``."""
+    frame, catalog, _ = _shop()
+    path = tmp_path / "model"
+    fit_model_dir(frame, "ease", {}, path, items=pd.concat([catalog, _new_items()]))
+    from tailor.pipeline import Query
+
+    plain = Pipeline.from_model_dir(path).recommend(_requested()[:N_USERS], Query(n=5))
+    assert not plain.recs["item_id"].isin(NEW_ITEMS).any()
+    pipeline = Pipeline.from_model_dir(path, cold_item_slots=(2, 4))
+    assert pipeline.cold_items is not None
+    assert sorted(pipeline.cold_items.item_ids.tolist()) == NEW_ITEMS
+    for query in (Query(n=5), Query(n=5, category="c1")):
+        recs = pipeline.recommend(_requested()[:N_USERS], query).recs
+        new = recs[recs["item_id"].isin(NEW_ITEMS)]
+        assert set(new["rank"]) == {2, 4} and len(new) == 2 * N_USERS
+        assert "n5" not in set(new["item_id"])  # unavailable
+        if query.category == "c1":  # n1 and n4 are the new items of c1
+            assert set(new["item_id"]) == {"n1", "n4"}

@@ -131,8 +131,27 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
     type=click.IntRange(0, max_threads()),
     help="Threads for fitting; 0 = auto (at most 4 per CPU core).",
 )
+@click.option(
+    "--cold-items/--no-cold-items",
+    "cold_items",
+    default=None,
+    help="Also fit a content model (content/: TF-IDF of titles and descriptions, categories) "
+    "whose scores fill cold-item slots for new products. Default: on when the catalogue has a "
+    "title, description or category column.",
+)
+@click.option(
+    "--fallback-half-life",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="DAYS",
+    help="Decay the popularity fallback (global, per category, per segment lists) with this "
+    "half-life; 7 with a segment column gave new Online Retail customers NDCG@10 0.123 vs "
+    "0.086 (docs/models.md). Default: plain distinct-customer counts.",
+)
 @engine_options
-@out_folder("Model directory to write (model, popularity/ fallback, items.parquet, users.parquet).")
+@out_folder(
+    "Model directory to write (model, popularity/ fallback, items.parquet, users.parquet, "
+    "content/)."
+)
 def fit(
     train_text: str,
     name: str,
@@ -142,6 +161,8 @@ def fit(
     users_table: Path | None,
     refit: bool,
     threads: int,
+    cold_items: bool | None,
+    fallback_half_life: float | None,
     engine: str,
     spark_master: str,
     spark_conf: tuple[str, ...],
@@ -156,6 +177,10 @@ def fit(
     model_class(name)  # an unknown name fails before any file is read
     hyper = parse_params(params)
     if engine == "spark":
+        if cold_items or fallback_half_life is not None:
+            raise ConfigError(
+                "--cold-items and --fallback-half-life are not available with --engine spark"
+            )
         spark = (spark_master, spark_conf)
         _fit_spark(
             train_text, name, hyper, validation, items, users_table, refit, out, force, spark
@@ -231,6 +256,8 @@ def fit(
                 extras=extras,
                 inputs=inputs,
                 force=force,
+                content=cold_items,
+                fallback_half_life=fallback_half_life,
             )
     else:
         with _progress(f"fitting {name} on {len(train_frame):,} interactions", epochs) as on_epoch:
@@ -247,6 +274,8 @@ def fit(
                 extras=learning_curve,
                 inputs=inputs,
                 force=force,
+                content=cold_items,
+                fallback_half_life=fallback_half_life,
             )
     _print_summary(summary, hyper, out, catalog_file)
     if refit:
@@ -298,6 +327,20 @@ def fit(
     type=_PATH,
     help="Users table (user_id + the --segment column); default MODEL_DIR/users.parquet.",
 )
+@click.option(
+    "--cold-item-slots",
+    "cold_slots",
+    default="",
+    metavar="RANKS",
+    help="Comma-separated list ranks (e.g. 5,10) that each take the user's best new item from "
+    "MODEL_DIR/content/ (the server's cold_item_slots). Default: none.",
+)
+@click.option(
+    "--segment-blend",
+    type=click.FloatRange(min=0),
+    help="Weight of the global trend in each --segment list (the server's segment_blend). "
+    "Default: 1 when the fallback was fitted with a half-life, else 0.",
+)
 @click.option("--out", required=True, type=_PATH, help="Output .csv or .parquet file.")
 @engine_options
 def recommend(
@@ -309,6 +352,8 @@ def recommend(
     excluded: tuple[str, ...],
     segment: str | None,
     users_table: Path | None,
+    cold_slots: str,
+    segment_blend: float | None,
     out: Path,
     engine: str,
     spark_master: str,
@@ -323,11 +368,16 @@ def recommend(
         raise DataError("unsupported output format; use a .csv or .parquet name", file=str(out))
     users_file = None if users == "all" else Path(users)
     check_output(out, (users_file, users_table, model_dir), folder=False)
+    slots = parse_ranks(cold_slots)
+    if engine == "spark" and (slots or segment_blend is not None):
+        raise ConfigError("--cold-item-slots and --segment-blend need the local engine")
     pipeline = Pipeline.from_model_dir(
         model_dir,
         fallback_size=max(FALLBACK_SIZE, k),
         segment_column=segment,
         users_table=users_table,
+        cold_item_slots=slots,
+        segment_blend=segment_blend,
     )
     if pipeline.model is None:  # pragma: no cover - from_model_dir raises first
         raise DataError("the model folder holds no model", file=str(model_dir))
@@ -469,6 +519,19 @@ def refit_frame(train: pd.DataFrame, validation: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([train, validation.drop(columns=extra)], ignore_index=True)
 
 
+def parse_ranks(text: str) -> tuple[int, ...]:
+    """``"5,10"`` -> (5, 10); empty text -> ().
+
+    Raises:
+        ConfigError: a part that is not a whole number.
+    """
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--cold-item-slots must be ranks like 5,10, got {text!r}") from None
+
+
 def parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
     """``key=value`` strings to a dict; values are JSON scalars when they parse, else text."""
     out: dict[str, Any] = {}
@@ -542,6 +605,8 @@ def _print_summary(
         )
     table.add_row("catalog", str(catalog) if catalog is not None else "(none)")
     table.add_row("fit time", f"{summary.fit_seconds:.2f} s")
+    if summary.content:
+        table.add_row("cold items", f"content model in {out / 'content'} (slots: opt-in)")
     table.add_row("saved to", f"{out} (fallback: {out / 'popularity'})")
     Console().print(table)
 

@@ -125,7 +125,13 @@ def warm(config: Path | None, no_activate: bool, **options: Any) -> None:
     # the server's pipeline (ANN candidates above ann_min_items included), so the stored lists
     # are the ones live scoring would compute
     state = load_state(
-        services.registry, version, settings.fallback_size, settings.ann, settings.segment_column
+        services.registry,
+        version,
+        settings.fallback_size,
+        settings.ann,
+        settings.segment_column,
+        settings.cold_item_slots,
+        settings.segment_blend,
     )
     if state.model is None:
         raise ArtifactError(f"{settings.model_dir}: nothing to precompute: {state.problem}")

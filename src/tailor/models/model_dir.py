@@ -6,7 +6,10 @@ writes them. Lists for users (filters, backfill, the popularity fallback) come f
 (``manifest.json``, ``params.npz``), ``DIR/popularity/`` (a
 :class:`~tailor.models.popular.Popularity` fitted on the same data), ``DIR/items.parquet`` when
 a catalog was given and ``DIR/users.parquet`` when a users table was (user_id + attributes: the
-per-segment popular lists of :class:`tailor.pipeline.Pipeline` read it). ``tailor fit`` writes
+per-segment popular lists of :class:`tailor.pipeline.Pipeline` read it) and, optionally,
+``DIR/content/`` (a :class:`~tailor.models.content.Content` model fitted on the same interactions
+and catalogue: the source of the pipeline's cold-item slots, ``tailor.pipeline.cold``; folders
+without it load as before). ``tailor fit`` writes
 it (``ModelDir.write``, through :func:`tailor.outputs.output_dir`), ``tailor recommend``,
 ``tailor serve`` and the serving registry read and check it (``ModelDir.load``).
 
@@ -23,15 +26,18 @@ from typing import Any, ClassVar, Self
 
 import pandas as pd
 
+from tailor.data.columns import Columns
 from tailor.data.dataset import Dataset
-from tailor.errors import ArtifactError
+from tailor.errors import ArtifactError, ConfigError
 from tailor.models.artifacts import MANIFEST, load_model, read_manifest, write_model
 from tailor.models.base import FitOptions, Recommender, RecommenderBase
+from tailor.models.content import Content, ContentConfig
 from tailor.models.popular import Popularity
 from tailor.models.registry import create_model
 from tailor.outputs import check_output, output_dir
 
 POPULARITY_DIR = "popularity"
+CONTENT_DIR = "content"
 ITEMS_FILE = "items.parquet"
 USERS_FILE = "users.parquet"
 
@@ -48,6 +54,8 @@ class ModelDir:
             ``params_spec``).
         popularity: the fallback from ``popularity/``; None when the folder has none (a
             folder saved by ``model.save`` alone).
+        content: the content model from ``content/`` (cold-item slots); None when the folder
+            has none (no catalogue text or categories at fit time, or an older folder).
 
     Stability: stable.
     """
@@ -56,8 +64,10 @@ class ModelDir:
     manifest: dict[str, Any]
     model: RecommenderBase[Any]
     popularity: Popularity | None
+    content: Content | None = None
 
     POPULARITY: ClassVar[str] = POPULARITY_DIR
+    CONTENT: ClassVar[str] = CONTENT_DIR
     CATALOG: ClassVar[str] = ITEMS_FILE
     USERS: ClassVar[str] = USERS_FILE
 
@@ -89,6 +99,11 @@ class ModelDir:
         return Path(path) / POPULARITY_DIR
 
     @staticmethod
+    def content_path(path: Path) -> Path:
+        """Where the content model of the folder ``path`` lives (it may not exist)."""
+        return Path(path) / CONTENT_DIR
+
+    @staticmethod
     def catalog_path(path: Path) -> Path:
         """Where the catalog of the folder ``path`` lives (it may not exist)."""
         return Path(path) / ITEMS_FILE
@@ -105,7 +120,7 @@ class ModelDir:
 
     @classmethod
     def load(cls, path: Path | str) -> Self:
-        """Read and check the whole folder: manifest, model, fallback.
+        """Read and check the whole folder: manifest, model, fallback, content model.
 
         Raises:
             ArtifactError: naming the file and the problem (not a folder, no manifest, a
@@ -117,7 +132,8 @@ class ModelDir:
             raise ArtifactError(f"{path} is not a tailor model directory ({what})")
         manifest = read_manifest(path)
         model = load_model(path)
-        return cls(path, manifest, model, cls.load_popularity(path))
+        content = cls.load_content(path)
+        return cls(path, manifest, model, cls.load_popularity(path), content)
 
     @classmethod
     def load_popularity(cls, path: Path | str) -> Popularity | None:
@@ -139,6 +155,24 @@ class ModelDir:
         return popularity
 
     @classmethod
+    def load_content(cls, path: Path | str) -> Content | None:
+        """Only the content model of the folder ``path`` (checked), None when it has none.
+
+        Raises:
+            ArtifactError: a damaged content model, or one that is not a content model.
+        """
+        content_dir = cls.content_path(Path(path))
+        if not content_dir.is_dir():
+            return None
+        content = load_model(content_dir)
+        if not isinstance(content, Content):
+            raise ArtifactError(
+                f"{content_dir / MANIFEST}: the cold-item model must be a content model, "
+                f"not {content.name!r}"
+            )
+        return content
+
+    @classmethod
     def validate(cls, path: Path | str) -> dict[str, Any]:
         """Check that ``path`` loads as a model folder; returns its manifest.
 
@@ -156,6 +190,7 @@ class ModelDir:
         popularity: Popularity | None = None,
         catalog: pd.DataFrame | None = None,
         users: pd.DataFrame | None = None,
+        content: Recommender | None = None,
         extras: Callable[[Path], None] | None = None,
         inputs: Sequence[Path | None] = (),
         force: bool = False,
@@ -172,6 +207,7 @@ class ModelDir:
             popularity: the fallback, written to ``popularity/``.
             catalog: written to ``items.parquet``.
             users: the users table (user_id + attributes), written to ``users.parquet``.
+            content: a fitted content model, written to ``content/``.
             extras: called with the staging folder to add files (e.g. a learning curve).
             inputs: files the output must not overwrite.
             force: replace a non-empty folder tailor did not write.
@@ -190,6 +226,8 @@ class ModelDir:
                 catalog.to_parquet(cls.catalog_path(staging), index=False)
             if users is not None:
                 users.to_parquet(cls.users_path(staging), index=False)
+            if content is not None:
+                write_model(content, cls.content_path(staging))
             if extras is not None:
                 extras(staging)
         return manifest
@@ -211,6 +249,8 @@ class FitSummary:
     metrics: dict[str, float] = field(default_factory=dict)
     """What the manifest's ``metrics`` holds: validation metrics when validation data was given
     (see :func:`fit_model_dir`), else empty."""
+    content: bool = False
+    """Whether a content model (``content/``, cold-item slots) was fitted and saved."""
 
 
 def fit_model_dir(
@@ -227,6 +267,8 @@ def fit_model_dir(
     extras: Callable[[Path], None] | None = None,
     inputs: Sequence[Path | None] = (),
     force: bool = False,
+    content: bool | None = None,
+    fallback_half_life: float | None = None,
 ) -> FitSummary:
     """Fit model ``name`` and a Popularity fallback on ``train`` and save both under ``out``,
     with the catalog ``items`` and the users table ``users`` when given (``ModelDir.write``).
@@ -243,11 +285,26 @@ def fit_model_dir(
     the last epoch's ``train_*``/``validation_*`` values from their ``on_epoch`` reports
     (``epochs`` counts the reports).
 
+    ``content``: also fit a :class:`~tailor.models.content.Content` model (default parameters)
+    on the same interactions and catalogue and save it as ``content/``, the source of the
+    pipeline's cold-item slots; None (default): when ``items`` has content to score
+    (:func:`has_content`). ``fallback_half_life``: the fallback's ``half_life_days`` (None:
+    plain distinct-user counts); the per-segment lists decay with it (docs/models.md).
+
     Raises:
-        ConfigError: unknown model name or invalid hyperparameters (before any fitting), or an
-            output that would overwrite data.
+        ConfigError: unknown model name or invalid hyperparameters (before any fitting), an
+            output that would overwrite data, ``content=True`` without catalogue content, or a
+            half-life that is not positive.
     """
     check_output(out, inputs, force=force)
+    with_content = has_content(items) if content is None else content
+    if with_content and not has_content(items):
+        raise ConfigError(
+            "a content model (cold items) needs a catalogue with a title, description or "
+            "category column (or boolean flags); pass --items with one"
+        )
+    if fallback_half_life is not None and not fallback_half_life > 0:
+        raise ConfigError(f"the fallback half-life must be > 0 days, got {fallback_half_life}")
     model = create_model(name, dict(params))
     data = Dataset.from_frame(train, item_features=items)
     val = validation_dataset(validation, data) if validation is not None else None
@@ -263,12 +320,14 @@ def fit_model_dir(
     model.fit(data, options)
     seconds = time.perf_counter() - start
     metrics = validation_metrics(model, val, epochs) if val is not None else {}
+    fitted_content = Content(seed=model.config.seed).fit(data) if with_content else None
     ModelDir.write(
         out,
         model,
-        popularity=Popularity().fit(data),
+        popularity=Popularity(half_life_days=fallback_half_life).fit(data),
         catalog=items,
         users=users,
+        content=fitted_content,
         extras=extras,
         inputs=inputs,
         force=force,
@@ -282,10 +341,22 @@ def fit_model_dir(
         n_items=data.n_items,
         n_interactions=len(data.interactions),
         fit_seconds=seconds,
+        content=fitted_content is not None,
         validation_rows=n_val,
         validation_dropped=(len(validation) - n_val) if validation is not None else 0,
         metrics=metrics,
     )
+
+
+def has_content(items: pd.DataFrame | None) -> bool:
+    """Whether a catalogue gives a content model something to score: a title, description or
+    category column with a value, or a boolean flag column (e.g. genres)."""
+    if items is None or not len(items):
+        return False
+    for column in (*ContentConfig().text_columns, Columns.CATEGORY):
+        if column in items.columns and items[column].notna().any():
+            return True
+    return any(pd.api.types.is_bool_dtype(items[c]) for c in items.columns)
 
 
 def validation_metrics(

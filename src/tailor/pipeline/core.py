@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,6 +62,8 @@ SOURCE_SESSION = "session"
 scored through ``score_history`` (:meth:`Pipeline.recommend_history`)."""
 POPULARITY_DIR = "popularity"
 """The fallback's folder inside a model folder (``ModelDir.POPULARITY``)."""
+CONTENT_DIR = "content"
+"""The content model of a model folder, the source of cold-item slots (``ModelDir.CONTENT``)."""
 CATALOG_FILE = "items.parquet"
 """The catalogue inside a model folder (``ModelDir.CATALOG``)."""
 USERS_FILE = "users.parquet"
@@ -173,6 +176,9 @@ class Pipeline:
         segments: user_id -> segment, from the model folder's users table.
         explainer: the explanation hook (None: no explanations).
         cold_items: new items slotted into model lists from a content model (None: none).
+        segment_blend: the requested weight of the global trend in each segment's popular list
+            (None: :func:`segment_blend_for`'s default for the popularity artifact); kept so
+            the server rebuilds refreshed lists the same way.
     """
 
     model: Recommender | None = None
@@ -183,6 +189,7 @@ class Pipeline:
     segments: Mapping[str, str] = field(default_factory=dict)
     explainer: Explainer | None = None
     cold_items: ColdItems | None = None
+    segment_blend: float | None = None
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
@@ -197,7 +204,7 @@ class Pipeline:
         ann: AnnSettings | AnnIndex | None = None,
         explainer: Explainer | None = None,
         cold_items: ColdItems | Recommender | None = None,
-        segment_blend: float = 0.0,
+        segment_blend: float | None = None,
     ) -> Pipeline:
         """A pipeline over objects in memory.
 
@@ -215,7 +222,8 @@ class Pipeline:
             cold_items: new items for model lists: a :class:`~tailor.pipeline.cold.ColdItems`,
                 or a fitted content model (its items the model cannot score, default slots).
             segment_blend: weight of the global popularity in each segment's list
-                (``PopularLists.build``'s ``global_weight``; 0: the segment's own counts).
+                (``PopularLists.build``'s ``global_weight``; 0: the segment's own counts;
+                None: :func:`segment_blend_for` ``popularity``, the validated default).
         """
         if isinstance(catalog, pd.DataFrame):
             catalog = Catalog.from_frame(catalog)
@@ -224,7 +232,11 @@ class Pipeline:
             catalog = replace(catalog, category_of=Catalog.from_popularity(popularity).category_of)
         popular = (
             PopularLists.build(
-                popularity, catalog, fallback_size, segments, global_weight=segment_blend
+                popularity,
+                catalog,
+                fallback_size,
+                segments,
+                global_weight=segment_blend_for(popularity, segment_blend),
             )
             if popularity is not None
             else PopularLists()
@@ -236,7 +248,15 @@ class Pipeline:
                 raise ConfigError("cold items need a model whose lists they join")
             cold_items = ColdItems.build(cold_items, model)
         return cls(
-            model, catalog, popular, index, ann_index, dict(segments or {}), explainer, cold_items
+            model,
+            catalog,
+            popular,
+            index,
+            ann_index,
+            dict(segments or {}),
+            explainer,
+            cold_items,
+            segment_blend,
         )
 
     @classmethod
@@ -249,6 +269,8 @@ class Pipeline:
         users_table: pd.DataFrame | Path | None = None,
         ann: AnnSettings | None = DEFAULT_ANN,
         explainer: Explainer | None = None,
+        cold_item_slots: Sequence[int] = (),
+        segment_blend: float | None = None,
     ) -> Pipeline:
         """The pipeline of a ``tailor fit`` folder: the model, ``popularity/`` (else the model
         itself when it is a Popularity), ``items.parquet`` and, with ``segment_column``, the
@@ -258,9 +280,17 @@ class Pipeline:
         at least 50,000 items), so ``tailor recommend`` lists are the ones a default server
         gives; None scores every item exactly.
 
+        ``cold_item_slots``: list ranks (from 1) that each take the user's best new item from
+        the folder's ``content/`` model (:mod:`tailor.pipeline.cold`); empty (default): no
+        slots, a shop's opt-in (docs/models.md, "Content and cold start"). ``segment_blend``:
+        as in :meth:`build` (None: the validated default for the folder's fallback). The server
+        (``cold_item_slots``, ``segment_blend`` settings) and ``tailor recommend`` pass the
+        same values here, so their lists are the evaluated ones.
+
         Raises:
             ArtifactError: the folder, its model or its catalogue cannot be read.
-            ConfigError: ``segment_column`` is not a column of the users table.
+            ConfigError: ``segment_column`` is not a column of the users table, or slots are
+                asked of a folder without a content model, or they are not distinct ranks >= 1.
         """
         from tailor.models.model_dir import ModelDir
 
@@ -282,7 +312,14 @@ class Pipeline:
             segments=segments,
             ann=ann,
             explainer=explainer,
+            cold_items=cold_items_of(folder.content, model, cold_item_slots, folder.path),
+            segment_blend=segment_blend,
         )
+
+    @cached_property
+    def _cold_ids(self) -> frozenset[str]:
+        """The cold items' ids (empty without slots): left out of the model's part of a list."""
+        return frozenset() if self.cold_items is None else frozenset(self.cold_items.item_ids)
 
     def with_popular(self, popular: PopularLists) -> Pipeline:
         """The same pipeline with fresh popular lists."""
@@ -323,7 +360,9 @@ class Pipeline:
     def model_list(self, user_num: int, query: Query, n: int | None = None) -> ItemList:
         """The model's part of a list: candidates, filters, top-``n`` (default ``query.n``);
         shorter when the filters leave fewer finite scores. No backfill. With cold items, the
-        user's best new items take their rank slots (:mod:`tailor.pipeline.cold`)."""
+        user's best new items take their rank slots (:mod:`tailor.pipeline.cold`) and never
+        the model's own places (its score of an item without interactions means nothing), so a
+        list of ``n`` is the first ``n`` of any longer one, as the server's cache needs."""
         assert self.index is not None and self.model is not None, "model_list needs a model"
         size = query.n if n is None else n
         items = score_user(
@@ -332,7 +371,7 @@ class Pipeline:
             user_num,
             size,
             category=query.category,
-            exclude=query.exclude,
+            exclude=query.exclude | self._cold_ids,
             exclude_seen=query.exclude_seen,
             predicate=query.predicate,
             ann=self.ann,
@@ -372,7 +411,11 @@ class Pipeline:
         """The answer from a stored model list (the cache's: top-N with seen and unavailable
         items left out, no other filter): the request's filters, then backfill when the stored
         list held every candidate (``complete``). None when it is too short and was cut:
-        score live instead."""
+        score live instead. With cold-item slots, a query with its own filters (category,
+        exclude list, predicate) is scored live too: the slots must hold the best new items that
+        pass them, which a filtered stored list cannot give."""
+        if self.cold_items is not None and (query.category or query.exclude or query.predicate):
+            return None
         items = apply_filters(stored, query.n, self.rule(query))
         if len(items) >= query.n:
             return self._explained(user_id, user_num, items, SOURCE_MODEL, 0)
@@ -555,7 +598,7 @@ class Pipeline:
         assert self.index is not None and self.model is not None
         index, model = self.index, self.model
         allowed = index.allowed(query.category, query.predicate)
-        excluded = index.item_nums(model, query.exclude)
+        excluded = index.item_nums(model, query.exclude | self._cold_ids)
         item_strs = np.asarray(model.items.ids, dtype=str)
         for start in range(0, len(known), block):
             users = known[start : start + block]
@@ -661,6 +704,47 @@ class Pipeline:
             }
         )
         return PipelineResult(recs, table)
+
+
+DEFAULT_SEGMENT_BLEND = 1.0
+"""``segment_blend`` when the fallback decays (a popularity artifact with a half-life): on
+Online Retail's new customers (validation month before 2011-11-09) the global blend helped at
+every half-life from 3 to 30 days and weight 1 won with ``half_life_days=7`` (NDCG@10 0.1025 vs
+0.1003 without it; test 0.1227 vs 0.0860 for plain per-country counts); on plain counts it did
+not help (0.0913 vs 0.0916). ``bench/accuracy/cold_start.py``, docs/benchmarks.md."""
+
+
+def segment_blend_for(popularity: Any, requested: float | None) -> float:
+    """The global weight of the segments' popular lists: ``requested``, else (None)
+    :data:`DEFAULT_SEGMENT_BLEND` for a fallback fitted with a half-life and 0 for plain
+    counts (the choices validated on each)."""
+    if requested is not None:
+        return float(requested)
+    config = getattr(popularity, "config", None)
+    decays = getattr(config, "half_life_days", None) is not None
+    return DEFAULT_SEGMENT_BLEND if decays else 0.0
+
+
+def cold_items_of(
+    content: Recommender | None, model: Recommender, slots: Sequence[int], where: Path | str
+) -> ColdItems | None:
+    """The cold items of a model folder for ``slots`` (None without slots).
+
+    Raises:
+        ConfigError: slots without a content model, or slots that are not distinct ranks >= 1.
+    """
+    if not slots:
+        return None
+    if content is None:
+        raise ConfigError(
+            f"cold-item slots {list(slots)} need a content model, and {where} has no content/ "
+            "folder: refit with a catalogue that has titles, descriptions or categories "
+            "(tailor fit --items ... --cold-items)"
+        )
+    try:
+        return ColdItems.build(content, model, ranks=slots)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class _Rows:

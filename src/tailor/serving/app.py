@@ -215,6 +215,8 @@ async def _load_variant_versions(
         settings.fallback_size,
         settings.ann,
         settings.segment_column,
+        settings.cold_item_slots,
+        settings.segment_blend,
     )
 
 

@@ -136,6 +136,8 @@ class Reloader:
             settings.fallback_size,
             settings.ann,
             settings.segment_column,
+            settings.cold_item_slots,
+            settings.segment_blend,
         )
 
     async def activate(self, version: str, *, rollback: bool = False) -> str:

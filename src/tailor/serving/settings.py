@@ -138,6 +138,15 @@ class ServeSettings(BaseSettings):
     """Column of the version's ``users.parquet`` (e.g. ``country``) whose per-segment popular
     lists answer cold-start, fallback and backfill for users of that segment; None (default):
     global lists only."""
+    segment_blend: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    """Weight of the global trend in each segment's popular list (``Pipeline.build``'s
+    ``segment_blend``); None (default): 1 when the version's fallback was fitted with a
+    half-life (``tailor fit --fallback-half-life``), 0 for plain counts, the choices validated
+    on Online Retail's new customers (docs/models.md)."""
+    cold_item_slots: tuple[int, ...] = ()
+    """List ranks (from 1, e.g. ``[5, 10]``) that each take the user's best new item from the
+    version's ``content/`` model (docs/models.md, "Content and cold start"); empty (default):
+    no slots. A version without ``content/`` is then served without slots (logged)."""
     fallback_refresh_s: float = Field(default=60.0, gt=0)
     """How often the popular lists are rebuilt from the popularity artifact. Default 60 s."""
     reload_poll_s: float = Field(default=2.0, gt=0)
@@ -193,6 +202,13 @@ class ServeSettings(BaseSettings):
     """Which served lists are written to ``event_log_url`` as exposure events (one per item,
     in the background; docs/experiments.md): ``experiments`` (default: lists served in a
     running experiment), ``all`` or ``off``."""
+
+    @field_validator("cold_item_slots")
+    @classmethod
+    def _slots(cls, slots: tuple[int, ...]) -> tuple[int, ...]:
+        if any(r < 1 for r in slots) or len(set(slots)) != len(slots):
+            raise ValueError(f"cold-item slots must be distinct ranks >= 1, got {list(slots)}")
+        return tuple(sorted(slots))
 
     @field_validator("redis_url")
     @classmethod

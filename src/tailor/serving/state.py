@@ -8,18 +8,28 @@ with, and the old model is freed when the last of them is done.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tailor.errors import TailorError
+from tailor.errors import ArtifactError, TailorError
 from tailor.logging import get_logger
 from tailor.models.artifacts import load_model, read_manifest
 from tailor.models.base import Recommender
 from tailor.pipeline import AnnIndex, AnnSettings, Catalog, ModelIndex, Pipeline, PopularLists
 from tailor.pipeline.ann import build_ann
-from tailor.pipeline.core import CATALOG_FILE, POPULARITY_DIR, USERS_FILE, Query, read_segments
+from tailor.pipeline.cold import ColdItems
+from tailor.pipeline.core import (
+    CATALOG_FILE,
+    CONTENT_DIR,
+    POPULARITY_DIR,
+    USERS_FILE,
+    Query,
+    cold_items_of,
+    read_segments,
+    segment_blend_for,
+)
 from tailor.serving.registry import ModelRegistry
 
 _log = get_logger(__name__)
@@ -126,10 +136,16 @@ def load_state(
     fallback_size: int,
     ann: AnnSettings | None = None,
     segment_column: str | None = None,
+    cold_item_slots: Sequence[int] = (),
+    segment_blend: float | None = None,
 ) -> ServingState:
     """Load ``version``: model, catalog, popularity lists (per segment with
-    ``segment_column``, from the version's ``users.parquet``) and manifest metrics, and (with
-    ``ann``, for a factor model of at least ``ann.min_items`` items) its ANN index.
+    ``segment_column``, from the version's ``users.parquet``, blended with the global trend by
+    ``segment_blend`` as ``Pipeline.build`` does) and manifest metrics, and (with ``ann``, for
+    a factor model of at least ``ann.min_items`` items) its ANN index; with
+    ``cold_item_slots``, the version's ``content/`` model fills them (a version without one is
+    served without slots, logged). The pipeline is the one ``Pipeline.from_model_dir`` builds
+    with the same options.
     ``version=None`` loads what a single model folder with an unreadable manifest still holds.
 
     Never raises: a part that fails to load is logged and left empty, so the service still
@@ -139,7 +155,8 @@ def load_state(
     log = _log.bind(version=version)
     try:
         path = registry.root if version is None else registry.path(version)
-        return _load_state(registry, path, version, fallback_size, ann, segment_column, log)
+        options = _Options(fallback_size, segment_column, tuple(cold_item_slots), segment_blend)
+        return _load_state(registry, path, version, ann, options, log)
     except Exception as exc:  # a broken model store must not stop the service
         problem = _public_error(registry, exc)
         log.error("version_load_failed", error=problem)
@@ -152,13 +169,17 @@ def load_versions(
     fallback_size: int,
     ann: AnnSettings | None = None,
     segment_column: str | None = None,
+    cold_item_slots: Sequence[int] = (),
+    segment_blend: float | None = None,
 ) -> dict[str, ServingState]:
     """The states of ``versions`` (experiment variants served beside the active version);
     a version whose model does not load is left out and logged (a variant answered from
     fallback lists would be a broken arm)."""
     states: dict[str, ServingState] = {}
     for version in sorted(set(versions)):
-        state = load_state(registry, version, fallback_size, ann, segment_column)
+        state = load_state(
+            registry, version, fallback_size, ann, segment_column, cold_item_slots, segment_blend
+        )
         if state.model is None:
             _log.error("variant_version_not_loaded", version=version, reason=state.problem)
             continue
@@ -173,13 +194,22 @@ def _public_error(registry: ModelRegistry, exc: Exception) -> str:
     return registry.public(text)
 
 
+@dataclass(frozen=True)
+class _Options:
+    """The pipeline options of the serving settings (``from_model_dir``'s arguments)."""
+
+    fallback_size: int
+    segment_column: str | None
+    cold_item_slots: tuple[int, ...]
+    segment_blend: float | None
+
+
 def _load_state(
     registry: ModelRegistry,
     path: Path,
     version: str | None,
-    fallback_size: int,
     ann: AnnSettings | None,
-    segment_column: str | None,
+    options: _Options,
     log: Any,
 ) -> ServingState:
     model, name, metrics, problem = None, None, {}, None
@@ -193,9 +223,10 @@ def _load_state(
         log.error("model_load_failed", error=problem)
     catalog = _load_catalog(path, log)
     popularity = load_popularity(path, model, log)
-    segments = _load_segments(path, segment_column, log)
+    segments = _load_segments(path, options.segment_column, log)
     ann_index = _build_ann(model, ann, log)
-    pipeline = _pipeline(model, popularity, catalog, fallback_size, segments, ann_index, log)
+    cold = _cold_items(path, model, options.cold_item_slots, log)
+    pipeline = _pipeline(model, popularity, catalog, segments, ann_index, cold, options, log)
     if pipeline.model is not None:
         pipeline = _warm_up(pipeline, log)
         if pipeline.model is None:
@@ -214,19 +245,46 @@ def _pipeline(
     model: Recommender | None,
     popularity: Any,
     catalog: Catalog,
-    size: int,
     segments: dict[str, str] | None,
     ann: AnnIndex | None,
+    cold: ColdItems | None,
+    options: _Options,
     log: Any,
 ) -> Pipeline:
     """The version's pipeline; a fallback that cannot be built leaves the lists empty."""
     try:
         return Pipeline.build(
-            model, popularity, catalog=catalog, fallback_size=size, segments=segments, ann=ann
+            model,
+            popularity,
+            catalog=catalog,
+            fallback_size=options.fallback_size,
+            segments=segments,
+            ann=ann,
+            cold_items=cold,
+            segment_blend=options.segment_blend,
         )
     except Exception as exc:  # no fallback list is a degraded service, not a dead one
         log.error("fallback_build_failed", error_type=type(exc).__name__, error=str(exc))
-        return Pipeline.build(model, None, catalog=catalog, ann=ann)
+        return Pipeline.build(model, None, catalog=catalog, ann=ann, cold_items=cold)
+
+
+def _cold_items(
+    path: Path, model: Recommender | None, slots: tuple[int, ...], log: Any
+) -> ColdItems | None:
+    """The version's cold items for ``slots`` (None without slots, model or ``content/``)."""
+    if not slots or model is None:
+        return None
+    if not (path / CONTENT_DIR).is_dir():
+        log.warning("no_content_model", cold_item_slots=list(slots))
+        return None
+    try:
+        content = load_model(path / CONTENT_DIR)
+        if content.name != "content":
+            raise ArtifactError(f"content/ holds a {content.name!r} model, not 'content'")
+        return cold_items_of(content, model, slots, path.name)
+    except Exception as exc:  # no slots is a plainer list, not a broken one
+        log.error("content_load_failed", error_type=type(exc).__name__, error=str(exc))
+        return None
 
 
 def _load_segments(path: Path, column: str | None, log: Any) -> dict[str, str] | None:
@@ -289,8 +347,11 @@ def reload_popular(state: ServingState, size: int) -> tuple[PopularLists, float]
     popularity = load_popularity(state.path, None)
     if popularity is None:
         return None
-    segments = state.pipeline.segments or None
-    return PopularLists.build(popularity, state.catalog, size, segments), stamp
+    pipeline = state.pipeline
+    blend = segment_blend_for(popularity, pipeline.segment_blend)
+    lists = PopularLists.build(popularity, state.catalog, size, pipeline.segments or None,
+                               global_weight=blend)  # fmt: skip
+    return lists, stamp
 
 
 def _warm_up(pipeline: Pipeline, log: Any) -> Pipeline:
