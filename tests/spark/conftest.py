@@ -19,7 +19,13 @@ def spark(require: Callable[[bool, str], None]) -> Iterator[Any]:
     require(java_available(), "no Java runtime (Java 17) for Spark")
     session = spark_session(
         "local[2]",
-        conf={"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2"},
+        conf={
+            "spark.sql.shuffle.partitions": "4",
+            "spark.default.parallelism": "2",
+            # small jobs: the JIT's optimising tier and a parallel GC cost more than they save;
+            # the quick tier's larger frames get a larger stack
+            "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss4m",
+        },
         app_name="tailor-tests",
     )
     yield session

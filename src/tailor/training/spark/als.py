@@ -32,7 +32,10 @@ penalty            :math:`\lambda (\sum_u \|p_u\|^2 +   :math:`\lambda' (\sum_u 
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -168,6 +171,7 @@ def fit_als(
     )
     if params.seed is not None:
         estimator.setSeed(params.seed)
+    _local_checkpoints(spark)
     fitted = estimator.fit(ratings)
     model = ALS(config)
     seen = sp.csr_array(
@@ -264,6 +268,18 @@ def fit_spark_model_dir(
         validation_dropped=(len(validation) - n_val) if validation is not None else 0,
         metrics=metrics,
     )
+
+
+def _local_checkpoints(spark: SparkSession) -> None:
+    """In local mode without a checkpoint directory, a temporary one (removed at exit): ALS
+    checkpoints its factors every ``checkpointInterval`` (10) sweeps only with one, and without
+    it the lineage of 15 sweeps overflowed the JVM's stack on ML-100K. A cluster needs a
+    directory its executors share (docs/spark.md), which only its user can name."""
+    context = spark.sparkContext
+    if (context.master or "").startswith("local") and context.getCheckpointDir() is None:
+        folder = tempfile.mkdtemp(prefix="tailor-spark-checkpoints-")
+        atexit.register(shutil.rmtree, folder, True)
+        context.setCheckpointDir(folder)
 
 
 def _user_items(data: Dataset, *, binary: bool) -> sp.csr_array:
