@@ -16,6 +16,10 @@ from tailor.models.ranker.config import RankerConfig
 if TYPE_CHECKING:
     import lightgbm
 
+SMALL_ROWS = 100_000
+"""Below this many rows LightGBM runs on one thread (with ``threads=0``): on small data its
+OpenMP threads spend longer waiting for each other than working, worst on a busy machine."""
+
 
 def lambdarank_params(cfg: RankerConfig, seed: int, threads: int) -> dict[str, Any]:
     """The LightGBM parameters of a fit (deterministic for a seed and thread count)."""
@@ -60,7 +64,7 @@ def train(
         raise ModelFitError("ranker: no labelled user has a purchase among their candidates")
     row_group = np.repeat(np.arange(len(groups)), groups)
     in_valid = held_out[row_group]
-    params = lambdarank_params(cfg, seed, threads)
+    params = lambdarank_params(cfg, seed, threads or (1 if len(features) < SMALL_ROWS else 0))
     train_set = lgb.Dataset(
         features[~in_valid],
         labels[~in_valid],
@@ -102,10 +106,12 @@ def predict(booster: lightgbm.Booster, features: np.ndarray) -> np.ndarray:
     """float32 scores (LightGBM's raw LambdaMART scores)."""
     if not len(features):
         return np.zeros(0, np.float32)
-    return np.asarray(booster.predict(features), np.float32)
+    threads = 1 if len(features) < SMALL_ROWS else 0
+    return np.asarray(booster.predict(features, num_threads=threads), np.float32)
 
 
 def contributions(booster: lightgbm.Booster, features: np.ndarray) -> np.ndarray:
     """Exact TreeSHAP values, (n, n_features + 1): the last column is the base value; a row
     sums to the prediction."""
-    return np.asarray(booster.predict(features, pred_contrib=True), np.float64)
+    threads = 1 if len(features) < SMALL_ROWS else 0
+    return np.asarray(booster.predict(features, pred_contrib=True, num_threads=threads), np.float64)
