@@ -350,13 +350,15 @@ def fit_model_dir(
 
 def has_content(items: pd.DataFrame | None) -> bool:
     """Whether a catalogue gives a content model something to score: a title, description or
-    category column with a value, or a boolean flag column (e.g. genres)."""
+    category column with a value, or a boolean flag column (e.g. genres) other than
+    ``available``."""
     if items is None or not len(items):
         return False
     for column in (*ContentConfig().text_columns, Columns.CATEGORY):
         if column in items.columns and items[column].notna().any():
             return True
-    return any(pd.api.types.is_bool_dtype(items[c]) for c in items.columns)
+    flags = [c for c in items.columns if c != Columns.AVAILABLE]  # stock is not content
+    return any(pd.api.types.is_bool_dtype(items[c]) for c in flags)
 
 
 def validation_metrics(
