@@ -32,7 +32,10 @@ RUN if [ -d wheelhouse/deps ] && [ -d wheelhouse/app ]; then \
 FROM ${BASE} AS deps
 RUN python3 -m venv /opt/tailor
 COPY --from=wheels /wheels/deps /wheels/deps
-RUN /opt/tailor/bin/pip install --no-cache-dir --no-index --no-deps /wheels/deps/*.whl
+# pip check: a wheel set resolved for another Python (markers such as python_full_version)
+# fails here, not at run time
+RUN /opt/tailor/bin/pip install --no-cache-dir --no-index --no-deps /wheels/deps/*.whl \
+    && /opt/tailor/bin/pip check
 
 # --- 3. the runtime: the base, the venv, tailor, a non-root user; no wheels, no pip
 FROM ${BASE}

@@ -17,12 +17,27 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/deploy/podman/containers.conf}"
 
 base="$(bash scripts/container_base.sh)"
 
-key="$(cat requirements/lock.txt pyproject.toml <(echo "$EXTRAS") | sha256sum | cut -c1-16)"
-deps="${TAILOR_WHEEL_CACHE:-$HOME/.cache/tailor/wheelhouse}/$key"
+# Wheels are resolved by an interpreter of the image's exact Python version: markers such as
+# python_full_version < "3.11.3" (redis-py's async-timeout) differ between 3.11 releases.
+# Debian's /usr/bin/python3 is the Debian base's; WHEEL_PYTHON names another.
+image_py="$(podman run --rm --network none "$base" python3 -c 'import platform; print(platform.python_version())')"
+WHEEL_PYTHON="${WHEEL_PYTHON:-/usr/bin/python3}"
+wheel_py="$("$WHEEL_PYTHON" -c 'import platform; print(platform.python_version())')"
+if [ "$image_py" != "$wheel_py" ]; then
+    echo "the image's Python is $image_py but $WHEEL_PYTHON is $wheel_py: set WHEEL_PYTHON to" \
+        "a Python $image_py with the venv module" >&2
+    exit 2
+fi
+
+cache="${TAILOR_WHEEL_CACHE:-$HOME/.cache/tailor/wheelhouse}"
+key="$(cat requirements/lock.txt pyproject.toml <(echo "$EXTRAS $image_py") | sha256sum | cut -c1-16)"
+deps="$cache/$key"
 if [ ! -d "$deps" ]; then
+    pip_venv="$cache/python-$wheel_py"
+    [ -x "$pip_venv/bin/pip" ] || "$WHEEL_PYTHON" -m venv "$pip_venv"
     staging="$deps.tmp-$$"
     rm -rf "$staging"
-    "$PYTHON" -m pip wheel -q -w "$staging" -c requirements/lock.txt ".[$EXTRAS]"
+    "$pip_venv/bin/pip" wheel -q -w "$staging" -c requirements/lock.txt ".[$EXTRAS]"
     rm -f "$staging"/tailor_recsys-*.whl
     mv "$staging" "$deps"  # whole or not at all: a killed run leaves only the .tmp folder
 fi
