@@ -184,3 +184,19 @@ def test_no_fast_path_without_the_route() -> None:
     assert app.fast_path() is None
     with TestClient(app) as client:
         assert client.get("/v1/recommendations/u0/other").json() == {"user_id": "u0"}
+
+
+def test_no_fast_path_when_another_route_could_answer() -> None:
+    app = ServingApp()
+
+    @app.get("/{path:path}")
+    async def anything(path: str) -> dict[str, str]:
+        return {"path": path}
+
+    @app.get("/v1/recommendations/{user_id}")
+    async def shadowed(user_id: str) -> dict[str, str]:
+        return {"user_id": user_id}
+
+    assert app.fast_path() is None
+    with TestClient(app) as client:  # the router's order decides, as before
+        assert client.get("/v1/recommendations/u0").json() == {"path": "v1/recommendations/u0"}

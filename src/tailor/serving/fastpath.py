@@ -66,12 +66,17 @@ class FastPath:
     @classmethod
     def of(cls, app: FastAPI) -> FastPath | None:
         """The fast path of ``app``'s recommendation route; None when the app has no such GET
-        route, or more than one route under its prefix (the router's order would matter)."""
-        under = [r for r in _flat_routes(app.routes) if r.path.startswith(PREFIX)]
+        route, or when another route could also answer such a path (a route under its prefix,
+        or one before it that matches, such as a catch-all: the router's order would decide)."""
+        routes = _flat_routes(app.routes)
+        under = [r for r in routes if r.path.startswith(PREFIX)]
         if len(under) != 1 or not isinstance(under[0], APIRoute):
             return None
         route = under[0]
         if route.path != ROUTE or route.methods != {"GET"}:
+            return None
+        probe = {"type": "http", "method": "GET", "path": PREFIX + "x", "root_path": ""}
+        if any(r.matches({**probe})[0] is not Match.NONE for r in routes if r is not route):
             return None
         return cls(app, route)
 
