@@ -90,7 +90,13 @@ class DrainingServer(uvicorn.Server):
 
 def run_server(app: Any, *, host: str, port: int, workers: int, grace_s: int) -> None:
     """Serve ``app`` (an ASGI app, or an import string of a factory with ``workers > 1``)."""
-    kwargs: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
+    # no access log: at log level warning uvicorn prints none, yet builds its arguments per request
+    kwargs: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+    }
     if workers > 1:
         # every worker writes its metrics to files in a fresh folder, which /metrics aggregates
         # (a folder left from an earlier run would add its counts); set before workers start
