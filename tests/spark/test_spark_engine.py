@@ -127,6 +127,10 @@ def test_missing_column_and_missing_file(spark: Any, tmp_path: Path) -> None:
         read_interactions(spark, str(path))
     with pytest.raises(DataError, match=r"cannot read the Parquet input"):
         read_interactions(spark, str(tmp_path / "absent.parquet"))
+    csv = tmp_path / "rows.csv"
+    csv.write_text("user_id,item_id,timestamp\n1,2,3\n")
+    with pytest.raises(DataError, match=r"cannot read the Parquet input \(.*Parquet format"):
+        read_interactions(spark, str(csv))
 
 
 def test_the_folder_is_a_local_fits_folder(spark_dir: Path, planted: Path, tmp_path: Path) -> None:

@@ -40,13 +40,16 @@ def read_interactions(spark: SparkSession, source: str) -> DataFrame:
         DataError: the source cannot be read, a required column is missing, or a value breaks
             ``read_interactions``' rules (see the module docstring).
     """
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
 
     try:
         raw = spark.read.parquet(source)
-    except AnalysisException as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except (AnalysisException, Py4JJavaError) as exc:
+        # a missing path is an AnalysisException; a file that is not Parquet fails in the JVM
+        text = exc.java_exception.getMessage() if isinstance(exc, Py4JJavaError) else str(exc)
+        reason = (text or "").strip().splitlines()[0] if (text or "").strip() else "unreadable"
         raise DataError(f"cannot read the Parquet input ({reason})", file=source) from None
     for col in Columns.INTERACTION_REQUIRED:
         if col not in raw.columns:
