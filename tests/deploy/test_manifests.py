@@ -143,14 +143,24 @@ def test_the_secret_holds_a_settings_file_that_tailor_reads() -> None:
     assert docs["ConfigMap", "tailor-env"]["data"]["TAILOR_MODEL_DIR"] == "/data/store"
 
 
-def test_train_configs_parse_and_publish_to_the_store(tmp_path: Path) -> None:
+def test_train_configs_publish_to_the_store_and_take_the_appended_tracking_uri(
+    tmp_path: Path,
+) -> None:
+    """The CronJob and the compose command append `uri = ...` to a copy of train.toml: the
+    line must land in its last table, [tracking]."""
     from tailor.training.config import load_config
 
-    k8s = tmp_path / "train.toml"
-    k8s.write_text(_all_docs()["ConfigMap", "tailor-train"]["data"]["train.toml"])
-    for path in (k8s, ROOT / "deploy" / "compose" / "train.toml"):
+    texts = {
+        "k8s": _all_docs()["ConfigMap", "tailor-train"]["data"]["train.toml"],
+        "compose": (ROOT / "deploy" / "compose" / "train.toml").read_text(),
+    }
+    uri = "postgresql://tailor:secret@postgres:5432/mlflow"
+    for name, text in texts.items():
+        path = tmp_path / f"{name}.toml"
+        path.write_text(text + f'uri = "{uri}"\n')
         config = load_config(path)
         assert (config.publish.registry, config.publish.activate) == ("/data/store", True)
+        assert (config.tracking.enabled, config.tracking.uri) == (True, uri)
 
 
 @pytest.fixture(scope="module")
