@@ -35,7 +35,7 @@ def _model() -> WideDeep:
     proto = datasets.retail_topn(novel_only=True)
     items, users = common.retail_features()
     data = common.dataset(proto.fit, items, users)
-    return WideDeep(epochs=1, batch_size=4096, seed=42).fit(data)
+    return WideDeep(epochs=1, batch_size=16384, seed=42).fit(data)  # weights: any
 
 
 def _summary(seconds: list[float]) -> dict[str, float]:

@@ -39,9 +39,9 @@ class TestWideDeepContract(RecommenderContract):
 
 # ---- a planted shop with side features ------------------------------------------------------
 def shop() -> Dataset:
-    """Garden buyers a0..a7 (country UK) each bought three of the five garden items g0..g4;
-    kitchen buyers b0..b7 (FR) three of the kitchen items k0..k4 (rotating, so every item is
-    bought). The catalogue also holds g-new (garden) and k-new (kitchen), bought by nobody:
+    """Garden buyers a0..a7 each bought three of the five garden items g0..g4; kitchen buyers
+    b0..b7 three of the kitchen items k0..k4 (rotating, so every item is bought). Countries
+    alternate UK, FR in both groups: a user's taste is in their history, not their country. The catalogue also holds g-new (garden) and k-new (kitchen), bought by nobody:
     only their category, price and title tell them apart."""
     rows = []
     for group, prefix in (("a", "g"), ("b", "k")):
@@ -59,7 +59,7 @@ def shop() -> Dataset:
         }
     )  # fmt: skip
     users = pd.DataFrame({"user_id": [f"{g}{u}" for g in "ab" for u in range(8)],
-                          "country": ["UK"] * 8 + ["FR"] * 8})  # fmt: skip
+                          "country": ["UK", "FR"] * 8})  # fmt: skip
     return Dataset.from_frame(frame, item_features=items, user_features=users)
 
 

@@ -36,10 +36,14 @@ def batch_indices(
 
 
 def with_negatives(
-    items: np.ndarray, negatives: int, n_items: int, rng: np.random.Generator
+    items: np.ndarray, negatives: int, pool: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """(B, 1 + negatives) item numbers: the positive first, then uniform draws over all items
-    (a draw may hit an item the user has: rare on a real catalogue, and cheaper than
-    rejection)."""
-    drawn = rng.integers(0, n_items, (len(items), negatives), dtype=np.int64)
-    return np.concatenate([items[:, None], drawn], axis=1)
+    """(B, 1 + negatives) item numbers: the positive first, then uniform draws from ``pool``.
+
+    The pool is the items with at least one positive: an item nobody bought is never pushed
+    down, so its content features (shared with bought items) decide its score, as they do for
+    a new item. A draw may hit an item the user has: rare on a real catalogue, and cheaper
+    than rejection.
+    """
+    drawn = pool[rng.integers(0, len(pool), (len(items), negatives))]
+    return np.concatenate([items[:, None], drawn.astype(np.int64)], axis=1)

@@ -18,6 +18,7 @@ from tailor.models._params import ParamSpec
 from tailor.models.base import FitOptions, FoldIn, RecommenderBase
 from tailor.models.wide_deep import content
 from tailor.models.wide_deep.config import WideDeepConfig
+from tailor.models.wide_deep.scorers import onnxruntime_available
 from tailor.models.wide_deep.state import PARAMS_SPEC, build_net, net_arrays
 from tailor.random import derive_rng, make_rng
 
@@ -99,22 +100,15 @@ class WideDeep(RecommenderBase[WideDeepConfig]):
     """float32 idf weight of each term."""
     item_text: sp.csr_array
     """float32 (n_items, vocab) L2-normalised TF-IDF rows of the items' text."""
-    history: list[dict[str, float]]
+    history: list[dict[str, float]] = []  # noqa: RUF012  (replaced by each fit, never mutated)
     """Per-epoch metrics of the last fit: epoch, train_loss, validation_ndcg@10."""
-    best_epoch: int
+    best_epoch: int = 0
     """The epoch (1-based) whose parameters the model holds."""
-    inference: str
+    inference: str = "onnx" if onnxruntime_available() else "torch"
     """Scoring backend: "onnx" (onnxruntime, when installed) or "torch" (eager)."""
-
-    def __init__(self, config: WideDeepConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        from tailor.models.wide_deep.scorers import onnxruntime_available
-
-        self.inference = "onnx" if onnxruntime_available() else "torch"
-        self.history, self.best_epoch = [], 0
-        self._net: WideDeepNet | None = None
-        self._scorer: Scorer | None = None
-        self._pending: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)
+    _net: WideDeepNet | None = None
+    _scorer: Scorer | None = None
+    _pending: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)
 
     # ---- fitting --------------------------------------------------------------------------
     @override

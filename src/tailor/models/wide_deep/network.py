@@ -82,7 +82,13 @@ class WideDeepNet(nn.Module):
         self.item_proj = nn.Linear(k * (2 + n_item_fields), hidden[0], bias=False)
         layers: list[nn.Module] = []
         for width_in, width_out in zip(hidden, [*hidden[1:], 1], strict=True):
-            layers += [nn.ReLU(), nn.Dropout(dropout), nn.Linear(width_in, width_out)]
+            # no bias on the output: the softmax loss cannot see a constant, so its gradient
+            # would be rounding noise that Adam turns into full-size steps
+            layers += [
+                nn.ReLU(),
+                nn.Dropout(dropout),
+                nn.Linear(width_in, width_out, bias=width_out != 1),
+            ]
         self.head = nn.Sequential(*layers)
         for table in (self.user_emb, self.item_emb, self.field_emb):
             nn.init.normal_(table.weight, 0.0, EMBEDDING_STD)

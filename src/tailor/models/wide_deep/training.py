@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +24,21 @@ FOLD_IN_LEARNING_RATE = 0.05
 """Adam step size of fold-in: only one vector per user moves, a few dozen steps."""
 Validate = Callable[[Callable[[np.ndarray], np.ndarray]], float]
 """Validation: (score rows of user numbers) -> NDCG@10."""
+
+
+@contextmanager
+def deterministic() -> Iterator[None]:
+    """Torch's deterministic kernels while training: multi-threaded gradient sums otherwise
+    differ in the last bits between runs, and Adam turns such noise on the parameters the
+    softmax cannot see (e.g. a field holding one value) into full-size steps."""
+    import torch
+
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
 
 
 def pick_device(wanted: str) -> str:
@@ -66,7 +82,7 @@ def train(
         torch.set_num_threads(options.threads)
     seed = int(rng.integers(2**31 - 1))
     devices = [torch.cuda.current_device()] if device == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with torch.random.fork_rng(devices=devices), deterministic():
         torch.manual_seed(seed)  # initial parameters and dropout: the same in every process
         net = WideDeepNet(
             torch.from_numpy(init["user_codes"].astype(np.int64)),
@@ -112,8 +128,9 @@ def _train(
     n_items = int(init["n_items"])
     # an item without a positive keeps no id: hidden in every step, zero at the end, so a
     # catalogue item nobody bought is scored by its content (as a new item is)
+    pool = np.unique(items)
     has_id = torch.zeros(n_items, dtype=torch.bool, device=device)
-    has_id[torch.from_numpy(np.unique(items)).to(device)] = True
+    has_id[torch.from_numpy(pool).to(device)] = True
     history: list[dict[str, float]] = []
     best: tuple[float, dict[str, torch.Tensor]] | None = None
     best_epoch = 0
@@ -121,7 +138,7 @@ def _train(
         net.train()
         total, steps = 0.0, 0
         for idx in batch_indices(len(users), cfg.batch_size, order_rng, rank, world):
-            candidates = with_negatives(items[idx], cfg.negatives, n_items, sample_rng)
+            candidates = with_negatives(items[idx], cfg.negatives, pool, sample_rng)
             cand = torch.from_numpy(candidates).to(device)
             keep = torch.rand(cand.shape, generator=generator, device=device) >= cfg.id_dropout
             keep &= has_id[cand]
@@ -194,6 +211,7 @@ def fold_in_vectors(
     items = rows.indices.astype(np.int64)
     if not len(items):
         return start.astype(np.float32)
+    pool = np.flatnonzero(np.diff(seen.tocsc().indptr))  # items someone has (as in training)
     net.eval()
     vectors = torch.nn.Parameter(torch.from_numpy(np.array(start, np.float32)))
     optimiser = torch.optim.Adam([vectors], lr=FOLD_IN_LEARNING_RATE)
@@ -202,15 +220,16 @@ def fold_in_vectors(
     flags = [p.requires_grad for p in net.parameters()]
     net.requires_grad_(False)
     try:
-        for _ in range(cfg.fold_in_epochs):
-            cand = torch.from_numpy(with_negatives(items, cfg.negatives, seen.shape[1], rng))
-            logits = net.logits(user_nums, cand, text, user_vecs=vectors[owner])
-            loss = torch.nn.functional.cross_entropy(
-                logits, torch.zeros(len(items), dtype=torch.int64)
-            )
-            optimiser.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimiser.step()
+        with deterministic():
+            for _ in range(cfg.fold_in_epochs):
+                cand = torch.from_numpy(with_negatives(items, cfg.negatives, pool, rng))
+                logits = net.logits(user_nums, cand, text, user_vecs=vectors[owner])
+                loss = torch.nn.functional.cross_entropy(
+                    logits, torch.zeros(len(items), dtype=torch.int64)
+                )
+                optimiser.zero_grad()
+                loss.backward()  # type: ignore[no-untyped-call]
+                optimiser.step()
     finally:
         for param, flag in zip(net.parameters(), flags, strict=True):
             param.requires_grad_(flag)
