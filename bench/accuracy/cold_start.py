@@ -343,6 +343,8 @@ def new_items(
     pop_recs = popular_recs(proto.full_train, users, None)
     out.update(
         content_params=params,
+        # the full configuration measured (tests/models/test_defaults_record.py checks it)
+        content_config=Content(seed=SEED, **params).config.model_dump(mode="json"),
         cold_items_in_test=int(test_cold["item_id"].nunique()),
         cold_items_in_content=len(cold),
         cold_pairs=len(test_cold),
