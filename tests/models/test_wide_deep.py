@@ -41,8 +41,9 @@ class TestWideDeepContract(RecommenderContract):
 def shop() -> Dataset:
     """Garden buyers a0..a7 each bought three of the five garden items g0..g4; kitchen buyers
     b0..b7 three of the kitchen items k0..k4 (rotating, so every item is bought). Countries
-    alternate UK, FR in both groups: a user's taste is in their history, not their country. The catalogue also holds g-new (garden) and k-new (kitchen), bought by nobody:
-    only their category, price and title tell them apart."""
+    alternate UK, FR in both groups: a user's taste is in their history, not their country.
+    The catalogue also holds g-new (garden) and k-new (kitchen), bought by nobody: only their
+    category, price and title tell them apart."""
     rows = []
     for group, prefix in (("a", "g"), ("b", "k")):
         for u in range(8):
