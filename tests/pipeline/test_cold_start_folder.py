@@ -111,3 +111,33 @@ def test_fit_and_recommend_switches(tmp_path: Path, capsys: pytest.CaptureFixtur
     off = ("recommend", "--model-dir", tmp_path / "off", "--users", users)
     assert run_cli(*off, "--cold-item-slots", "2", "--out", tmp_path / "r3.csv") == 2
     assert "no content/ folder" in capsys.readouterr().err
+
+
+def test_server_state_uses_and_keeps_the_folder_options(tmp_path: Path) -> None:
+    """The server's loader builds the same lists as ``from_model_dir``, and its periodic
+    refresh of the popular lists keeps the blend and the slots."""
+    import os
+
+    from tailor.serving.registry import ModelRegistry
+    from tailor.serving.state import load_state, reload_popular
+
+    items = pd.DataFrame({"item_id": ["x", "y", "z", "w"], "title": ["red mug"] * 4})
+    path = tmp_path / "m"
+    fit_model_dir(_frame(), "ease", {}, path, items=items, users=USERS, fallback_half_life=7.0)
+    registry = ModelRegistry(path)
+    state = load_state(registry, registry.active(), 200, None, "country", (2,), None)
+    local = Pipeline.from_model_dir(path, segment_column="country", cold_item_slots=(2,))
+    assert state.pipeline.popular == local.popular
+    assert [i for i, _ in state.pipeline.popular.top(segment="FR")] == ["x", "y", "z"]
+    assert state.pipeline.cold_items is not None and state.pipeline.cold_items.ranks == (2,)
+    for user in ("a", "c", "new"):
+        query = Query(n=3)
+        assert state.pipeline.recommend_user(user, query) == local.recommend_user(user, query)
+    params = path / "popularity" / "params.npz"
+    os.utime(params, (params.stat().st_atime, params.stat().st_mtime + 10))
+    fresh = reload_popular(state, 200)
+    assert fresh is not None and fresh[0] == local.popular  # the blend is kept
+    plain = tmp_path / "plain"  # no content/: served without slots (logged), not refused
+    fit_model_dir(_frame(), "ease", {}, plain)
+    no_content = load_state(ModelRegistry(plain), None, 200, None, None, (2,), None)
+    assert no_content.model is not None and no_content.pipeline.cold_items is None
