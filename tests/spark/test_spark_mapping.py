@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tailor.errors import ConfigError
@@ -62,3 +67,44 @@ def test_java_found_through_java_home_or_path(
     java.write_text("")
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     assert spark_session_module.java_available()
+
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "tailor"
+
+
+def _pyspark_imports(tree: ast.Module) -> tuple[list[int], list[int]]:
+    """Lines importing pyspark at module level (outside ``if TYPE_CHECKING:``), and anywhere."""
+    top: list[int] = []
+    every: list[int] = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        if any(n == "pyspark" or n.startswith(("pyspark.", "py4j")) for n in names):
+            every.append(node.lineno)
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom) and node.lineno in every:
+            top.append(node.lineno)
+    return top, every
+
+
+def test_pyspark_is_imported_only_by_the_engine_and_lazily() -> None:
+    """Models (and everything else) never import pyspark; the engine imports it inside its
+    functions, so ``tailor fit`` without --engine spark never loads it."""
+    outside, eager = [], []
+    for path in sorted(SRC.rglob("*.py")):
+        top, every = _pyspark_imports(ast.parse(path.read_text()))
+        name = str(path.relative_to(SRC))
+        if every and not name.startswith("training/spark/"):
+            outside.append(name)
+        if top:
+            eager.append(name)
+    assert outside == [] and eager == []
+    code = (
+        "import sys, tailor.cli.fit, tailor.training.spark.als, tailor.training.spark.topn; "
+        "print(sorted(m for m in sys.modules if m.startswith(('pyspark', 'py4j'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
