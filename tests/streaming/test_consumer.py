@@ -85,7 +85,7 @@ def test_a_step_folds_events_in_and_rewrites_only_the_touched_lists(
     log.append(batch)
     base = store.active()
     assert base is not None
-    c = consumer(store, tmp_path / "events.db", lists)
+    c = consumer(store, tmp_path / "events.db", lists, weights_refresh_s=0)  # B at once
     report = c.step()
     assert (report.polled, report.applied, report.repeats, report.dead) == (4, 3, 1, 0)
     assert set(lists.written[base]) == {"u0", "u6", "s1"}

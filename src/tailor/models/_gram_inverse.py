@@ -14,6 +14,8 @@ from the saved :math:`B` and the Gram matrix of the saved interactions in :math:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
@@ -21,6 +23,12 @@ from scipy.linalg import blas
 
 from tailor.errors import ConfigError
 from tailor.models._matrices import grow_csr
+
+SOLVE_SHARE = 0.5
+r"""A fold whose :math:`U` has more columns (changed rows, before and after) than this share of
+the items solves :math:`P` anew instead: Woodbury costs about :math:`2n^2k` float32 operations
+plus :math:`2k^2n` for :math:`Z`, a float64 Cholesky inverse about :math:`n^3` (measured:
+bench/streaming/throughput.py, docs/streaming.md)."""
 
 SYMMETRY_TOLERANCE = 1e-3
 """Largest relative asymmetry of a :math:`P` rebuilt from :math:`B`: above it the weights were
@@ -93,12 +101,9 @@ def update(p: np.ndarray, new_rows: sp.csr_array, old_rows: sp.csr_array) -> Non
 
     (the Woodbury identity for :math:`G' = G + U C U^\top`). Rows that did not change and
     empty rows are left out of :math:`U`."""
-    changed = np.flatnonzero(np.asarray(abs(new_rows - old_rows).sum(axis=1)).ravel() > 0)
-    if not len(changed):
+    new, old = changed_rows(new_rows, old_rows)
+    if not new.shape[0] + old.shape[0]:
         return
-    new, old = new_rows[changed], old_rows[changed]
-    new = new[np.diff(new.indptr) > 0]
-    old = old[np.diff(old.indptr) > 0]
     ut = sp.csr_array(sp.vstack([new, old]), dtype=np.float32)  # U transposed: 2r x n
     sign = np.r_[np.ones(new.shape[0]), -np.ones(old.shape[0])]
     wt = np.asarray(ut @ p)  # (P U)^T, P being symmetric
@@ -111,6 +116,16 @@ def update(p: np.ndarray, new_rows: sp.csr_array, old_rows: sp.csr_array) -> Non
     if not target.flags.f_contiguous:
         raise ValueError("the kept inverse must be a contiguous array")
     blas.sgemm(-1.0, z, wt, beta=1.0, c=target, trans_a=True, overwrite_c=True)
+
+
+def changed_rows(
+    new_rows: sp.csr_array, old_rows: sp.csr_array
+) -> tuple[sp.csr_array, sp.csr_array]:
+    """The rows that differ, after and before, each without its empty rows: the columns of
+    :math:`U` in :func:`update`."""
+    changed = np.flatnonzero(np.asarray(abs(new_rows - old_rows).sum(axis=1)).ravel() > 0)
+    new, old = new_rows[changed], old_rows[changed]
+    return new[np.diff(new.indptr) > 0], old[np.diff(old.indptr) > 0]
 
 
 def weights_of(p: np.ndarray) -> np.ndarray:
@@ -135,12 +150,31 @@ def folded_inverse(
     ``p`` is the inverse before the batch; None rebuilds it from ``weights`` and the Gram matrix
     of ``old_x`` (:func:`inverse_from_weights`), or, when the weights do not cover ``old_x``'s
     items or were not fitted on it, solves the inverse of ``new_x`` anew (a refit of
-    :math:`B`, :math:`O(n^3)`, once)."""
+    :math:`B`, :math:`O(n^3)`, once). So does a change of rank above ``SOLVE_SHARE`` of the
+    items, where the new inverse is the cheaper of the two."""
+    old_rows = grow_csr(old_x, new_x.shape)[touched]
+    new, old = changed_rows(new_x[touched], old_rows)
+    if new.shape[0] + old.shape[0] > SOLVE_SHARE * new_x.shape[1]:
+        return solve_inverse(gram(new_x), regularization)
     if p is None:
         if len(weights) == old_x.shape[1]:
             p = inverse_from_weights(weights, gram(old_x), regularization)
         if p is None:
             return solve_inverse(gram(new_x), regularization)
     p = grow(p, new_x.shape[1], regularization)
-    update(p, new_x[touched], grow_csr(old_x, new_x.shape)[touched])
+    update(p, new_x[touched], old_rows)
     return p
+
+
+@dataclass
+class PendingFold:
+    """Fold-ins not yet applied to :math:`B` (``partial_fit(..., defer_weights=True)``): the
+    matrix :math:`B` was last folded on (a model's profiles or pair times, replaced, never
+    changed in place, by ``partial_fit``) and the users changed since, each once."""
+
+    base: sp.csr_array
+    users: np.ndarray
+
+    def add(self, touched: np.ndarray) -> None:
+        """Record more changed users (sorted, distinct)."""
+        self.users = np.union1d(self.users, touched).astype(np.int64)

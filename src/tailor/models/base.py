@@ -14,6 +14,8 @@ Protocols (``typing.Protocol``, checked with ``isinstance``):
   ``item_factors`` plus ``factor_offsets()`` (for ANN indexes and explanations).
 - :class:`SupportsHistory`: ``score_history(item_nums, weights)``, scores for an ad-hoc history
   (a session's recent items, a cart): the item-item and factor models.
+- :class:`SupportsDeferredWeights`: ``partial_fit(frame, defer_weights=True)`` and
+  ``refresh_weights()``, a fold-in whose costly item-item weights may lag (EASE, RecencyEASE).
 """
 
 from __future__ import annotations
@@ -294,6 +296,30 @@ class SupportsHistory(Protocol):
             NotFittedError: before ``fit``.
             IndexError: a user number outside ``0 .. n_users - 1``.
         """
+        ...
+
+
+@runtime_checkable
+class SupportsDeferredWeights(Protocol):
+    """Models whose fold-in has a cheap part (profiles, trend, vocabularies, ``seen``) and a
+    costly one (EASE's item-item weights) that may lag: ``partial_fit(frame,
+    defer_weights=True)`` applies the cheap part at once and records the users whose rows
+    changed; ``refresh_weights()`` folds every recorded change into the weights in one update
+    (a user of several batches counts once), equal to folding each batch in at once up to
+    float rounding. ``state_arrays`` (so ``save``) refreshes first: a saved model never holds
+    lagging weights."""
+
+    @property
+    def weights_pending(self) -> bool:
+        """True while folded-in batches wait for ``refresh_weights``."""
+        ...
+
+    def partial_fit(self, frame: pd.DataFrame | Dataset, *, defer_weights: bool = False) -> Self:
+        """``Recommender.partial_fit``; with ``defer_weights`` the weights wait."""
+        ...
+
+    def refresh_weights(self) -> None:
+        """Fold every deferred batch into the weights (nothing when none waits)."""
         ...
 
 

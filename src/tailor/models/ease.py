@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 import scipy.linalg
 import scipy.sparse as sp
 from pydantic import Field
@@ -14,6 +15,7 @@ from typing_extensions import override
 from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
 from tailor.errors import ConfigError
+from tailor.models._gram_inverse import PendingFold
 from tailor.models._item_item import PROFILE_PARAMS, ItemItemModel
 from tailor.models._matrices import (
     fitted_columns,
@@ -70,6 +72,12 @@ class EASE(ItemItemModel[EASEConfig]):
     exception: with ``binary=False`` and ``recency_half_life_days`` the profiles hold decayed sums,
     from which the undecayed :math:`X` that ``fit`` solves on cannot be recovered, so :math:`B`
     keeps its fitted size and values (new items score NaN until the next ``fit``).
+    ``partial_fit(frame, defer_weights=True)`` leaves :math:`B` (and new items' weights) as it
+    is and records the batch's users; ``refresh_weights()`` then applies every recorded change
+    in one Woodbury update over their union (or solves :math:`P` anew when that union's rank
+    exceeds half the items, the cheaper then): the same :math:`B` as folding each batch in at
+    once, up to float32 rounding (``SupportsDeferredWeights``; ``tailor stream`` refreshes every
+    ``weights_refresh_s``).
 
     Stability: stable.
     """
@@ -85,6 +93,9 @@ class EASE(ItemItemModel[EASEConfig]):
     """float32 items x items matrix :math:`B` with a zero diagonal."""
     _inverse: np.ndarray | None = None
     """float32 :math:`P = (X^\\top X + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
+    _pending: PendingFold | None = None
+    """Batches folded into the profiles but not yet into :math:`B` (``defer_weights``)."""
+    _defer: bool = False
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -93,31 +104,62 @@ class EASE(ItemItemModel[EASEConfig]):
         x = interaction_matrix(data, binary=cfg.binary, half_life_days=None)
         self.weights = ease_weights(x, cfg.regularization)
         self._fit_profiles(data)
-        self._inverse = None
+        self._inverse, self._pending = None, None
 
     @override
     def _state_loaded(self) -> None:
-        self._inverse = None  # rebuilt by the next partial_fit
+        self._inverse, self._pending = None, None  # P is rebuilt by the next fold
+
+    @override
+    def partial_fit(self, frame: pd.DataFrame | Dataset, *, defer_weights: bool = False) -> Self:
+        """``RecommenderBase.partial_fit``; with ``defer_weights`` :math:`B` waits for
+        :meth:`refresh_weights` (``SupportsDeferredWeights``)."""
+        self._defer = defer_weights
+        try:
+            return super().partial_fit(frame)
+        finally:
+            self._defer = False
+
+    @property
+    def weights_pending(self) -> bool:
+        """True while folded-in batches wait for :meth:`refresh_weights`."""
+        return self._pending is not None
+
+    @override
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        self.refresh_weights()  # never save a B that lags the profiles
+        return super().state_arrays()
 
     @override
     def _partial_fit(self, fold: FoldIn) -> None:
-        """Fold the batch into the profiles, then into :math:`B` (see the class docstring)."""
-        from tailor.models import _gram_inverse as gi
-
+        """Fold the batch into the profiles, then (unless deferred) into :math:`B` (see the
+        class docstring)."""
         before = self.profiles
         super()._partial_fit(fold)
-        old_x, new_x = self._fit_matrix(before), self._fit_matrix(self.profiles)
-        if old_x is None or new_x is None or not len(fold.touched_users):
+        if self._fit_matrix(before) is None or not len(fold.touched_users):
             return
+        if self._pending is None:
+            self._pending = PendingFold(before, fold.touched_users)
+        else:
+            self._pending.add(fold.touched_users)
+        if not self._defer:
+            self.refresh_weights()
+
+    def refresh_weights(self) -> None:
+        """Fold every deferred batch into :math:`B` at once: one Woodbury update of the kept
+        inverse by the changed users' rows of :math:`X` since :math:`B` was last folded."""
+        from tailor.models import _gram_inverse as gi
+
+        pending = self._pending
+        if pending is None:
+            return
+        old_x, new_x = self._fit_matrix(pending.base), self._fit_matrix(self.profiles)
+        assert old_x is not None and new_x is not None  # no pending fold otherwise
         self._inverse = gi.folded_inverse(
-            self._inverse,
-            self.weights,
-            old_x,
-            new_x,
-            fold.touched_users,
-            self.config.regularization,
+            self._inverse, self.weights, old_x, new_x, pending.users, self.config.regularization
         )
         self.weights = gi.weights_of(self._inverse)
+        self._pending = None
 
     def _fit_matrix(self, profiles: sp.csr_array) -> sp.csr_array | None:
         """The :math:`X` that ``fit`` solves on, from the profiles: the profiles themselves

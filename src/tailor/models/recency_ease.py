@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 from typing_extensions import override
@@ -12,6 +13,7 @@ from typing_extensions import override
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.data.recs import Recs
+from tailor.models._gram_inverse import PendingFold
 from tailor.models._matrices import fitted_columns, grow_csr, pad_unfitted
 from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._sparse_kernels import csr_times_dense
@@ -84,7 +86,12 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     distinct items, old and new, by the pairs' latest times (ties: batch rows are newer than
     fitted ones, fitted pairs keep their fitted order), so a new user with interactions on known
     items gets personalised recommendations at once. Users not in the batch keep their profiles;
-    their scores move with :math:`B` and the trend.
+    their scores move with :math:`B` and the trend. ``partial_fit(frame, defer_weights=True)``
+    applies all of this but :math:`B` (new items score NaN until it is refreshed), and
+    ``refresh_weights()`` later folds the union of the deferred batches' users into :math:`B`
+    with one update (``SupportsDeferredWeights``; ``tailor stream`` refreshes every
+    ``weights_refresh_s``): the same :math:`B` as folding each batch in at once, up to float32
+    rounding (with a decayed Gram, the clock rule above is applied at the refresh).
 
     Stability: experimental.
     """
@@ -110,6 +117,9 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     """float32 :math:`P = (G + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
     _clock: int | None = None
     """The time :math:`t_{max}` that the kept Gram's decay is measured from (decayed Gram)."""
+    _pending: PendingFold | None = None
+    """Batches folded into the profiles but not yet into :math:`B` (``defer_weights``)."""
+    _defer: bool = False
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -124,18 +134,49 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
         self.trend = np.zeros(data.n_items, np.float32)
         if cfg.popularity_weight > 0:
             self.trend = trend_of(self.profile_times, data.n_items, cfg)
-        self._inverse = None
+        self._inverse, self._pending = None, None
         self._clock = int(times.max()) if len(times) else None
 
     @override
     def _state_loaded(self) -> None:
-        self._inverse = None  # rebuilt by the next partial_fit
+        self._inverse, self._pending = None, None  # P is rebuilt by the next fold
         self._clock = None  # unknown: a decayed Gram is solved anew by the next partial_fit
 
     @override
+    def partial_fit(self, frame: pd.DataFrame | Dataset, *, defer_weights: bool = False) -> Self:
+        """``RecommenderBase.partial_fit``; with ``defer_weights`` :math:`B` waits for
+        :meth:`refresh_weights` (``SupportsDeferredWeights``)."""
+        self._defer = defer_weights
+        try:
+            return super().partial_fit(frame)
+        finally:
+            self._defer = False
+
+    @property
+    def weights_pending(self) -> bool:
+        """True while folded-in batches wait for :meth:`refresh_weights`."""
+        return self._pending is not None
+
+    @override
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        self.refresh_weights()  # never save a B that lags the profiles
+        return super().state_arrays()
+
+    def refresh_weights(self) -> None:
+        """Fold every deferred batch into :math:`B` at once (:meth:`_fold_weights` from the
+        pair times :math:`B` was last folded on, over the union of the changed users)."""
+        pending = self._pending
+        if pending is None:
+            return
+        self._fold_weights(pending.base, pending.users)
+        self._pending = None
+        if len(self.trend) != len(self.weights):  # new items joined B: the trend covers them
+            self._update_trend()
+
+    @override
     def _partial_fit(self, fold: FoldIn) -> None:
-        """Recompute the batch users' positional profiles, fold the batch into :math:`B` and
-        recompute the trend (see the class docstring)."""
+        """Recompute the batch users' positional profiles, fold the batch into :math:`B` (unless
+        deferred) and recompute the trend (see the class docstring)."""
         cfg = self.config
         before = self.profile_times
         self.profiles, self.profile_times = fold_in_positional(
@@ -146,7 +187,19 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
             cfg.profile_half_life,
             cfg.profile_floor,
         )
-        self._fold_weights(before, fold.touched_users)
+        touched = fold.touched_users
+        if len(touched):
+            if self._pending is None:
+                self._pending = PendingFold(before, touched)
+            else:
+                self._pending.add(touched)
+            if not self._defer:
+                self.refresh_weights()
+        self._update_trend()
+
+    def _update_trend(self) -> None:
+        """The trend over the items of :math:`B` from every pair's latest time."""
+        cfg = self.config
         self.trend = np.zeros(len(self.weights), np.float32)
         if cfg.popularity_weight > 0:
             self.trend = trend_of(self.profile_times, len(self.weights), cfg)

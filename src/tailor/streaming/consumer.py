@@ -8,6 +8,10 @@ One micro-batch (:meth:`StreamConsumer.step`)::
     item) -> partial_fit of the model and of its popularity fallback -> quality guard -> the
     touched users' lists rewritten in the servers' cache -> position advanced -> commit
 
+A model whose item-item weights may lag (``SupportsDeferredWeights``: EASE, RecencyEASE) gets
+each batch with ``defer_weights=True`` and its weights refreshed once ``weights_refresh_s`` has
+passed since the last refresh, and always before a snapshot is written.
+
 A snapshot (:meth:`StreamConsumer.snapshot`) publishes the folded-in model as a new version of
 the store (``<base>.s<k>``, whole or not at all) with ``stream.json``: the log, the position and
 the base version, plus the deduplication state. A restart loads the active version and resumes
@@ -36,6 +40,7 @@ import pandas as pd
 from tailor.data.columns import Columns
 from tailor.errors import ConfigError, TailorError
 from tailor.logging import get_logger
+from tailor.models.base import SupportsDeferredWeights
 from tailor.models.model_dir import ModelDir
 from tailor.pipeline import Pipeline
 from tailor.pipeline.scoring import ModelIndex
@@ -89,6 +94,8 @@ class ConsumerStats:
     dead: int = 0
     replayed: int = 0
     snapshots: int = 0
+    weights_refreshes: int = 0
+    """Deferred batches folded into the model's weights (``refresh_weights``)."""
 
     def add(self, report: StepReport) -> None:
         """Count one micro-batch (its snapshot is counted where it is taken)."""
@@ -148,6 +155,7 @@ class StreamConsumer:
         self._since_snapshot = 0
         self._last_snapshot = time.monotonic()
         self._last_reload_check = time.monotonic()
+        self._last_weights_refresh = time.monotonic()
         self._failures: dict[tuple[str, str], int] = {}
 
     # ---- start --------------------------------------------------------------------------
@@ -300,6 +308,8 @@ class StreamConsumer:
         report.polled = len(records)
         if records:
             self._apply_records(records, report)
+        if time.monotonic() - self._last_weights_refresh >= self.settings.weights_refresh_s:
+            self.refresh_weights()
         if self._snapshot_due():
             report.snapshot = self._try_snapshot()
         report.seconds = time.perf_counter() - start
@@ -370,13 +380,24 @@ class StreamConsumer:
         model = self.pipeline.model
         assert model is not None and self._folder is not None
         n_items = len(model.items)
-        model.partial_fit(frame)
+        if isinstance(model, SupportsDeferredWeights):
+            model.partial_fit(frame, defer_weights=self.settings.weights_refresh_s > 0)
+        else:
+            model.partial_fit(frame)
         if self._folder.popularity is not None:
             self._folder.popularity.partial_fit(frame)
         if len(model.items) != n_items:  # new items: the index must know them
             self.pipeline = replace(
                 self.pipeline, index=ModelIndex.build(model, self.pipeline.catalog)
             )
+
+    def refresh_weights(self) -> None:
+        """Fold the batches the model deferred into its weights (see the module docstring)."""
+        model = self.pipeline.model
+        if isinstance(model, SupportsDeferredWeights) and model.weights_pending:
+            model.refresh_weights()
+            self.stats.weights_refreshes += 1
+        self._last_weights_refresh = time.monotonic()
 
     def _refresh(self, users: list[str], report: StepReport) -> None:
         lists = cacheable_lists(self.pipeline, users, self.settings.precompute_n)
@@ -433,6 +454,7 @@ class StreamConsumer:
     def snapshot(self) -> str:
         """Publish the folded-in model as ``<base>.s<k>`` (and activate it, by default)."""
         assert self._folder is not None and self.pipeline.model is not None
+        self.refresh_weights()  # the saved weights hold every event up to the position
         index = self.snapshot_index + 1
         taken = set(self.store.versions())  # e.g. published by a run killed before activating
         while snapshot_name(self.base_version, index) in taken:

@@ -50,6 +50,12 @@ class StreamSettings(BaseSettings):
     """This consumer's name in the log's consumer group."""
     batch_max: int = Field(default=5000, ge=1)
     """Most events applied in one micro-batch."""
+    weights_refresh_s: float = Field(default=5.0, ge=0)
+    """Models with lagging weights (EASE, RecencyEASE: ``SupportsDeferredWeights``) fold each
+    micro-batch into the profiles and trend at once, and into their item-item weights at most
+    this often: one update over the users changed since, each counted once (0: every batch).
+    Before each snapshot the weights are refreshed. A user's own events show at once; other
+    users' co-occurrences reach everyone's scores within this lag."""
     poll_timeout_s: float = Field(default=0.05, gt=0)
     """Longest wait for the first event of a micro-batch."""
     snapshot_every_s: float = Field(default=300.0, gt=0)
