@@ -1,5 +1,6 @@
 """EASE's and RecencyEASE's weights B under partial_fit: the Woodbury update of the kept inverse
-(``_gram_inverse``), its rebuild after loading, and RecencyEASE's decayed Gram.
+(``_gram_inverse``) or a new inverse when cheaper, its rebuild after loading, RecencyEASE's
+decayed Gram, and deferred folds (``defer_weights``, ``refresh_weights``).
 
 Hand-worked: the toy matrix of conftest with lambda = 1 (test_ease.py) has
 P = (G + I)^-1 = [[20, -10, 0, 0], [-10, 19, -8, 4], [0, -8, 16, -8], [0, 4, -8, 24]] / 40 and
@@ -18,6 +19,8 @@ import pytest
 
 from tailor.data.dataset import Dataset
 from tailor.models import EASE
+from tailor.models import _gram_inverse as gi
+from tailor.models.base import SupportsDeferredWeights
 from tailor.models.recency_ease import RecencyEASE
 
 Toy = Callable[..., pd.DataFrame]
@@ -141,3 +144,113 @@ def test_decayed_gram_is_solved_anew_past_half_a_half_life(
     union = Dataset.from_frame(pd.concat([early, late], ignore_index=True))
     want = MODELS["recency-ease"](gram_half_life_days=100.0).fit(union)
     np.testing.assert_allclose(_b(model, list("abcd")), _b(want, list("abcd")), atol=1e-6)
+
+
+PADDING = [(f"P{k}", f"e{k}") for k in range(6)]
+"""Six more users with one item each: items that co-occur with nothing leave B over a b c d as
+TOY_B (their rows and columns are zero), and make the batch's rank (4: B's and D's rows before
+and after) at most half of the 10 items, so the fold takes the Woodbury update."""
+
+
+def _padded(toy: Toy) -> pd.DataFrame:
+    frame = toy()
+    extra = pd.DataFrame(
+        {
+            "user_id": [u for u, _ in PADDING],
+            "item_id": [i for _, i in PADDING],
+            "value": 1.0,
+            "timestamp": frame["timestamp"].iloc[0],
+        }
+    )
+    return pd.concat([frame, extra], ignore_index=True)
+
+
+def _no(what: str) -> Callable[..., Any]:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"{what} was not expected")
+
+    return refuse
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("padded", [False, True])
+def test_the_fold_takes_the_cheaper_of_woodbury_and_a_new_inverse(
+    name: str, padded: bool, toy: Toy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # rank 4 over 4 items: a new inverse (Woodbury would cost more); over 10 items: Woodbury
+    early, late = _split(_padded(toy) if padded else toy())
+    model = MODELS[name]().fit(Dataset.from_frame(early))
+    banned = "solve_inverse" if padded else "update"
+    monkeypatch.setattr(gi, banned, _no(banned))
+    model.partial_fit(late)
+    np.testing.assert_allclose(_b(model, list("abcd")), TOY_B, atol=1e-6)
+    if padded:
+        pad = [i for _, i in PADDING]
+        assert not _b(model, pad + list("abcd"))[: len(pad)].any()
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("batches", [1, 2])
+def test_deferred_weights_wait_then_equal_the_hand_worked_fit(
+    name: str, batches: int, toy: Toy
+) -> None:
+    early, late = _split(toy())
+    model = MODELS[name]().fit(Dataset.from_frame(early))
+    fitted = model.weights.copy()
+    assert isinstance(model, SupportsDeferredWeights) and not model.weights_pending
+    for part in np.array_split(np.arange(len(late)), batches):
+        model.partial_fit(late.iloc[part], defer_weights=True)
+    # B waits (d, new, has no weights yet), the profiles do not: B and D hold their new pairs
+    assert model.weights_pending
+    np.testing.assert_array_equal(model.weights, fitted)
+    assert "d" in model.items and model.seen.sum() == 9
+    assert np.isnan(model.score(["C"], ["d"])).all()
+    model.refresh_weights()
+    assert not model.weights_pending and model.weights.shape == (4, 4)
+    np.testing.assert_allclose(_b(model, list("abcd")), TOY_B, atol=1e-6)
+    if name == "ease":  # as test_folded_weights_equal_the_hand_worked_fit
+        assert model.score(["C"], ["d"]).tolist() == pytest.approx([1 / 6], abs=1e-6)
+    else:
+        assert model.trend.shape == (4,)  # the trend joins B's new size
+    model.refresh_weights()  # nothing waits: B unchanged
+    np.testing.assert_allclose(_b(model, list("abcd")), TOY_B, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_deferred_batches_fold_in_with_one_update_over_their_users(
+    name: str, toy: Toy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # B-c, D-d, then B-c again (a repeat): three batches, one update whose rows are B's and
+    # D's, each once; the result equals folding each batch at once
+    early, late = _split(_padded(toy))
+    batches = [late.iloc[[0]], late.iloc[[1]], late.iloc[[0]]]
+    at_once = MODELS[name]().fit(Dataset.from_frame(early))
+    for batch in batches:
+        at_once.partial_fit(batch)
+    model = MODELS[name]().fit(Dataset.from_frame(early))
+    rows: list[int] = []
+    update = gi.update
+
+    def spy(p: np.ndarray, new_rows: Any, old_rows: Any) -> None:
+        rows.append(new_rows.shape[0])
+        update(p, new_rows, old_rows)
+
+    monkeypatch.setattr(gi, "update", spy)
+    for batch in batches:
+        model.partial_fit(batch, defer_weights=True)
+    assert rows == []
+    model.refresh_weights()
+    assert rows == [2]
+    np.testing.assert_allclose(model.weights, at_once.weights, atol=1e-6)
+    np.testing.assert_allclose(_b(model, list("abcd")), TOY_B, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_saving_refreshes_deferred_weights(name: str, toy: Toy, tmp_path: Path) -> None:
+    early, late = _split(toy())
+    model = MODELS[name]().fit(Dataset.from_frame(early))
+    model.partial_fit(late, defer_weights=True)
+    model.save(tmp_path / "m")
+    assert not model.weights_pending
+    loaded = type(model).load(tmp_path / "m")
+    np.testing.assert_allclose(_b(loaded, list("abcd")), TOY_B, atol=1e-6)

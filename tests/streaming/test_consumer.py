@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tailor.models import EASE
+from tailor.models.base import SupportsDeferredWeights
 from tailor.models.model_dir import ModelDir
 from tailor.pipeline import ItemList, Pipeline
 from tailor.serving.precompute import cacheable_lists
@@ -130,6 +132,61 @@ def test_a_restart_applies_every_event_exactly_once(store: ModelRegistry, tmp_pa
     np.testing.assert_array_equal(
         restarted._folder.popularity.item_scores, want.popularity.item_scores
     )
+
+
+def _ease(model: object) -> EASE:
+    """The planted store's model (EASE: ``SupportsDeferredWeights``)."""
+    assert isinstance(model, EASE) and isinstance(model, SupportsDeferredWeights)
+    return model
+
+
+def test_weights_wait_for_their_refresh_and_every_snapshot_holds_them(
+    store: ModelRegistry, tmp_path: Path
+) -> None:
+    db = tmp_path / "events.db"
+    log, lists = SqliteEventLog(db), Lists()
+    first = events(event(0, "u0", "i5"), event(1, "u6", "i0"))
+    base = store.active()
+    assert base is not None
+    log.append(first)
+    c = consumer(store, db, lists, weights_refresh_s=3600)
+    fitted = np.array(_ease(ModelDir.load(store.path(base)).model).weights)
+    c.step()
+    model = _ease(c.pipeline.model)
+    # the profiles took the batch, B did not: the lists are those of a deferred fold
+    assert model.weights_pending and c.stats.weights_refreshes == 0
+    np.testing.assert_array_equal(model.weights, fitted)
+    lagging = ModelDir.load(store.path(base))
+    _ease(lagging.model).partial_fit(EventRules().to_frame(first), defer_weights=True)
+    assert lagging.popularity is not None
+    lagging.popularity.partial_fit(EventRules().to_frame(first))
+    want_lists = cacheable_lists(Pipeline.build(lagging.model, lagging.popularity), ["u0"], 50)
+    assert lists.written[base]["u0"] == want_lists["u0"]
+    # a snapshot refreshes first: its B is that of folding the batch in at once
+    snap = c.snapshot()
+    assert not model.weights_pending and c.stats.weights_refreshes == 1
+    want = _ease(reference(store, base, first).model).weights
+    np.testing.assert_allclose(model.weights, want, rtol=1e-5, atol=1e-7)
+    saved = _ease(ModelDir.load(store.path(snap)).model).weights
+    np.testing.assert_array_equal(saved, model.weights)
+    assert not np.allclose(saved, fitted, atol=1e-6)  # the batch did move B
+
+
+@pytest.mark.parametrize("refresh_s", [0.0, 1e-9])
+def test_weights_refresh_each_batch_or_once_their_time_is_up(
+    store: ModelRegistry, tmp_path: Path, refresh_s: float
+) -> None:
+    # 0: folded with the batch (never deferred); 1 ns: deferred, then refreshed by the step
+    db = tmp_path / "events.db"
+    SqliteEventLog(db).append(events(event(0, "u0", "i5")))
+    c = consumer(store, db, weights_refresh_s=refresh_s)
+    c.step()
+    assert not _ease(c.pipeline.model).weights_pending
+    assert c.stats.weights_refreshes == (0 if refresh_s == 0 else 1)
+    base = store.active()
+    assert base is not None
+    want = _ease(reference(store, base, events(event(0, "u0", "i5"))).model).weights
+    np.testing.assert_allclose(_ease(c.pipeline.model).weights, want, rtol=1e-5, atol=1e-7)
 
 
 def test_a_snapshot_is_a_whole_version_with_its_position(
