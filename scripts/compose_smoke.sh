@@ -23,11 +23,16 @@ step curl "$api/health/ready"
 curl -s "$api/health/ready"; echo
 step "${compose[@]}" run --rm train
 start=$(date +%s)
-"${compose[@]}" run --rm train 2>/dev/null | grep -E 'published|Gate|Active|test ndcg|logged to MLflow|Run folder' || true
+# podman-compose 1.0 does not pass the container's exit status on: readiness below tells
+"${compose[@]}" run --rm train > /tmp/tailor-compose-train.log 2>&1 || true
+grep -E 'published|Gate|Active|test ndcg|logged to MLflow|Run folder|Error' /tmp/tailor-compose-train.log \
+    || tail -20 /tmp/tailor-compose-train.log
 echo "(train took $(( $(date +%s) - start )) s)"
-for _ in $(seq 30); do curl -sf "$api/health/ready" >/dev/null && break; sleep 1; done
+ready=no
+for _ in $(seq 30); do curl -sf "$api/health/ready" >/dev/null && { ready=yes; break; }; sleep 1; done
 step curl "$api/health/ready"
 curl -s "$api/health/ready"; echo
+[ "$ready" = yes ] || { echo "serve did not become ready: the first model was not published" >&2; exit 1; }
 step curl "$api/v1/recommendations/17850?n=5"
 curl -s "$api/v1/recommendations/17850?n=5" | ids
 top=$(curl -s "$api/v1/recommendations/17850?n=5" | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["item_id"])')
