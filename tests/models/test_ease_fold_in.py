@@ -146,10 +146,10 @@ def test_decayed_gram_is_solved_anew_past_half_a_half_life(
     np.testing.assert_allclose(_b(model, list("abcd")), _b(want, list("abcd")), atol=1e-6)
 
 
-PADDING = [(f"P{k}", f"e{k}") for k in range(6)]
-"""Six more users with one item each: items that co-occur with nothing leave B over a b c d as
+PADDING = [(f"P{k}", f"e{k}") for k in range(14)]
+"""14 more users with one item each: items that co-occur with nothing leave B over a b c d as
 TOY_B (their rows and columns are zero), and make the batch's rank (4: B's and D's rows before
-and after) at most half of the 10 items, so the fold takes the Woodbury update."""
+and after) at most a quarter (``SOLVE_SHARE``) of the 18 items: the fold takes Woodbury."""
 
 
 def _padded(toy: Toy) -> pd.DataFrame:
@@ -177,7 +177,7 @@ def _no(what: str) -> Callable[..., Any]:
 def test_the_fold_takes_the_cheaper_of_woodbury_and_a_new_inverse(
     name: str, padded: bool, toy: Toy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # rank 4 over 4 items: a new inverse (Woodbury would cost more); over 10 items: Woodbury
+    # rank 4 over 4 items: a new inverse (Woodbury would cost more); over 18 items: Woodbury
     early, late = _split(_padded(toy) if padded else toy())
     model = MODELS[name]().fit(Dataset.from_frame(early))
     banned = "solve_inverse" if padded else "update"
