@@ -75,9 +75,9 @@ class EASE(ItemItemModel[EASEConfig]):
     ``partial_fit(frame, defer_weights=True)`` leaves :math:`B` (and new items' weights) as it
     is and records the batch's users; ``refresh_weights()`` then applies every recorded change
     in one Woodbury update over their union (or solves :math:`P` anew when that union's rank
-    exceeds a quarter of the items, the cheaper then): the same :math:`B` as folding each batch in at
-    once, up to float32 rounding (``SupportsDeferredWeights``; ``tailor stream`` refreshes every
-    ``weights_refresh_s``).
+    exceeds a quarter of the items, the cheaper then): the same :math:`B` as folding each batch
+    in at once, up to float32 rounding (``SupportsDeferredWeights``; ``tailor stream``
+    refreshes every ``weights_refresh_s``).
 
     Stability: stable.
     """
