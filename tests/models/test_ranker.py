@@ -329,3 +329,20 @@ def test_pipeline_serves_the_rankers_lists(reorder_model: Ranker) -> None:
         )
         novel = pipe.recommend_user(user, Query(n=5)).items
         assert len(novel) == 5 and not {i for i, _ in novel} & _own_items(frame, user)
+
+
+def test_history_scores_put_the_history_first_in_the_reorder_world(reorder_model: Ranker) -> None:
+    """An ad-hoc history (a cart) is scored like a user who just bought it: in the reorder
+    world its items come first; a known user's history scores its own items first too."""
+    model = reorder_model
+    cart = model.items.numbers(["i2", "i9", "i2"])
+    scores = model.score_history(cart)
+    assert scores.dtype == np.float32 and scores.shape == (len(model.items),)
+    finite = np.flatnonzero(np.isfinite(scores))
+    top = finite[np.argsort(-scores[finite], kind="stable")][:2]
+    assert set(model.items.id_of(top)) == {"i2", "i9"}
+    items, weights = model.user_history(model.users.number("u3"))
+    assert weights is None and set(model.items.id_of(items)) == _own_items(world(True), "u3")
+    assert len(items) == 6  # each of the 3 items bought twice
+    with pytest.raises(IndexError):
+        model.score_history(np.array([len(model.items)]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -109,17 +110,17 @@ class Ranker(RecommenderBase[RankerConfig]):
     folded_users: np.ndarray
     """int64 sorted numbers of the users whose history changed since the fit (fold-in): the
     candidate models score them from their history (``score_history``)."""
-    submodels: dict[str, RecommenderBase[Any]]
+    submodels: Mapping[str, RecommenderBase[Any]]
     """The fitted candidate models, by registry name (as fitted: fold-in leaves them alone)."""
     fit_summary: dict[str, Any] | None
     """The last fit's training summary (rounds, held-out NDCG@10, users); None after load."""
 
-    def __init__(self, config: RankerConfig | None = None, **kwargs: Any) -> None:
-        super().__init__(config, **kwargs)
-        self.submodels = {}
-        self.fit_summary = None
-        self._booster: Any = None
-        self._popular = np.zeros(0, np.int64)
+    # unfitted state as class defaults (a subclass __init__ would hide the generated signature);
+    # every one is replaced, never changed in place
+    submodels = MappingProxyType({})
+    fit_summary = None
+    _booster: Any = None
+    _popular = np.zeros(0, np.int64)
 
     # ---- fitting ----------------------------------------------------------------------------
     @override
@@ -224,10 +225,17 @@ class Ranker(RecommenderBase[RankerConfig]):
         return x_all[keep_rows], y_all[keep_rows], sizes[positive], group_users[positive]
 
     # ---- scoring ----------------------------------------------------------------------------
-    def _block(self, user_nums: np.ndarray) -> tuple[Candidates, np.ndarray]:
-        """The candidates of these users and their features."""
-        block = UserBlock.of(self.history_counts, self.history_last, user_nums)
-        scores = {name: self._model_scores(name, user_nums, block) for name in CANDIDATE_MODELS}
+    def _block(
+        self, user_nums: np.ndarray, block: UserBlock | None = None
+    ) -> tuple[Candidates, np.ndarray]:
+        """The candidates of these users (or of ``block``'s ad-hoc histories) and their
+        features."""
+        adhoc = block is not None
+        if block is None:
+            block = UserBlock.of(self.history_counts, self.history_last, user_nums)
+        scores = {
+            name: self._model_scores(name, user_nums, block, adhoc) for name in CANDIDATE_MODELS
+        }
         cand = candidates(scores, block.counts, self._popular, self.config)
         x = build_features(
             cand.rows,
@@ -240,14 +248,16 @@ class Ranker(RecommenderBase[RankerConfig]):
         )
         return cand, x
 
-    def _model_scores(self, name: str, user_nums: np.ndarray, block: UserBlock) -> np.ndarray:
+    def _model_scores(
+        self, name: str, user_nums: np.ndarray, block: UserBlock, adhoc: bool = False
+    ) -> np.ndarray:
         """Candidate model ``name``'s scores of every item (NaN: cannot score): its own rows
         for the users it was fitted on, a score of their whole history for users folded in
-        since (one history per user: fold-in batches are small)."""
+        since (one history per user: fold-in batches are small) and for ``adhoc`` histories."""
         model = self.submodels[name]
         n_users, n_items = len(model.users), len(model.items)
         out = np.full((len(user_nums), len(self.items)), np.nan, np.float32)
-        direct = (user_nums < n_users) & ~np.isin(user_nums, self.folded_users)
+        direct = (user_nums < n_users) & ~np.isin(user_nums, self.folded_users) & (not adhoc)
         if direct.any():
             out[direct, :n_items] = model.score_rows(user_nums[direct])
         if direct.all() or not isinstance(model, SupportsHistory):
@@ -308,6 +318,37 @@ class Ranker(RecommenderBase[RankerConfig]):
             )
             for item, row in zip(wanted, shares, strict=True)
         ]
+
+    def score_history(self, item_nums: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Scores of an ad-hoc history (``SupportsHistory``: a session, a cart), oldest item
+        first, repeats counted as repeat purchases, all bought "now" (the last fit's time, one
+        second apart), so the recency features differ from a known user's (``weights`` are
+        ignored, as ``fit`` ignores interaction weights). NaN outside the candidates."""
+        from tailor.models._history import check_history
+
+        self.require_fitted()
+        nums, _ = check_history(item_nums, weights, len(self.items))
+        now = int(self.reference_time[0])
+        times = now - (len(nums) - 1 - np.arange(len(nums), dtype=np.int64))
+        batch = Interactions.from_arrays(np.zeros(len(nums)), nums, timestamps=times)
+        counts, last = own_history(batch, (1, len(self.items)))
+        cand, x = self._block(np.zeros(1, np.int64), UserBlock.of(counts, last, np.zeros(1, int)))
+        out = np.full(len(self.items), np.nan, np.float32)
+        out[cand.items] = lgbm.predict(self._booster, x)
+        return out
+
+    def user_history(self, user_num: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """A known user's purchases as a history (``SupportsHistory``): each item as often as
+        bought, by the time of its last purchase, oldest first (the times themselves are not
+        kept, so ``score_history`` of it approximates ``score_rows``)."""
+        self.require_fitted()
+        if not 0 <= user_num < len(self.users):
+            raise IndexError(f"user number must be in 0..{len(self.users) - 1}")
+        row = slice(self.history_counts.indptr[user_num], self.history_counts.indptr[user_num + 1])
+        items = self.history_counts.indices[row].astype(np.int64)
+        counts = self.history_counts.data[row].astype(np.int64)
+        order = np.lexsort((items, self.history_last.data[row]))
+        return np.repeat(items[order], counts[order]), None
 
     def features_of(self, user_nums: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(user numbers, item numbers, float32 features) of these users' candidates: what the
