@@ -129,6 +129,7 @@ def run_topn(part: str) -> dict[str, Any]:
     load_before = load_now()
     tables: dict[str, pd.DataFrame] = {}
     rows: list[dict[str, Any]] = []
+    config: dict[str, Any] = {}
     re_params = {"seed": SEED, **tuned(data_key)["recency-ease"]}
     for label, name, settings in (
         ("tailor recency-ease", "recency-ease", re_params),
@@ -147,6 +148,8 @@ def run_topn(part: str) -> dict[str, Any]:
             }
         )
         log(f"{part}: {label} {metrics.summary(tables[label])} fit {seconds:.1f} s")
+        if name == "ranker":
+            config = model.config.model_dump(mode="json")
     if part == "retail_repeat":
         tables["own history"] = metrics.evaluate(own_history_lists(protocol), protocol.test)
         rows.append({"model": "own history", **metrics.summary(tables["own history"])})
@@ -162,6 +165,7 @@ def run_topn(part: str) -> dict[str, Any]:
         "description": protocol.description,
         "users": int(protocol.test["user_id"].nunique()),
         "models": rows,
+        "config": config,
         "comparisons": comparisons,
         "load_average": {"before": load_before, "after": load_now()},
     }
