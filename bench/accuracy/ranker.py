@@ -165,7 +165,7 @@ def run_topn(part: str) -> dict[str, Any]:
         "description": protocol.description,
         "users": int(protocol.test["user_id"].nunique()),
         "models": rows,
-        "config": config,
+        "ranker_config": config,
         "comparisons": comparisons,
         "load_average": {"before": load_before, "after": load_now()},
     }
