@@ -499,9 +499,37 @@ DEFAULT_SPACES: dict[str, SearchSpace] = {
         ),
         {"loss": "warp"},
     ),
+    # issue 14's models: the second-stage ranker's LightGBM and candidate depth, the content
+    # model's feature weights and profile decay, Wide & Deep's regularisation (dropout in 0.2-0.5)
+    "ranker": SearchSpace(
+        _dims(
+            _flt("learning_rate", 0.01, 0.3, log=True),
+            _int("num_leaves", 7, 127, log=True),
+            _int("min_data_in_leaf", 10, 500, log=True),
+            _flt("feature_fraction", 0.5, 1.0),
+            _int("candidates_per_model", 50, 300, log=True),
+        )
+    ),
+    "content": SearchSpace(
+        _dims(
+            _flt("text_weight", 0.1, 10.0, log=True),
+            _flt("category_weight", 0.1, 10.0, log=True),
+            _flt("half_life_days", 1.0, 365.0, log=True, optional=True),
+        )
+    ),
+    "wide-deep": SearchSpace(
+        _dims(
+            _flt("dropout", 0.2, 0.5),
+            _flt("weight_decay", 1e-8, 1e-3, log=True),
+            _flt("learning_rate", 3e-4, 3e-2, log=True),
+            _int("embedding_size", 16, 128, log=True),
+            _int("negatives", 4, 64, log=True),
+        )
+    ),
 }
 """Each model's default search space: the accuracy benchmark's (``bench/accuracy/spaces.py``),
-fixed parameters included (binary interactions for itemknn, ease and als; WARP for mf-sgd)."""
+fixed parameters included (binary interactions for itemknn, ease and als; WARP for mf-sgd); the
+ranker's, the content model's and Wide & Deep's are their own benchmarks' starting points."""
 
 BENCH_STARTS: dict[str, dict[str, Any]] = {
     "popularity": {"use_half_life_days": False},
@@ -516,6 +544,26 @@ BENCH_STARTS: dict[str, dict[str, Any]] = {
     "als": {"factors": 64, "regularization": 0.01, "alpha": 1.0, "iterations": 15},
     "bpr": {"factors": 64, "learning_rate": 0.01, "regularization": 0.01, "iterations": 100},
     "mf-sgd": {"embedding_size": 64, "learning_rate": 0.05, "regularization": 0.001, "epochs": 20},
+    "ranker": {
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "min_data_in_leaf": 50,
+        "feature_fraction": 0.8,
+        "candidates_per_model": 100,
+    },
+    "content": {
+        "text_weight": 1.0,
+        "category_weight": 1.0,
+        "use_half_life_days": True,
+        "half_life_days": 30.0,
+    },
+    "wide-deep": {
+        "dropout": 0.3,
+        "weight_decay": 1e-6,
+        "learning_rate": 0.003,
+        "embedding_size": 32,
+        "negatives": 16,
+    },
 }
 """The accuracy benchmark's first trial of each model (raw values): the library defaults when the
 benchmark was run (docs/benchmarks.md). ``tailor tune`` and ``tailor train`` start from the
