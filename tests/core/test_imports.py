@@ -87,6 +87,16 @@ SERVING_MUST_NOT_LOAD = (
     "tailor.models.knn",
     "tailor.models.mf_sgd",
     "tailor.models.implicit_models",
+    "torch",
+    "lightgbm",
+    "shap",
+    "lime",
+    "onnxruntime",
+    "pyspark",
+    "tailor.models.content",
+    "tailor.models.ranker",
+    "tailor.models.wide_deep",
+    "tailor.training",
 )
 """Training code: numba-compiled fit kernels, implicit, plots, statistics, the model classes
 (a served folder loads only its own model's module, when it loads)."""
@@ -138,7 +148,8 @@ def test_serving_app_loads_no_training_code() -> None:
 
 
 def test_import_tailor_is_light() -> None:
-    heavy = ("fastapi", "redis", "implicit", "plotly", "torch")
-    code = f"import sys, tailor; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    heavy = ("fastapi", "redis", "implicit", "plotly", "torch", "lightgbm", "shap", "pyspark")
+    loaded = f"sorted(m for m in {heavy!r} if m in sys.modules)"
+    code = f"import sys, tailor, tailor.models; print({loaded})"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

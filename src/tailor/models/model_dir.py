@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import pandas as pd
 
@@ -31,10 +31,12 @@ from tailor.data.dataset import Dataset
 from tailor.errors import ArtifactError, ConfigError
 from tailor.models.artifacts import MANIFEST, load_model, read_manifest, write_model
 from tailor.models.base import FitOptions, Recommender, RecommenderBase
-from tailor.models.content import Content, ContentConfig
 from tailor.models.popular import Popularity
 from tailor.models.registry import create_model
 from tailor.outputs import check_output, output_dir
+
+if TYPE_CHECKING:  # the content model's module loads only with a folder that has one
+    from tailor.models.content import Content
 
 POPULARITY_DIR = "popularity"
 CONTENT_DIR = "content"
@@ -164,6 +166,8 @@ class ModelDir:
         content_dir = cls.content_path(Path(path))
         if not content_dir.is_dir():
             return None
+        from tailor.models.content import Content
+
         content = load_model(content_dir)
         if not isinstance(content, Content):
             raise ArtifactError(
@@ -320,7 +324,11 @@ def fit_model_dir(
     model.fit(data, options)
     seconds = time.perf_counter() - start
     metrics = validation_metrics(model, val, epochs) if val is not None else {}
-    fitted_content = Content(seed=model.config.seed).fit(data) if with_content else None
+    fitted_content = None
+    if with_content:
+        from tailor.models.content import Content
+
+        fitted_content = Content(seed=model.config.seed).fit(data)
     ModelDir.write(
         out,
         model,
@@ -354,6 +362,8 @@ def has_content(items: pd.DataFrame | None) -> bool:
     ``available``."""
     if items is None or not len(items):
         return False
+    from tailor.models.content import ContentConfig
+
     for column in (*ContentConfig().text_columns, Columns.CATEGORY):
         if column in items.columns and items[column].notna().any():
             return True
