@@ -14,8 +14,7 @@ ARG BASE=python:3.11-slim
 # dependencies; wheelhouse/app, tailor's own wheel) when there is one, else built from the index
 # with requirements/lock.txt as constraints
 FROM ${BASE} AS wheels
-# rank: scikit-learn, which tailor fit and train need for the model folder's content/ model (TF-IDF)
-ARG EXTRAS=serve,stream,train,rank
+ARG EXTRAS=serve,stream,train
 SHELL ["/bin/sh", "-eu", "-c"]
 WORKDIR /src
 COPY . .

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck chromium bench bench-data bench-eval bench-models bench-serving bench-accuracy bench-fair bench-backtest bench-streaming bench-simulation clean
+.PHONY: demo test lint typecheck chromium deploy-tools image compose-smoke bench bench-data bench-eval bench-models bench-serving bench-serving-external bench-accuracy bench-fair bench-backtest bench-streaming bench-simulation bench-ranker bench-cold-start bench-deep bench-explain bench-spark bench-scale clean
 
 $(STAMP): pyproject.toml requirements/lock.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +24,35 @@ chromium:
 			exit 1; \
 		else echo "chromium could not be installed: the report.html browser test will be skipped"; fi
 
-test: $(STAMP) lint typecheck chromium
+test: $(STAMP) lint typecheck chromium deploy-tools
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Container tooling for tests/deploy (docs/deploy.md): podman + runc + debootstrap (the image
+# test), podman-compose, docker-compose (the compose schema), python3-venv (wheels resolved by
+# Debian's Python 3.11, the image's), and checkov in its own venv (its pins clash with ours).
+# Locally the tests skip without them; with CI=true a failed install fails here.
+TOOLS := .venv-tools
+deploy-tools: $(TOOLS)/.installed
+	command -v podman >/dev/null && command -v debootstrap >/dev/null \
+		&& command -v docker-compose >/dev/null && /usr/bin/python3 -c 'import ensurepip' \
+		|| (apt-get update -qq && apt-get install -y -qq podman runc debootstrap podman-compose \
+			docker-compose python3-venv) \
+		|| if [ "$$CI" = true ]; then \
+			echo "container tools could not be installed and CI=true" >&2; exit 1; \
+		else echo "container tools could not be installed: tests/deploy will skip"; fi
+
+$(TOOLS)/.installed:
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q "checkov==3.3.30"
+	touch $@
+
+# The image with podman and no registry (docs/deploy.md); `docker build -t tailor .` elsewhere
+image:
+	bash scripts/build_image.sh localhost/tailor:latest
+
+# The documented podman-compose run: Redis, PostgreSQL, serve, stream, train (about 4 minutes)
+compose-smoke:
+	bash scripts/compose_smoke.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -66,6 +93,37 @@ bench-streaming: $(STAMP)
 	$(BIN)/python bench/streaming/incremental.py
 	$(BIN)/python bench/streaming/crash.py --events 10000 --kills 8 --produce-s 30 --seed 1 --control
 
+# Cache hits at 1,000 req/s through hey (docs/serving.md); a quiet machine for the p99
+bench-serving-external: $(STAMP)
+	$(BIN)/python bench/serving/external.py --seconds 10 --repeat 3 --out bench/results/serving_external_fastpath.json
+	$(BIN)/python bench/serving/external.py --seconds 10 --repeat 3 --connections 10 --out bench/results/serving_external_fastpath_c10.json
+
+# Issue 14's models (docs/benchmarks.md, docs/models.md): the LightGBM ranker (long: it fits its
+# candidate models four times), cold start, Wide & Deep + ONNX inference, explain=true latency
+bench-ranker: $(STAMP)
+	$(BIN)/python bench/accuracy/ranker.py --part retail
+	$(BIN)/python bench/accuracy/ranker.py --part retail_repeat
+	$(BIN)/python bench/accuracy/ranker.py --part ml100k
+	$(BIN)/python bench/accuracy/ranker.py --part backtest
+	$(BIN)/python bench/accuracy/ranker.py --report
+
+bench-cold-start: $(STAMP)
+	$(BIN)/python bench/accuracy/cold_start.py
+	$(BIN)/python bench/accuracy/cold_start_served.py
+
+bench-explain: $(STAMP)
+	$(BIN)/python bench/serving/explain.py --requests 1000
+
+# Issue 15: Spark ALS vs local ALS on ML-100K (docs/spark.md); scale curves, ANN at 10^6 items and
+# several servers behind one Redis (docs/scale.md)
+bench-spark: $(STAMP)
+	$(BIN)/python bench/spark/als.py
+
+bench-scale: $(STAMP)
+	$(BIN)/python bench/scale/curves.py --sizes 100000,1000000,3000000,10000000
+	$(BIN)/python bench/serving/ann_recall.py --sizes 1000000x64 --out bench/results/scale_ann.json
+	$(BIN)/python bench/scale/servers.py
+
 # The shop simulator's three proofs at full size (docs/simulation.md), about 3 minutes
 bench-simulation: $(STAMP)
 	$(BIN)/python bench/simulation/proofs.py
@@ -83,4 +141,4 @@ bench-backtest: $(STAMP)
 	rm -rf bench/results/.online-retail
 
 clean:
-	rm -rf $(VENV) demo-output .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) demo-output .mypy_cache .ruff_cache

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TAG="${1:-localhost/tailor:latest}"
 PYTHON="${PYTHON:-.venv/bin/python}"
-EXTRAS="${EXTRAS:-serve,stream,train,rank}"  # the Dockerfile's default
+EXTRAS="${EXTRAS:-serve,stream,train}"  # the Dockerfile's default
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/deploy/podman/containers.conf}"
 
 base="$(bash scripts/container_base.sh)"

@@ -14,9 +14,9 @@
 
 **Where runs go.** ``tracking_uri``: an ``http(s)://`` URL is a tracking server; a
 ``sqlite:///...`` or other database URL, or a ``file:`` URI / plain folder, is a local store.
-Default (None): ``$MLFLOW_TRACKING_URI`` when set, else a SQLite store ``mlflow.db`` with
-artifacts under ``artifacts/`` in ``store`` (default ``./mlruns``; give a run folder to keep
-the tracking beside the run). The registry uses the same store.
+Default (None): ``$MLFLOW_TRACKING_URI`` when set (also over ``store``), else a SQLite store
+``mlflow.db`` with artifacts under ``artifacts/`` in ``store`` (default ``./mlruns``; give a run
+folder to keep the tracking beside the run). The registry uses the same store.
 
 Metric names: MLflow allows letters, digits and ``_ - . / space :``, so ``ndcg@10`` is logged as
 ``ndcg_at_10`` (:func:`metric_key`).
@@ -73,7 +73,7 @@ def tracking_uri(uri: str | None = None, store: Path | str | None = None) -> str
             return Path(uri).resolve().as_uri()  # a plain folder: a file store
         return uri
     env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env and store is None:
+    if env:  # the environment's store wins over a default folder (tailor train's run folder)
         return env
     folder = Path(store if store is not None else DEFAULT_STORE).resolve()
     folder.mkdir(parents=True, exist_ok=True)
