@@ -80,3 +80,40 @@ def test_a_store_without_an_active_version_is_refused(
 def test_sqlite_urls_follow_sqlalchemy() -> None:
     assert sqlite_path("sqlite:///events.db") == Path("events.db")
     assert sqlite_path("sqlite:////var/lib/events.db") == Path("/var/lib/events.db")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _metrics_at(url: str) -> str | None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        return urllib.request.urlopen(url, timeout=5).read().decode()
+    except urllib.error.URLError:
+        return None
+
+
+def test_metrics_listen_on_the_chosen_address(tmp_path: Path) -> None:
+    from tailor.streaming.settings import load_stream_settings
+
+    assert load_stream_settings().metrics_host == "127.0.0.1"  # loopback unless asked
+    store = write_store(tmp_path / "store")
+    db = tmp_path / "events.db"
+    SqliteEventLog(db).append([Event.model_validate(event(0, "u0", "i1"))])
+    port = _free_port()
+    code = run_cli(
+        "stream", "--log", f"sqlite:///{db}", "--model-dir", store.root, "--max-events", 1,
+        "--quiet", "--metrics-port", port, "--metrics-host", "0.0.0.0",
+    )  # fmt: skip
+    assert code == 0
+    # 127.0.0.2 is a loopback address that a server bound to 127.0.0.1 does not answer, but one on
+    # every interface does (prometheus_client's server thread outlives the command)
+    body = _metrics_at(f"http://127.0.0.2:{port}/metrics")
+    assert body is not None and "tailor_stream_events_applied_total 1.0" in body

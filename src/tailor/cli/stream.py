@@ -60,6 +60,7 @@ REPORT_EVERY_S = 5.0
     help="Stop once the log has been empty for this many seconds.",
 )
 @click.option("--metrics-port", type=int, help="Serve Prometheus metrics on this port.")
+@click.option("--metrics-host", help="Metrics address (default 127.0.0.1; 0.0.0.0 in a pod).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")  # fmt: skip
 def stream(
     config: Path | None,
@@ -112,7 +113,11 @@ def stream(
     console.print(
         f"consuming {redact_url(log_url)} into {settings.model_dir} (active {consumer.version})"
     )
-    metrics = _serve_metrics(settings.metrics_port) if settings.metrics_port else None
+    metrics = (
+        _serve_metrics(settings.metrics_host, settings.metrics_port)
+        if settings.metrics_port
+        else None
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -196,11 +201,11 @@ class _Metrics:
             self.overlap.set(consumer.guard.mean_overlap)
 
 
-def _serve_metrics(port: int) -> _Metrics:
+def _serve_metrics(host: str, port: int) -> _Metrics:
     from prometheus_client import start_http_server
 
     metrics = _Metrics()
-    start_http_server(port, addr="127.0.0.1")
+    start_http_server(port, addr=host)
     return metrics
 
 

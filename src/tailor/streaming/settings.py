@@ -84,6 +84,9 @@ class StreamSettings(BaseSettings):
     (else the log's start), or always the log's start (a replay onto the active version)."""
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     """Serve Prometheus metrics on this port (None: off)."""
+    metrics_host: str = Field(default="127.0.0.1", min_length=1, max_length=255)
+    """The address the metrics listen on: loopback by default; ``0.0.0.0`` in a container, so
+    Prometheus can scrape the pod."""
 
     @field_validator("redis_url")
     @classmethod
