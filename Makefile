@@ -111,6 +111,11 @@ bench-cold-start: $(STAMP)
 	$(BIN)/python bench/accuracy/cold_start.py
 	$(BIN)/python bench/accuracy/cold_start_served.py
 
+bench-deep: $(STAMP)
+	$(BIN)/python bench/deep/accuracy.py
+	$(BIN)/python bench/deep/inference.py
+	$(BIN)/python bench/deep/train_speed.py --epochs 1
+
 bench-explain: $(STAMP)
 	$(BIN)/python bench/serving/explain.py --requests 1000
 
