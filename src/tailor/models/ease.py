@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.linalg
 import scipy.sparse as sp
 from pydantic import Field
@@ -15,6 +14,7 @@ from typing_extensions import override
 from tailor.data.dataset import Dataset
 from tailor.data.recs import Recs
 from tailor.errors import ConfigError
+from tailor.models._deferred import DeferredWeightsModel
 from tailor.models._gram_inverse import PendingFold
 from tailor.models._item_item import PROFILE_PARAMS, ItemItemModel
 from tailor.models._matrices import (
@@ -46,7 +46,7 @@ class EASEConfig(ModelConfig):
     A catalogue needing more is refused with a ConfigError before anything is allocated."""
 
 
-class EASE(ItemItemModel[EASEConfig]):
+class EASE(DeferredWeightsModel[EASEConfig], ItemItemModel[EASEConfig]):
     r"""EASE: a dense item-item weight matrix learned in closed form.
 
     Objective: :math:`\min_B \lVert X - XB\rVert_F^2 + \lambda\lVert B\rVert_F^2` subject to
@@ -93,9 +93,6 @@ class EASE(ItemItemModel[EASEConfig]):
     """float32 items x items matrix :math:`B` with a zero diagonal."""
     _inverse: np.ndarray | None = None
     """float32 :math:`P = (X^\\top X + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
-    _pending: PendingFold | None = None
-    """Batches folded into the profiles but not yet into :math:`B` (``defer_weights``)."""
-    _defer: bool = False
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -109,26 +106,6 @@ class EASE(ItemItemModel[EASEConfig]):
     @override
     def _state_loaded(self) -> None:
         self._inverse, self._pending = None, None  # P is rebuilt by the next fold
-
-    @override
-    def partial_fit(self, frame: pd.DataFrame | Dataset, *, defer_weights: bool = False) -> Self:
-        """``RecommenderBase.partial_fit``; with ``defer_weights`` :math:`B` waits for
-        :meth:`refresh_weights` (``SupportsDeferredWeights``)."""
-        self._defer = defer_weights
-        try:
-            return super().partial_fit(frame)
-        finally:
-            self._defer = False
-
-    @property
-    def weights_pending(self) -> bool:
-        """True while folded-in batches wait for :meth:`refresh_weights`."""
-        return self._pending is not None
-
-    @override
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        self.refresh_weights()  # never save a B that lags the profiles
-        return super().state_arrays()
 
     @override
     def _partial_fit(self, fold: FoldIn) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from pydantic import Field
 from typing_extensions import override
@@ -13,11 +12,12 @@ from typing_extensions import override
 from tailor.data.dataset import Dataset
 from tailor.data.interactions import Interactions
 from tailor.data.recs import Recs
+from tailor.models._deferred import DeferredWeightsModel
 from tailor.models._gram_inverse import PendingFold
 from tailor.models._matrices import fitted_columns, grow_csr, pad_unfitted
 from tailor.models._params import Dense, ParamSpec, Sparse
 from tailor.models._sparse_kernels import csr_times_dense
-from tailor.models.base import FitOptions, FoldIn, ModelConfig, RecommenderBase
+from tailor.models.base import FitOptions, FoldIn, ModelConfig
 from tailor.models.ease import check_memory, ease_weights, similar_by_weights
 from tailor.units import SECONDS_PER_DAY
 
@@ -48,7 +48,7 @@ class RecencyEASEConfig(ModelConfig):
     """Memory the dense fit may use; None: half of the memory available (as for EASE)."""
 
 
-class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
+class RecencyEASE(DeferredWeightsModel[RecencyEASEConfig]):
     r"""EASE with recency-weighted co-occurrences, recency-weighted profiles and a trend blend.
 
     Weights: the EASE solution :math:`B = I - P\,\mathrm{diag}(1/\mathrm{diag}\,P)`,
@@ -117,9 +117,6 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     """float32 :math:`P = (G + \\lambda I)^{-1}` kept between fold-ins (never saved)."""
     _clock: int | None = None
     """The time :math:`t_{max}` that the kept Gram's decay is measured from (decayed Gram)."""
-    _pending: PendingFold | None = None
-    """Batches folded into the profiles but not yet into :math:`B` (``defer_weights``)."""
-    _defer: bool = False
 
     @override
     def _fit(self, data: Dataset, options: FitOptions) -> None:
@@ -141,26 +138,6 @@ class RecencyEASE(RecommenderBase[RecencyEASEConfig]):
     def _state_loaded(self) -> None:
         self._inverse, self._pending = None, None  # P is rebuilt by the next fold
         self._clock = None  # unknown: a decayed Gram is solved anew by the next partial_fit
-
-    @override
-    def partial_fit(self, frame: pd.DataFrame | Dataset, *, defer_weights: bool = False) -> Self:
-        """``RecommenderBase.partial_fit``; with ``defer_weights`` :math:`B` waits for
-        :meth:`refresh_weights` (``SupportsDeferredWeights``)."""
-        self._defer = defer_weights
-        try:
-            return super().partial_fit(frame)
-        finally:
-            self._defer = False
-
-    @property
-    def weights_pending(self) -> bool:
-        """True while folded-in batches wait for :meth:`refresh_weights`."""
-        return self._pending is not None
-
-    @override
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        self.refresh_weights()  # never save a B that lags the profiles
-        return super().state_arrays()
 
     def refresh_weights(self) -> None:
         """Fold every deferred batch into :math:`B` at once (:meth:`_fold_weights` from the
