@@ -72,7 +72,32 @@ def render(results: dict[str, Any], defaults: dict[str, Any] | None = None) -> s
         parts.append(rating_section(results["rating"]))
     if "total_s" in results:
         parts.append(f"Total benchmark time: {results['total_s'] / 60:.1f} min.\n")
+    parts += kept_sections()
     return "\n".join(parts)
+
+
+KEPT = ("## Cold start: new customers and new items", "## Second-stage ranker")
+"""Sections written by other benchmarks' authors (bench/accuracy/cold_start.py, ranker.py, with
+their commands and numbers) that a regenerated page carries over from the current one."""
+
+
+def kept_sections(doc: Any = None) -> list[str]:
+    """The :data:`KEPT` sections of the current docs/benchmarks.md, verbatim (each up to the next
+    ``## `` heading), so regenerating the page does not drop them."""
+    from pathlib import Path
+
+    path = Path(doc or Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md")
+    if not path.exists():
+        return []
+    text = path.read_text()
+    out = []
+    for heading in KEPT:
+        start = text.find(heading + "\n")
+        if start < 0:
+            continue
+        end = text.find("\n## ", start + len(heading))
+        out.append(text[start : len(text) if end < 0 else end + 1].rstrip("\n") + "\n")
+    return out
 
 
 def targets(results: dict[str, Any], defaults: dict[str, Any] | None = None) -> str:
