@@ -119,13 +119,13 @@ def test_server_state_uses_and_keeps_the_folder_options(tmp_path: Path) -> None:
     import os
 
     from tailor.serving.registry import ModelRegistry
-    from tailor.serving.state import load_state, reload_popular
+    from tailor.serving.state import StateOptions, load_state, reload_popular
 
     items = pd.DataFrame({"item_id": ["x", "y", "z", "w"], "title": ["red mug"] * 4})
     path = tmp_path / "m"
     fit_model_dir(_frame(), "ease", {}, path, items=items, users=USERS, fallback_half_life=7.0)
     registry = ModelRegistry(path)
-    state = load_state(registry, registry.active(), 200, None, "country", (2,), None)
+    state = load_state(registry, registry.active(), StateOptions(200, None, "country", (2,), None))
     local = Pipeline.from_model_dir(path, segment_column="country", cold_item_slots=(2,))
     assert state.pipeline.popular == local.popular
     assert [i for i, _ in state.pipeline.popular.top(segment="FR")] == ["x", "y", "z"]
@@ -139,5 +139,5 @@ def test_server_state_uses_and_keeps_the_folder_options(tmp_path: Path) -> None:
     assert fresh is not None and fresh[0] == local.popular  # the blend is kept
     plain = tmp_path / "plain"  # no content/: served without slots (logged), not refused
     fit_model_dir(_frame(), "ease", {}, plain)
-    no_content = load_state(ModelRegistry(plain), None, 200, None, None, (2,), None)
+    no_content = load_state(ModelRegistry(plain), None, StateOptions(200, cold_item_slots=(2,)))
     assert no_content.model is not None and no_content.pipeline.cold_items is None

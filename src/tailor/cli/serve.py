@@ -112,7 +112,7 @@ def warm(config: Path | None, no_activate: bool, **options: Any) -> None:
     from tailor.serving.app import build_services
     from tailor.serving.instruments import ServingMetrics
     from tailor.serving.precompute import warm as warm_cache
-    from tailor.serving.state import load_state
+    from tailor.serving.state import StateOptions, load_state
 
     settings = _settings(config, **options)
     if settings.model_dir is None:
@@ -124,15 +124,7 @@ def warm(config: Path | None, no_activate: bool, **options: Any) -> None:
         raise ConfigError(f"{settings.model_dir} has no active version")
     # the server's pipeline (ANN candidates above ann_min_items included), so the stored lists
     # are the ones live scoring would compute
-    state = load_state(
-        services.registry,
-        version,
-        settings.fallback_size,
-        settings.ann,
-        settings.segment_column,
-        settings.cold_item_slots,
-        settings.segment_blend,
-    )
+    state = load_state(services.registry, version, StateOptions.of(settings))
     if state.model is None:
         raise ArtifactError(f"{settings.model_dir}: nothing to precompute: {state.problem}")
 

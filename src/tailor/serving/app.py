@@ -44,7 +44,7 @@ from tailor.serving.schemas import Problem
 from tailor.serving.service import RecService
 from tailor.serving.sessions import open_recent_items
 from tailor.serving.settings import ServeSettings, load_settings
-from tailor.serving.state import ServingState, StateHolder, load_versions
+from tailor.serving.state import ServingState, StateHolder, StateOptions, load_versions
 from tailor.streaming.log import EventSink, LogUnavailable, open_sink
 
 _log = get_logger(__name__)
@@ -209,14 +209,7 @@ async def _load_variant_versions(
     if registry is None or assigner is None:
         return {}
     return await asyncio.to_thread(
-        load_versions,
-        registry,
-        assigner.versions(),
-        settings.fallback_size,
-        settings.ann,
-        settings.segment_column,
-        settings.cold_item_slots,
-        settings.segment_blend,
+        load_versions, registry, assigner.versions(), StateOptions.of(settings)
     )
 
 

@@ -18,7 +18,13 @@ from tailor.serving.instruments import ServingMetrics
 from tailor.serving.precompute import warm
 from tailor.serving.registry import ModelRegistry
 from tailor.serving.settings import ServeSettings
-from tailor.serving.state import ServingState, StateHolder, load_state, reload_popular
+from tailor.serving.state import (
+    ServingState,
+    StateHolder,
+    StateOptions,
+    load_state,
+    reload_popular,
+)
 
 _log = get_logger(__name__)
 
@@ -130,14 +136,7 @@ class Reloader:
         assert self.registry is not None
         settings = self.settings
         return await asyncio.to_thread(
-            load_state,
-            self.registry,
-            version,
-            settings.fallback_size,
-            settings.ann,
-            settings.segment_column,
-            settings.cold_item_slots,
-            settings.segment_blend,
+            load_state, self.registry, version, StateOptions.of(settings)
         )
 
     async def activate(self, version: str, *, rollback: bool = False) -> str:

@@ -8,7 +8,7 @@ with, and the old model is freed when the last of them is done.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from tailor.pipeline.core import (
     segment_blend_for,
 )
 from tailor.serving.registry import ModelRegistry
+from tailor.serving.settings import ServeSettings
 
 _log = get_logger(__name__)
 
@@ -133,11 +134,7 @@ class StateHolder:
 def load_state(
     registry: ModelRegistry,
     version: str | None,
-    fallback_size: int,
-    ann: AnnSettings | None = None,
-    segment_column: str | None = None,
-    cold_item_slots: Sequence[int] = (),
-    segment_blend: float | None = None,
+    options: StateOptions,
 ) -> ServingState:
     """Load ``version``: model, catalog, popularity lists (per segment with
     ``segment_column``, from the version's ``users.parquet``, blended with the global trend by
@@ -155,8 +152,7 @@ def load_state(
     log = _log.bind(version=version)
     try:
         path = registry.root if version is None else registry.path(version)
-        options = _Options(fallback_size, segment_column, tuple(cold_item_slots), segment_blend)
-        return _load_state(registry, path, version, ann, options, log)
+        return _load_state(registry, path, version, options, log)
     except Exception as exc:  # a broken model store must not stop the service
         problem = _public_error(registry, exc)
         log.error("version_load_failed", error=problem)
@@ -166,20 +162,14 @@ def load_state(
 def load_versions(
     registry: ModelRegistry,
     versions: Iterable[str],
-    fallback_size: int,
-    ann: AnnSettings | None = None,
-    segment_column: str | None = None,
-    cold_item_slots: Sequence[int] = (),
-    segment_blend: float | None = None,
+    options: StateOptions,
 ) -> dict[str, ServingState]:
     """The states of ``versions`` (experiment variants served beside the active version);
     a version whose model does not load is left out and logged (a variant answered from
     fallback lists would be a broken arm)."""
     states: dict[str, ServingState] = {}
     for version in sorted(set(versions)):
-        state = load_state(
-            registry, version, fallback_size, ann, segment_column, cold_item_slots, segment_blend
-        )
+        state = load_state(registry, version, options)
         if state.model is None:
             _log.error("variant_version_not_loaded", version=version, reason=state.problem)
             continue
@@ -195,21 +185,33 @@ def _public_error(registry: ModelRegistry, exc: Exception) -> str:
 
 
 @dataclass(frozen=True)
-class _Options:
-    """The pipeline options of the serving settings (``from_model_dir``'s arguments)."""
+class StateOptions:
+    """How a version's pipeline is built: ``Pipeline.from_model_dir``'s options, as the serving
+    settings give them (:meth:`of`), the same for the active version, experiment variants,
+    ``tailor serve warm`` and reloads."""
 
     fallback_size: int
-    segment_column: str | None
-    cold_item_slots: tuple[int, ...]
-    segment_blend: float | None
+    ann: AnnSettings | None = None
+    segment_column: str | None = None
+    cold_item_slots: tuple[int, ...] = ()
+    segment_blend: float | None = None
+
+    @classmethod
+    def of(cls, settings: ServeSettings) -> StateOptions:
+        return cls(
+            settings.fallback_size,
+            settings.ann,
+            settings.segment_column,
+            tuple(settings.cold_item_slots),
+            settings.segment_blend,
+        )
 
 
 def _load_state(
     registry: ModelRegistry,
     path: Path,
     version: str | None,
-    ann: AnnSettings | None,
-    options: _Options,
+    options: StateOptions,
     log: Any,
 ) -> ServingState:
     model, name, metrics, problem = None, None, {}, None
@@ -224,7 +226,7 @@ def _load_state(
     catalog = _load_catalog(path, log)
     popularity = load_popularity(path, model, log)
     segments = _load_segments(path, options.segment_column, log)
-    ann_index = _build_ann(model, ann, log)
+    ann_index = _build_ann(model, options.ann, log)
     cold = _cold_items(path, model, options.cold_item_slots, log)
     pipeline = _pipeline(model, popularity, catalog, segments, ann_index, cold, options, log)
     if pipeline.model is not None:
@@ -248,7 +250,7 @@ def _pipeline(
     segments: dict[str, str] | None,
     ann: AnnIndex | None,
     cold: ColdItems | None,
-    options: _Options,
+    options: StateOptions,
     log: Any,
 ) -> Pipeline:
     """The version's pipeline; a fallback that cannot be built leaves the lists empty."""

@@ -21,7 +21,7 @@ from tailor.serving.schemas import (
     VersionSwitch,
     problem_responses,
 )
-from tailor.serving.state import load_versions
+from tailor.serving.state import StateOptions, load_versions
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminAccess])
 ADMIN_PROBLEMS = problem_responses(401, 403, 404, 422, 429)
@@ -124,12 +124,7 @@ async def start_experiment(name: str, services: ServicesDep) -> ExperimentInfo:
             raise ProblemError(422, "variant versions need a model store (model_dir)")
         settings = services.settings
         loaded = await asyncio.to_thread(
-            load_versions,
-            services.registry,
-            missing,
-            settings.fallback_size,
-            settings.ann,
-            settings.segment_column,
+            load_versions, services.registry, missing, StateOptions.of(settings)
         )
         if set(loaded) != missing:
             failed = ", ".join(sorted(missing - set(loaded)))
