@@ -520,7 +520,7 @@ DEFAULT_SPACES: dict[str, SearchSpace] = {
     "wide-deep": SearchSpace(
         _dims(
             _flt("dropout", 0.2, 0.5),
-            _flt("weight_decay", 1e-8, 1e-3, log=True),
+            _flt("weight_decay", 1e-4, 5.0, log=True),
             _flt("learning_rate", 3e-4, 3e-2, log=True),
             _int("embedding_size", 16, 128, log=True),
             _int("negatives", 4, 64, log=True),
@@ -559,8 +559,8 @@ BENCH_STARTS: dict[str, dict[str, Any]] = {
     },
     "wide-deep": {
         "dropout": 0.3,
-        "weight_decay": 1e-6,
-        "learning_rate": 0.003,
+        "weight_decay": 0.5,
+        "learning_rate": 0.01,
         "embedding_size": 32,
         "negatives": 16,
     },

@@ -20,21 +20,23 @@ class WideDeepConfig(ModelConfig):
     """Widths of the deep part's hidden layers (ReLU, dropout after each)."""
     dropout: float = Field(0.3, ge=0.0, lt=1.0)
     """Dropout after each hidden layer while training (tune in 0.2-0.5)."""
-    id_dropout: float = Field(0.25, ge=0.0, lt=1.0)
+    id_dropout: float = Field(0.1, ge=0.0, lt=1.0)
     """Probability that a training example's item id (embedding and id bias) is hidden, so the
     content features (categories, price bucket, text) learn to score items on their own: what
     a new item has."""
-    learning_rate: float = Field(0.003, gt=0.0)
+    learning_rate: float = Field(0.01, gt=0.0)
     """Adam step size."""
-    weight_decay: float = Field(1e-6, ge=0.0)
-    """Decoupled weight decay (AdamW) on every parameter."""
-    epochs: int = Field(12, ge=1)
+    weight_decay: float = Field(0.5, ge=0.0)
+    """Decoupled weight decay (AdamW) on every parameter: each step shrinks them by
+    ``learning_rate * weight_decay``. Strong, because the id product otherwise memorises which
+    items each user was shown as negatives."""
+    epochs: int = Field(15, ge=1)
     """Most passes over the distinct (user, item) pairs."""
     batch_size: int = Field(1024, ge=1)
     """Positive pairs per step (each with ``negatives`` sampled items)."""
     negatives: int = Field(16, ge=1)
     """Items drawn uniformly per positive; the loss is a softmax over the positive and them."""
-    early_stopping_patience: int | None = Field(2, ge=1)
+    early_stopping_patience: int | None = Field(3, ge=1)
     """With ``FitOptions.validation``: stop after this many epochs without a better validation
     NDCG@10 and keep the best epoch's parameters. None: run every epoch and keep the last."""
     item_columns: tuple[str, ...] = ("category",)

@@ -4,9 +4,11 @@ A score is a function of one input vector per (user, item) pair, the concatenati
 embeddings and wide terms the network reads: user id, each user field, item id, each item
 field, the text vector (k values each), the item id bias, each item field's linear weight and
 each cross weight (one value each). ``shap.DeepExplainer`` (DeepLIFT's rescale rule, exact in
-sum) attributes ``score - E[score over background pairs]`` to those inputs; the columns of one
-feature are added up, so the named contributions of an item sum to its score minus the base
-value (tested). The result is the project's :class:`~tailor.models.explain.Explanation`.
+sum) attributes the MLP and wide terms, and the id product's exact Shapley values are added
+(:func:`_product_shapley`): together they attribute ``score - E[score over background
+pairs]`` to those inputs; the columns of one feature are added up, so the named contributions
+of an item sum to its score minus the base value (tested). The result is the project's
+:class:`~tailor.models.explain.Explanation`.
 """
 
 from __future__ import annotations
@@ -118,6 +120,27 @@ def contributions(
     module = _explained(net, n_user_inputs, net.item_proj.in_features)
     explainer = shap.DeepExplainer(module, background)
     values = np.asarray(explainer.shap_values(x, check_additivity=True)).reshape(x.shape)
+    k = cfg.embedding_size
+    ids = (slice(0, k), slice(n_user_inputs, n_user_inputs + k))
+    product, product_base = _product_shapley(x.numpy(), background.numpy(), *ids)
+    values[:, ids[0]] += product[0]
+    values[:, ids[1]] += product[1]
     grouped = np.zeros((len(item_nums), len(model.feature_groups())))
     np.add.at(grouped.T, np.array(input_groups(model)), values.T)
-    return grouped, float(np.asarray(explainer.expected_value).reshape(-1)[0])
+    return grouped, float(np.asarray(explainer.expected_value).reshape(-1)[0]) + product_base
+
+
+def _product_shapley(
+    x: np.ndarray, background: np.ndarray, user: slice, item: slice
+) -> tuple[tuple[np.ndarray, np.ndarray], float]:
+    """Exact Shapley values of the id product a . b (user id columns ``user``, item id columns
+    ``item``) against each background pair (a0, b0), averaged: per dimension, a's share of
+    a b - a0 b0 is (a - a0)(b + b0) / 2 and b's (b - b0)(a + a0) / 2. DeepExplainer's rules do
+    not add up on a product of two inputs, so this term is attributed here. Returns the two
+    (len(x), k) blocks and the base value's part, the mean a0 . b0."""
+    a, b = x[:, None, user], x[:, None, item]
+    a0, b0 = background[None, :, user], background[None, :, item]
+    to_user = ((a - a0) * (b + b0) / 2).mean(1)
+    to_item = ((b - b0) * (a + a0) / 2).mean(1)
+    base = float((background[:, user] * background[:, item]).sum(1).mean())
+    return (to_user, to_item), base

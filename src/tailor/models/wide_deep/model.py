@@ -37,10 +37,11 @@ class WideDeep(RecommenderBase[WideDeepConfig]):
     r"""Wide & Deep over ids, categorical side features, price buckets and item text.
 
     **Prediction** (``network.py``): :math:`s(u, i) = \mathrm{deep}(u, i) + \mathrm{wide}(u,
-    i)`; the deep part is an MLP over the user's id and field embeddings and the item's id,
-    field (category, price bucket) and TF-IDF text embeddings; the wide part adds an item id
-    bias, one weight per item field value and exact crosses of every user field with every item
-    field (e.g. country x category, country x price bucket).
+    i) + e_u \cdot e_i`; the deep part is an MLP over the user's id and field embeddings and
+    the item's id, field (category, price bucket) and TF-IDF text embeddings; the wide part
+    adds an item id bias, one weight per item field value and exact crosses of every user
+    field with every item field (e.g. country x category, country x price bucket); the product
+    of the user's and the item's id embeddings carries the collaborative signal directly.
 
     **Objective.** Implicit feedback: each distinct (user, item) pair is a positive; with
     :math:`K` = ``negatives`` items :math:`N_u` drawn uniformly per positive, minimise

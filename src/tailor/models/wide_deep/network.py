@@ -5,10 +5,12 @@ fields, the price bucket among them) and TF-IDF row ``t_i``:
 
     deep(u, i) = MLP(ReLU(W_u [e_u; E c_u] + b + W_i [m_i e_i; E c_i; T' t_i]))
     wide(u, i) = m_i b_i + sum_f w_{c_if} + sum_{a, f} x_{a f}[c_ua, c_if]
-    s(u, i) = deep(u, i) + wide(u, i)
+    s(u, i) = deep(u, i) + e_u . m_i e_i + wide(u, i)
 
 ``e`` are id embeddings, ``E`` one table of every categorical value's embedding, ``T`` the text
-projection, ``b_i``/``w`` linear terms, ``x_af`` the exact cross table of user field a and item
+projection, ``e_u . m_i e_i`` the id product (the collaborative signal, which the MLP alone
+learns slowly: it sees user and item only through a sum before its first ReLU), ``b_i``/``w``
+linear terms, ``x_af`` the exact cross table of user field a and item
 field f, and ``m_i`` in {0, 1} hides the item id (training's id dropout; 0 for a new item). The
 user number ``n_users`` is an anonymous history (its vector is given, its fields missing). The
 first layer is split into a user half and an item half, so scoring one user against N items
@@ -172,13 +174,20 @@ class WideDeepNet(nn.Module):
         user_vecs: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """s(u, i) for (B,) users and (B or 1, M) items -> (B, M)."""
+        user_ids = self.user_emb(users) if user_vecs is None else user_vecs
         hidden_u = self.user_proj(self.user_inputs(users, user_vecs)).unsqueeze(1)
         if keep is None:
             hidden_i = self.item_proj(self.item_inputs(items, text_vecs, None))
         else:
             hidden_i = self.training_item_hidden(items, text_vecs, keep)
         deep: torch.Tensor = self.head(hidden_u + hidden_i).squeeze(-1)
-        return deep + self.wide(users, items, keep)
+        item_ids = self.item_emb(items)
+        if keep is not None:
+            item_ids = item_ids * keep.unsqueeze(-1)
+        # the id product e_u . m_i e_i: on ML-100K the MLP alone stayed near popularity for
+        # epochs (docs/models.md "Wide & Deep")
+        product: torch.Tensor = (item_ids * user_ids.unsqueeze(1)).sum(-1)
+        return deep + product + self.wide(users, items, keep)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Scores (B, N) of (B,) users against (N,) candidate items (the exported graph)."""
