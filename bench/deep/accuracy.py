@@ -1,11 +1,12 @@
-"""Wide & Deep's test NDCG@10 next to RecencyEASE, both at their defaults, on the accuracy
-benchmark's splits (``bench/accuracy/datasets.py``): Online Retail novel purchases (titles,
-prices, countries as side features) and ML-100K per-user temporal (titles, first genre).
+"""Wide & Deep's test NDCG@10 next to RecencyEASE and Popularity, all at their defaults, on
+the accuracy benchmark's splits (``bench/accuracy/datasets.py``): Online Retail novel purchases
+(titles, prices, countries as side features) and ML-100K per-user temporal (titles, first
+genre).
 
 Wide & Deep trains on the training part with early stopping on the validation part's NDCG@10,
 then is refitted on train + validation for the chosen number of epochs (as the benchmark refits
-every model); RecencyEASE is fitted on train + validation. Both are scored on test with the
-benchmark's metrics (top-20 lists, the user's training items excluded).
+every model); RecencyEASE and Popularity are fitted on train + validation. All are scored on
+test with the benchmark's metrics (top-20 lists, the user's training items excluded).
 
 Run: ``.venv/bin/python bench/deep/accuracy.py [--only retail,ml100k] [--threads 0]``
 (writes ``bench/results/deep_accuracy.json``).
@@ -38,7 +39,7 @@ def _evaluate(model: Any, proto: datasets.Protocol) -> dict[str, float]:
 
 def run(proto: datasets.Protocol, items: pd.DataFrame, users: pd.DataFrame | None,
         threads: int) -> dict[str, Any]:  # fmt: skip
-    """Wide & Deep (tuned epochs) and RecencyEASE on one protocol."""
+    """Wide & Deep (tuned epochs), RecencyEASE and Popularity on one protocol."""
     stamps: list[float] = []
     first = WideDeep(seed=SEED)
     began = time.perf_counter()
@@ -51,6 +52,7 @@ def run(proto: datasets.Protocol, items: pd.DataFrame, users: pd.DataFrame | Non
     final = WideDeep(seed=SEED, epochs=epochs, early_stopping_patience=None)
     final.fit(common.dataset(proto.full_train, items, users), FitOptions(threads=threads))
     ease = create_model("recency-ease", {"seed": SEED}).fit(Dataset.from_frame(proto.full_train))
+    popular = create_model("popularity", {"seed": SEED}).fit(Dataset.from_frame(proto.full_train))
     return {
         "protocol": proto.description,
         "wide_deep": {
@@ -62,6 +64,7 @@ def run(proto: datasets.Protocol, items: pd.DataFrame, users: pd.DataFrame | Non
             "config": final.config.model_dump(mode="json"),
         },
         "recency_ease": {"test": _evaluate(ease, proto), "fit_s": ease.fit_seconds},
+        "popularity": {"test": _evaluate(popular, proto), "fit_s": popular.fit_seconds},
     }
 
 
@@ -82,7 +85,10 @@ def main() -> None:
             row = run(datasets.ml100k_topn(), common.ml100k_features(), None, args.threads)
         results[name] = {**row, "machine_before": before, "machine_after": common.machine()}
         out.write_text(json.dumps(results, indent=2) + "\n")  # each protocol as it finishes
-        print(name, json.dumps({k: row[k]["test"] for k in ("wide_deep", "recency_ease")}))
+        print(
+            name,
+            json.dumps({k: row[k]["test"] for k in ("wide_deep", "recency_ease", "popularity")}),
+        )
 
 
 if __name__ == "__main__":
