@@ -12,27 +12,17 @@ from tailor.errors import ConfigError
 from tailor.models.recency_ease import RecencyEASE, positional_profiles
 from tailor.models.registry import create_model
 from tailor.testing import RecommenderContract
-from tailor.testing.contracts import newcomer_batch
 from tailor.testing.data import planted_frame, random_frame
 
 Toy = Callable[..., pd.DataFrame]
 
 
 class TestRecencyEASEContract(RecommenderContract):
+    fold_in_equals_refit = True  # B moves with the batch for everyone
+
     @staticmethod
     def model_factory(**kwargs: Any) -> Any:
         return RecencyEASE(**{"regularization": 1.0, **kwargs})
-
-    def test_partial_fit_effect_on_other_users(self) -> None:
-        """B moves with the batch for everyone (the contract's local check does not apply):
-        users outside the batch score as after a fit on the union."""
-        model = self.fitted().partial_fit(newcomer_batch())
-        union = pd.concat([planted_frame(), newcomer_batch()], ignore_index=True)
-        full = self.model_factory().fit(Dataset.from_frame(union))
-        others = ["u0", "u5", "u8"]
-        got = model.score_rows(model.users.numbers(others))
-        want = full.score_rows(full.users.numbers(others))[:, full.items.numbers(model.items.ids)]
-        np.testing.assert_allclose(got, want, atol=2e-5)
 
 
 # The toy matrix of conftest with lambda = 1 (worked out in test_ease.py):

@@ -10,7 +10,8 @@ Subclass it in a model's test module and set ``model_factory``::
 Every model folds new interactions in (``partial_fit``), so the fold-in tests run for all of
 them; a model whose scores are global (Popularity) sets ``fold_in_is_local = False``, and one
 with a shared term that fold-in moves for everyone (RecencyEASE's trend) names it in
-``shared_term``.
+``shared_term``; one whose fold-in moves shared weights so that every user scores as after a fit
+on the union (EASE, RecencyEASE: ``B``) sets ``fold_in_equals_refit = True``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class RecommenderContract:
     fold_in_is_local: bool = True
     """Whether ``partial_fit`` leaves the scores of users outside the batch unchanged (up to
     :meth:`shared_term`)."""
+
+    fold_in_equals_refit: bool = False
+    """Whether ``partial_fit`` moves shared weights so that users outside the batch score as
+    after a fit on the union (EASE, RecencyEASE); checked instead of the local rule."""
 
     @staticmethod
     def shared_term(model: Any) -> np.ndarray | None:
@@ -200,8 +205,18 @@ class RecommenderContract:
 
     def test_partial_fit_effect_on_other_users(self) -> None:
         """Local models: users outside the batch keep bit-identical scores on the fitted items.
-        Global models (Popularity): every user, in the batch or not, gets the same new row."""
+        Global models (Popularity): every user, in the batch or not, gets the same new row.
+        ``fold_in_equals_refit``: users outside the batch score as after a fit on the union."""
         model = self.fitted()
+        if self.fold_in_equals_refit:
+            model.partial_fit(newcomer_batch())
+            union = pd.concat([planted_frame(), newcomer_batch()], ignore_index=True)
+            full = self.model_factory().fit(Dataset.from_frame(union))
+            names = ["u0", "u5", "u8"]
+            got = model.score_rows(model.users.numbers(names))
+            want = full.score_rows(full.users.numbers(names))
+            np.testing.assert_allclose(got, want[:, full.items.numbers(model.items.ids)], atol=2e-5)
+            return
         others = np.array([model.users.number(u) for u in ("u0", "u5", "u8")])
         before = np.array(model.score_rows(others), copy=True)
         shared_before = self.shared_term(model)
