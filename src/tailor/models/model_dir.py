@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 import pandas as pd
 
@@ -145,16 +145,7 @@ class ModelDir:
         Raises:
             ArtifactError: a damaged fallback, or one that is not a popularity model.
         """
-        pop_dir = cls.popularity_path(Path(path))
-        if not pop_dir.is_dir():
-            return None
-        popularity = load_model(pop_dir)
-        if not isinstance(popularity, Popularity):
-            raise ArtifactError(
-                f"{pop_dir / MANIFEST}: the fallback must be a popularity model, "
-                f"not {popularity.name!r}"
-            )
-        return popularity
+        return _load_part(cls.popularity_path(Path(path)), Popularity, "the fallback")
 
     @classmethod
     def load_content(cls, path: Path | str) -> Content | None:
@@ -163,18 +154,9 @@ class ModelDir:
         Raises:
             ArtifactError: a damaged content model, or one that is not a content model.
         """
-        content_dir = cls.content_path(Path(path))
-        if not content_dir.is_dir():
-            return None
         from tailor.models.content import Content
 
-        content = load_model(content_dir)
-        if not isinstance(content, Content):
-            raise ArtifactError(
-                f"{content_dir / MANIFEST}: the cold-item model must be a content model, "
-                f"not {content.name!r}"
-            )
-        return content
+        return _load_part(cls.content_path(Path(path)), Content, "the cold-item model")
 
     @classmethod
     def validate(cls, path: Path | str) -> dict[str, Any]:
@@ -255,6 +237,35 @@ class FitSummary:
     (see :func:`fit_model_dir`), else empty."""
     content: bool = False
     """Whether a content model (``content/``, cold-item slots) was fitted and saved."""
+
+    @classmethod
+    def of(
+        cls,
+        model: str,
+        data: Dataset,
+        fit_seconds: float,
+        validation: pd.DataFrame | None,
+        val: Dataset | None,
+        metrics: dict[str, float],
+        *,
+        n_interactions: int | None = None,
+        content: bool = False,
+    ) -> FitSummary:
+        """The summary of a fit on ``data``; ``val`` is ``validation`` put on its vocabularies
+        (the rows it kept), so the rest were dropped. ``n_interactions``: the rows read, when
+        they are not ``data``'s (default: ``data``'s interactions)."""
+        n_val = len(val.interactions) if val is not None else 0
+        return cls(
+            model=model,
+            n_users=data.n_users,
+            n_items=data.n_items,
+            n_interactions=len(data.interactions) if n_interactions is None else n_interactions,
+            fit_seconds=fit_seconds,
+            validation_rows=n_val,
+            validation_dropped=(len(validation) - n_val) if validation is not None else 0,
+            metrics=metrics,
+            content=content,
+        )
 
 
 def fit_model_dir(
@@ -342,17 +353,8 @@ def fit_model_dir(
         metrics=metrics,
         fit_seconds=seconds,
     )
-    n_val = len(val.interactions) if val is not None else 0
-    return FitSummary(
-        model=name,
-        n_users=data.n_users,
-        n_items=data.n_items,
-        n_interactions=len(data.interactions),
-        fit_seconds=seconds,
-        content=fitted_content is not None,
-        validation_rows=n_val,
-        validation_dropped=(len(validation) - n_val) if validation is not None else 0,
-        metrics=metrics,
+    return FitSummary.of(
+        name, data, seconds, validation, val, metrics, content=fitted_content is not None
     )
 
 
@@ -413,3 +415,24 @@ def load_model_dir(path: Path) -> tuple[RecommenderBase[Any], Popularity | None]
     """
     folder = ModelDir.load(path)
     return folder.model, folder.popularity
+
+
+M = TypeVar("M", bound=RecommenderBase[Any])
+
+
+def _load_part(folder: Path, kind: type[M], role: str) -> M | None:
+    """The model in a sub-folder (``popularity/``, ``content/``), checked to be a ``kind``;
+    None when the folder has no such sub-folder.
+
+    Raises:
+        ArtifactError: a damaged model, or one of another kind.
+    """
+    if not folder.is_dir():
+        return None
+    found = load_model(folder)
+    if not isinstance(found, kind):
+        article = "an" if kind.name[0] in "aeiou" else "a"
+        raise ArtifactError(
+            f"{folder / MANIFEST}: {role} must be {article} {kind.name} model, not {found.name!r}"
+        )
+    return found

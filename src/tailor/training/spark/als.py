@@ -257,17 +257,7 @@ def fit_spark_model_dir(
         metrics=metrics,
         fit_seconds=seconds,
     )
-    n_val = len(val.interactions) if val is not None else 0
-    return FitSummary(
-        model=model.name,
-        n_users=data.n_users,
-        n_items=data.n_items,
-        n_interactions=n_rows,
-        fit_seconds=seconds,
-        validation_rows=n_val,
-        validation_dropped=(len(validation) - n_val) if validation is not None else 0,
-        metrics=metrics,
-    )
+    return FitSummary.of(model.name, data, seconds, validation, val, metrics, n_interactions=n_rows)
 
 
 def _local_checkpoints(spark: SparkSession) -> None:
