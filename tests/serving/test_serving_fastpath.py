@@ -117,10 +117,8 @@ def test_same_auth_and_rate_limit_answers(model_dir: Path) -> None:
     assert answers[0][0][3][1]["retry-after"] == "1"
 
 
-def test_which_requests_take_the_fast_path(
-    pair: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fast, _ = pair
+def _record_fast_path(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests the fast path takes from now on (appended as they come)."""
     taken: list[str] = []
     original = FastPath.__call__
 
@@ -129,6 +127,14 @@ def test_which_requests_take_the_fast_path(
         await original(self, scope, receive, send)
 
     monkeypatch.setattr(FastPath, "__call__", counting)
+    return taken
+
+
+def test_which_requests_take_the_fast_path(
+    pair: tuple[TestClient, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast, _ = pair
+    taken = _record_fast_path(monkeypatch)
     for method, path, headers in SEQUENCE:
         taken.clear()
         fast.request(method, path, headers=headers)
@@ -144,14 +150,7 @@ def test_which_requests_take_the_fast_path(
 def test_other_middleware_stays_in_front_of_the_route(
     model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    taken: list[str] = []
-    original = FastPath.__call__
-
-    async def counting(self: FastPath, scope: Scope, receive: Receive, send: Send) -> None:
-        taken.append(scope["path"])
-        await original(self, scope, receive, send)
-
-    monkeypatch.setattr(FastPath, "__call__", counting)
+    taken = _record_fast_path(monkeypatch)
 
     class Stamp:
         def __init__(self, app: ASGIApp) -> None:
